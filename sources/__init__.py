@@ -1,0 +1,1 @@
+"""Connector interface and the example connectors (one package per source)."""
