@@ -1,0 +1,241 @@
+"""Cassettes: recorded HTTP traffic in the public format (version 1), and replay.
+
+```
+{"version": 1, "source": "<name>", "interactions": [
+  {"request":  {"method", "url" (scheme://host/path), "query": {k: v}, "body_sha256": hex|null},
+   "response": {"status_code", "headers", "body_text"|null, "body_b64"|null, "encoding", "url"}}]}
+```
+
+Replay matches on method, path, query (minus ignored keys) and body hash. Unlike
+the public replayer it ignores scheme, host and port (a recording made against
+a local server on a random port replays anywhere) and serves repeated requests
+in recorded order, repeating the last, instead of round-robin.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from simulator import trace
+from simulator.errors import NoMatchingInteraction
+from simulator.request import SimRequest
+from simulator.responses import make_response
+from simulator.trace import TraceEntry
+
+CASSETTE_VERSION = 1
+
+
+def body_sha256(body: bytes | None) -> str | None:
+    return hashlib.sha256(body).hexdigest() if body else None
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    url: str  # scheme://host/path, no query
+    query: dict[str, Any] = field(default_factory=dict)
+    body_sha256: str | None = None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "query": self.query, "body_sha256": self.body_sha256}
+
+
+@dataclass
+class RecordedResponse:
+    status_code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body_text: str | None = None
+    body_b64: str | None = None
+    encoding: str | None = "utf-8"
+    url: str | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self.body_text is not None:
+            return self.body_text.encode(self.encoding or "utf-8")
+        if self.body_b64 is not None:
+            return base64.b64decode(self.body_b64)
+        return b""
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode(self.encoding or "utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status_code": self.status_code,
+            "headers": self.headers,
+            "body_text": self.body_text,
+            "body_b64": self.body_b64,
+            "encoding": self.encoding,
+            "url": self.url,
+        }
+
+
+@dataclass
+class Interaction:
+    request: RecordedRequest
+    response: RecordedResponse
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"request": self.request.to_dict(), "response": self.response.to_dict()}
+
+
+@dataclass
+class Cassette:
+    source: str = ""
+    interactions: list[Interaction] = field(default_factory=list)
+    version: int = CASSETTE_VERSION
+
+    @classmethod
+    def load(cls, path: str | Path) -> Cassette:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        version = data.get("version")
+        if version != CASSETTE_VERSION:
+            raise ValueError(
+                f"Unsupported cassette version {version!r} in {path} (expected {CASSETTE_VERSION})"
+            )
+        interactions = [
+            Interaction(
+                RecordedRequest(
+                    **{k: item["request"].get(k) for k in ("method", "url", "query", "body_sha256")}
+                ),
+                RecordedResponse(
+                    **{
+                        k: item["response"].get(k)
+                        for k in ("status_code", "headers", "body_text", "body_b64", "encoding", "url")
+                    }
+                ),
+            )
+            for item in data.get("interactions", [])
+        ]
+        for interaction in interactions:
+            interaction.request.query = interaction.request.query or {}
+            interaction.response.headers = interaction.response.headers or {}
+        return cls(source=data.get("source", ""), interactions=interactions)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "version": self.version,
+            "source": self.source,
+            "interactions": [i.to_dict() for i in self.interactions],
+        }
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def query_for_match(query: dict[str, Any], ignore: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    items = []
+    for key, value in query.items():
+        if key in ignore:
+            continue
+        values = value if isinstance(value, list) else [value]
+        items.extend((key, str(v)) for v in values)
+    return tuple(sorted(items))
+
+
+def match_key(
+    method: str, path: str, query: dict[str, Any], body_hash: str | None, ignore: frozenset[str]
+) -> tuple:
+    return (method.upper(), path.rstrip("/") or "/", query_for_match(query, ignore), body_hash)
+
+
+def request_query(request: SimRequest) -> dict[str, Any]:
+    """The query as the cassette stores it: one value per key, a list when repeated."""
+    return {k: (v[0] if len(v) == 1 else list(v)) for k, v in request.query.items()}
+
+
+class ReplayResponder:
+    """Serves recorded responses for matching requests."""
+
+    mode = "replay"
+
+    def __init__(
+        self, cassette: Cassette, path: str | Path, ignore_query_params: frozenset[str] = frozenset()
+    ) -> None:
+        self.cassette = cassette
+        self.path = str(path)
+        self.ignore = ignore_query_params
+        self._by_key: dict[tuple, list[Interaction]] = defaultdict(list)
+        for interaction in cassette.interactions:
+            req = interaction.request
+            self._by_key[match_key(req.method, req.path, req.query, req.body_sha256, self.ignore)].append(
+                interaction
+            )
+        self._served: dict[tuple, int] = defaultdict(int)
+
+    def covers(self, request: SimRequest) -> bool:
+        return self._key(request) in self._by_key
+
+    def _key(self, request: SimRequest) -> tuple:
+        return match_key(
+            request.method, request.path, request_query(request), body_sha256(request.body), self.ignore
+        )
+
+    def respond(self, request: SimRequest, prepared: Any = None) -> requests.Response:
+        started = time.perf_counter()
+        entry = TraceEntry(
+            seq=trace.next_seq(),
+            mode=self.mode,
+            method=request.method,
+            url=request.url,
+            outcome="replayed",
+            caller=trace.find_caller(),
+            timeout=request.timeout,
+        )
+        try:
+            key = self._key(request)
+            recorded = self._by_key.get(key)
+            if not recorded:
+                entry.outcome = "no-cassette-match"
+                entry.nearest = self.nearest(request)
+                raise NoMatchingInteraction(request.method, request.url, self.path, entry.nearest)
+            index = min(self._served[key], len(recorded) - 1)
+            self._served[key] += 1
+            rec = recorded[index].response
+            entry.status = rec.status_code
+            headers = {
+                k: v
+                for k, v in rec.headers.items()
+                if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+            }
+            return make_response(
+                rec.status_code,
+                rec.body,
+                headers,
+                url=rec.url or request.url,
+                request=prepared,
+                encoding=rec.encoding,
+            )
+        finally:
+            entry.elapsed_ms = (time.perf_counter() - started) * 1000
+            trace.publish(entry)
+
+    def nearest(self, request: SimRequest, limit: int = 3) -> list[str]:
+        wanted = f"{request.method} {request.path}?{'&'.join(f'{k}={v}' for k, v in query_for_match(request_query(request), frozenset()))}"
+        candidates = []
+        for interaction in self.cassette.interactions:
+            req = interaction.request
+            text = f"{req.method} {req.path}?{'&'.join(f'{k}={v}' for k, v in query_for_match(req.query, frozenset()))}"
+            candidates.append(text)
+        unique = list(dict.fromkeys(candidates))
+        ranked = sorted(unique, key=lambda c: difflib.SequenceMatcher(None, wanted, c).ratio(), reverse=True)
+        return ranked[:limit]

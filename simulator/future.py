@@ -1,0 +1,111 @@
+"""Records dated after "now", for proving that reads terminate.
+
+A connector should cap each incremental read at the moment it started;
+otherwise a source that keeps changing makes it read forever. The simulator
+checks this by adding records whose cursor lies in the future
+(``synthesize_future_records``). Unlike the public simulator's clones, these
+get fresh values in every field that is unique across the table (so primary
+keys do not collide) and keep the cursor's own format (ISO string with the
+same suffix style, epoch seconds or epoch milliseconds).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from simulator.values import dotted_get, dotted_set, parse_iso
+
+_MS_THRESHOLD = 10**11
+
+
+def _format_like(sample: Any, moment: datetime) -> Any:
+    if isinstance(sample, bool):
+        return sample
+    if isinstance(sample, int):
+        seconds = int(moment.timestamp())
+        return seconds * 1000 if abs(sample) >= _MS_THRESHOLD else seconds
+    if isinstance(sample, float):
+        return moment.timestamp() * (1000 if abs(sample) >= _MS_THRESHOLD else 1)
+    text = str(sample) if sample is not None else ""
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+        return moment.strftime("%Y-%m-%d")
+    fraction = re.search(r"\.(\d+)", text)
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        base += "." + moment.strftime("%f")[: len(fraction.group(1))].ljust(len(fraction.group(1)), "0")
+    if text.endswith(("+00:00", "-00:00")):
+        return base + "+00:00"
+    if re.search(r"[+-]\d{4}$", text):
+        return base + "+0000"
+    return base + "Z"
+
+
+def _is_future(value: Any, now: datetime) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) >= _MS_THRESHOLD else value
+        return seconds > now.timestamp()
+    micros = parse_iso(str(value))
+    return micros is not None and micros / 1_000_000 > now.timestamp()
+
+
+def _unique_fields(records: list[dict[str, Any]], prefix: str = "") -> list[str]:
+    """Dotted paths of scalar fields whose values are distinct across all records."""
+    if not records:
+        return []
+    paths: list[str] = []
+    keys = set().union(*(r.keys() for r in records if isinstance(r, dict)))
+    for key in sorted(keys):
+        values = [r.get(key) if isinstance(r, dict) else None for r in records]
+        path = f"{prefix}{key}"
+        if all(isinstance(v, dict) for v in values) and not prefix:
+            paths.extend(_unique_fields(values, prefix=f"{path}."))
+            continue
+        if any(v is None or isinstance(v, (dict, list, bool)) for v in values):
+            continue
+        if len(set(map(str, values))) == len(values) and len(values) > 1:
+            paths.append(path)
+    return paths
+
+
+def _fresh(sample: Any, existing: list[Any], i: int) -> Any:
+    if isinstance(sample, int):
+        return max(v for v in existing if isinstance(v, int)) + 1 + i
+    if isinstance(sample, float):
+        return max(v for v in existing if isinstance(v, (int, float))) + 1.0 + i
+    return f"{sample}-future-{i + 1}"
+
+
+def synthesize(records: list[Any], cursor_field: str, count: int, now: datetime | None = None) -> list[int]:
+    """Append ``count`` future records to ``records`` in place; return their indices.
+
+    Does nothing when a record already has a future cursor, or the table is
+    empty or not a list of objects.
+    """
+    now = now or datetime.now(timezone.utc)
+    dicts = [r for r in records if isinstance(r, dict)]
+    if count <= 0 or not dicts or len(dicts) != len(records):
+        return []
+    if any(_is_future(dotted_get(r, cursor_field), now) for r in dicts):
+        return []
+    template = dicts[-1]
+    cursor_sample = next(
+        (dotted_get(r, cursor_field) for r in reversed(dicts) if dotted_get(r, cursor_field) is not None),
+        None,
+    )
+    unique = [p for p in _unique_fields(dicts) if p != cursor_field]
+    added = []
+    for i in range(count):
+        clone = copy.deepcopy(template)
+        for path in unique:
+            existing = [dotted_get(r, path) for r in dicts]
+            dotted_set(clone, path, _fresh(dotted_get(template, path), existing, i))
+        moment = now + timedelta(hours=i + 1)
+        dotted_set(clone, cursor_field, _format_like(cursor_sample, moment))
+        records.append(clone)
+        added.append(len(records) - 1)
+    return added

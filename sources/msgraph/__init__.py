@@ -1,0 +1,1 @@
+"""Microsoft Graph connector (users, groups, directory audit log, organization): see msgraph.py."""

@@ -1,0 +1,5 @@
+"""Zendesk Support connector: tickets, users, groups and ticket metric events."""
+
+from sources.zendesk.zendesk import ZendeskLakeflowConnect
+
+__all__ = ["ZendeskLakeflowConnect"]
