@@ -110,7 +110,11 @@ class LakeflowConnectTests:
         if selection is None or "table" not in metafunc.fixturenames:
             return
         tables = catalogue_of(metafunc.cls).select(selection)
-        metafunc.parametrize("table", tables, ids=tables)
+        if tables:
+            metafunc.parametrize("table", tables, ids=tables)
+        else:
+            reason = f"no {selection.replace('_', '-')} tables" if selection != "deletes" else "no cdc_with_deletes tables"
+            metafunc.parametrize("table", [pytest.param(None, id="none", marks=pytest.mark.skip(reason=reason))])
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
