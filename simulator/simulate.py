@@ -342,10 +342,13 @@ class SimulateResponder:
             else None
         )
         if key and isinstance(body, dict):
-            if info.body_next is not None:
-                dotted_set(body, key, info.body_next)
-            elif info.on_last_page == "null" and dotted_get(body, key) is None:
-                dotted_set(body, key, None)
+            # OData annotations ("@odata.nextLink") are single keys that contain a dot.
+            literal = key.startswith("@")
+            if info.body_next is not None or info.on_last_page == "null":
+                if literal:
+                    body[key] = info.body_next
+                elif info.body_next is not None or dotted_get(body, key) is None:
+                    dotted_set(body, key, info.body_next)
         return body
 
     def _family(
