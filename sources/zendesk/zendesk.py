@@ -172,7 +172,8 @@ class ZendeskLakeflowConnect(LakeflowConnect):
         self, export: IncrementalExport, start_offset: dict | None, table_options: dict[str, str]
     ) -> tuple[Iterator[dict], dict | None]:
         cursor = export.cursor_field
-        since = self._start if is_initial_offset(start_offset) else parse_timestamp(start_offset[cursor])  # type: ignore[index]
+        last = None if is_initial_offset(start_offset) else start_offset.get(cursor)  # type: ignore[union-attr]
+        since = parse_timestamp(last) if last else self._start
         if since >= self._cap:
             return iter([]), self._settled(start_offset)
 
