@@ -578,15 +578,13 @@ class _SpecReader:
 
     def _shadowing(self, endpoints: list[Endpoint]) -> None:
         for later in endpoints:
-            probe = _PLACEHOLDER.sub("x-probe", later.path)
+            # ``later`` never matches when ``earlier`` matches every URL it does: try two
+            # unrelated values in its placeholders (a literal in ``earlier`` can equal at most one).
+            probes = [_PLACEHOLDER.sub(value, later.path) for value in ("x-probe", "y-other")]
             for earlier in endpoints[: later.index]:
-                if (
-                    earlier.method == later.method
-                    and earlier.path != later.path
-                    and earlier.match_path(probe) is not None
+                if earlier.method == later.method and all(
+                    earlier.match_path(probe) is not None for probe in probes
                 ):
-                    if later.match_path(_PLACEHOLDER.sub("x-probe", earlier.path)) is None:
-                        continue  # the earlier one is more specific in places; not a full shadow
                     self.issue(
                         ("endpoints", later.index, "path"),
                         f"{self._label(('endpoints', later.index))}never matches: endpoint #{earlier.index}"
