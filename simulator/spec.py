@@ -238,8 +238,12 @@ class Spec:
 
 
 def _close(word: str, candidates: Iterable[str]) -> str:
-    guess = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {guess[0]!r}?" if guess else ""
+    """``"; did you mean 'x'?"`` for the nearest candidate, ignoring case (``FILTER`` → ``filter``)."""
+    by_folded: dict[str, str] = {}
+    for candidate in candidates:
+        by_folded.setdefault(str(candidate).casefold(), str(candidate))
+    guess = difflib.get_close_matches(str(word).casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {by_folded[guess[0]]!r}?" if guess else ""
 
 
 class _SpecReader:

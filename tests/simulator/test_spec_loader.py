@@ -934,3 +934,28 @@ def test_spec_error_is_json_serialisable_issue_list(tmp_path: Path) -> None:
         {"file": issue.file, "line": issue.line, "column": issue.column, "msg": issue.message}
     )
     assert "expected a mapping, got an integer" in payload
+
+
+@pytest.mark.parametrize(
+    ("line", "suggestion"),
+    [
+        (
+            "    params: {q: {role: FILTER, field: a, op: eq}}",
+            "unknown role 'FILTER'; did you mean 'filter'?",
+        ),
+        ("    params: {q: {role: filter, field: a, op: Eq}}", "unknown filter op 'Eq'; did you mean 'eq'?"),
+        ("    response: {pagination_style: Page_Number}", "did you mean 'page_number'?"),
+    ],
+)
+def test_did_you_mean_ignores_case(tmp_path: Path, line: str, suggestion: str) -> None:
+    """Upstream lower-cased roles and ops; here the exact spelling is required, and suggested."""
+    _, spec, issues = check(
+        tmp_path, "endpoints:\n  - path: /items\n    method: GET\n    corpus: items\n" + line
+    )
+    assert spec is None
+    assert suggestion in blocking(issues)[0].message
+
+
+def test_mixed_case_method_suggests_the_upper_case_one(tmp_path: Path) -> None:
+    _, _, issues = check(tmp_path, "endpoints:\n  - {path: /items, method: Get, corpus: items}\n")
+    assert "unknown method 'Get'; did you mean 'GET'?" in blocking(issues)[0].message
