@@ -341,6 +341,9 @@ class _SpecReader:
                 message = f"{label}{subject}missing required key {name!r}"
             self.issue(where, message, code="missing-key")
             return
+        if validator == "anyOf" and len(where) == 2 and where[0] == "endpoints":
+            self.issue(where, f"{label}needs 'corpus' (or a 'handler')", code="missing-key")
+            return
         if validator == "type":
             expected = error.validator_value
             expected = " or ".join(expected) if isinstance(expected, list) else expected
@@ -441,8 +444,6 @@ class _SpecReader:
         response = self._response(where, label, raw.get("response") or {}, params)
         corpus = raw.get("corpus")
         handler = raw.get("handler")
-        if corpus is None and handler is None:
-            self.issue(where, f"{label}needs 'corpus' (or a 'handler')", code="missing-key", prefer="key")
         if handler:
             self._check_handler((*where, "handler"), label, handler)
         errors = tuple(self._error(where, label, i, e, params) for i, e in enumerate(raw.get("errors") or []))
