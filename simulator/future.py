@@ -53,10 +53,26 @@ def _is_future(value: Any, now: datetime) -> bool:
     return micros is not None and micros / 1_000_000 > now.timestamp()
 
 
+#: Field names that identify a record; with a single record, uniqueness cannot be observed.
+_KEY_NAMES = frozenset({"id", "uuid", "guid", "sha", "node_id", "key", "_id"})
+
+
 def _unique_fields(records: list[dict[str, Any]], prefix: str = "") -> list[str]:
-    """Dotted paths of scalar fields whose values are distinct across all records."""
+    """Dotted paths of scalar fields whose values are distinct across all records.
+
+    A table of one record shows no such thing, so there the identifier-named
+    top-level fields (``id``, ``uuid``, ``sha``, ...) are taken as the unique ones.
+    """
     if not records:
         return []
+    if len(records) == 1 and not prefix:
+        return [
+            key
+            for key, value in sorted(records[0].items())
+            if key.lower() in _KEY_NAMES
+            and isinstance(value, (int, float, str))
+            and not isinstance(value, bool)
+        ]
     paths: list[str] = []
     keys = set().union(*(r.keys() for r in records if isinstance(r, dict)))
     for key in sorted(keys):
