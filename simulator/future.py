@@ -5,15 +5,16 @@ otherwise a source that keeps changing makes it read forever. The simulator
 checks this by adding records whose cursor lies in the future
 (``synthesize_future_records``). Unlike the public simulator's clones, these
 get fresh values in every field that is unique across the table (so primary
-keys do not collide) and keep the cursor's own format (ISO string with the
-same suffix style, epoch seconds or epoch milliseconds).
+keys do not collide) and keep the cursor's own format: the same ISO layout
+(separator, precision, ``Z`` or the same offset, a date alone: from tomorrow),
+epoch seconds or epoch milliseconds (numbers or digit strings).
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from simulator.values import dotted_get, dotted_set, parse_iso
@@ -21,26 +22,49 @@ from simulator.values import dotted_get, dotted_set, parse_iso
 _MS_THRESHOLD = 10**11
 
 
+_ISO_SHAPE = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:(?P<sep>[T ])(?P<hm>\d{2}:\d{2})(?P<sec>:\d{2})?(?:(?P<dot>[.,])(?P<frac>\d+))?)?"
+    r"(?P<space>\s*)(?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_NUMERIC = re.compile(r"^\d+(\.\d+)?$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _epoch_like(sample: float, moment: datetime) -> float:
+    return moment.timestamp() * (1000 if abs(sample) >= _MS_THRESHOLD else 1)
+
+
 def _format_like(sample: Any, moment: datetime) -> Any:
+    """``moment`` written the way ``sample`` is: epoch s/ms (number or digits), or the same ISO layout."""
     if isinstance(sample, bool):
         return sample
     if isinstance(sample, int):
-        seconds = int(moment.timestamp())
-        return seconds * 1000 if abs(sample) >= _MS_THRESHOLD else seconds
+        return int(_epoch_like(sample, moment))
     if isinstance(sample, float):
-        return moment.timestamp() * (1000 if abs(sample) >= _MS_THRESHOLD else 1)
-    text = str(sample) if sample is not None else ""
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-        return moment.strftime("%Y-%m-%d")
-    fraction = re.search(r"\.(\d+)", text)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if fraction:
-        base += "." + moment.strftime("%f")[: len(fraction.group(1))].ljust(len(fraction.group(1)), "0")
-    if text.endswith(("+00:00", "-00:00")):
-        return base + "+00:00"
-    if re.search(r"[+-]\d{4}$", text):
-        return base + "+0000"
-    return base + "Z"
+        return _epoch_like(sample, moment)
+    text = str(sample).strip() if sample is not None else ""
+    if _NUMERIC.match(text):
+        value = _epoch_like(float(text), moment)
+        return str(int(value)) if "." not in text else f"{value:.{len(text.split('.')[1])}f}"
+    shape = _ISO_SHAPE.match(text)
+    if shape is None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    zone = shape["zone"]
+    local = moment.astimezone(timezone.utc)
+    if zone and zone not in ("Z", "z"):
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        local = moment.astimezone(timezone(offset if zone[0] == "+" else -offset))
+    if shape["sep"] is None:
+        return local.strftime("%Y-%m-%d")
+    out = local.strftime(f"%Y-%m-%d{shape['sep']}%H:%M")
+    if shape["sec"]:
+        out += local.strftime(":%S")
+    if shape["frac"]:
+        width = len(shape["frac"])
+        out += shape["dot"] + local.strftime("%f")[:width].ljust(width, "0")
+    return out + shape["space"] + (zone or "")  # ``local`` has the sample's offset: same text
 
 
 def _is_future(value: Any, now: datetime) -> bool:
@@ -120,7 +144,10 @@ def synthesize(records: list[Any], cursor_field: str, count: int, now: datetime 
         for path in unique:
             existing = [dotted_get(r, path) for r in dicts]
             dotted_set(clone, path, _fresh(dotted_get(template, path), existing, i))
-        moment = now + timedelta(hours=i + 1)
+        if isinstance(cursor_sample, str) and _DATE_ONLY.match(cursor_sample.strip()):
+            moment = datetime.combine(now.date() + timedelta(days=i + 1), time(), timezone.utc)
+        else:
+            moment = now + timedelta(hours=i + 1)
         dotted_set(clone, cursor_field, _format_like(cursor_sample, moment))
         records.append(clone)
         added.append(len(records) - 1)
