@@ -76,6 +76,11 @@ def _int_value(request: SimRequest, param: Param | None, path_values: dict[str, 
         return None
 
 
+def role_param(endpoint: Endpoint, role: str) -> Param:
+    """The endpoint's ``page``/``offset`` param, or one of that name (as upstream read them undeclared)."""
+    return endpoint.with_role(role) or Param(name=role, role=role)
+
+
 def page_size(request: SimRequest, endpoint: Endpoint, path_values: dict[str, str]) -> int:
     """The ``per_page``/``limit`` value clamped to ``[1, max]``, or the default."""
     param = endpoint.with_role("per_page") or endpoint.with_role("limit")
@@ -142,7 +147,7 @@ class PageNumber(Style):
     def window(self, request, endpoint, path_values):
         size = page_size(request, endpoint, path_values)
         base = page_base(endpoint)
-        page = _int_value(request, endpoint.with_role("page"), path_values)
+        page = _int_value(request, role_param(endpoint, "page"), path_values)
         page = base if page is None else max(base, page)
         return Window((page - base) * size, size, page=page)
 
@@ -182,7 +187,7 @@ class OffsetLimit(Style):
     name = "offset_limit"
 
     def window(self, request, endpoint, path_values):
-        offset = _int_value(request, endpoint.with_role("offset"), path_values) or 0
+        offset = _int_value(request, role_param(endpoint, "offset"), path_values) or 0
         return Window(max(0, offset), page_size(request, endpoint, path_values))
 
 
