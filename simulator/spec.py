@@ -334,6 +334,12 @@ class _SpecReader:
                 message = "top-level must be a mapping with an 'endpoints' key"
             elif name in ("field", "op"):
                 message = f"{label}{subject}filter requires {name!r}"
+            elif name == "wrapper":
+                style = error.instance.get("pagination_style") if isinstance(error.instance, dict) else None
+                message = (
+                    f"{label}pagination_style {style!r} puts the next page's token or URL in the body,"
+                    " so the body must be an object: add response.wrapper with a records_key"
+                )
             elif name in ("records_key", "cursor_field"):
                 parent = "response.wrapper" if name == "records_key" else "synthesize_future_records"
                 message = f"{label}{parent} requires a {name!r} field"

@@ -79,7 +79,9 @@ VALID = {
         """
     ),
     **{
-        f"style-{style}": endpoint(f"corpus: items\nresponse: {{pagination_style: {style}}}\n")
+        f"style-{style}": endpoint(
+            f"corpus: items\nresponse: {{pagination_style: {style}, wrapper: {{records_key: data}}}}\n"
+        )
         for style in SCHEMA["$defs"]["response"]["properties"]["pagination_style"]["enum"]
     },
     **{
@@ -90,6 +92,7 @@ VALID = {
     "    params: {org: {role: filter, in: path, field: org, op: eq}}\n",
     "sort-field-only": endpoint("corpus: items\nresponse: {default_sort: updated_at}\n"),
     "sort-by-list": endpoint("corpus: items\nparams: {s: {role: sort_by, options: [a, b]}}\n"),
+    "odata-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: odata_next_link}\n"),
     "sort-by-any": endpoint("corpus: items\nparams: {s: {role: sort_by, options: []}}\n"),
     "wrapper-static-extras": endpoint(
         "corpus: items\nresponse: {wrapper: {records_key: data, extras: {paging: {}, '@odata.nextLink': null}}}\n"
@@ -150,6 +153,8 @@ INVALID = {
     "error-call-zero": endpoint("corpus: items\nerrors: [{status: 500, on_calls: [0]}]\n"),
     "error-when-list": endpoint("corpus: items\nerrors: [{status: 500, when: {q: [1, 2]}}]\n"),
     "expected-status-strings": endpoint("corpus: items\nresponse: {expected_status_codes: ['404']}\n"),
+    "cursor-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: cursor}\n"),
+    "next-url-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: next_url}\n"),
     "extras-a-list": endpoint("corpus: items\nresponse: {wrapper: {records_key: d, extras: [1]}}\n"),
 }
 

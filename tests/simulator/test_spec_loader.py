@@ -325,6 +325,21 @@ REJECTIONS = [
         "endpoint #0 (GET items): path must start with '/', got 'items'",
     ),
     (
+        "cursor-style-without-wrapper",
+        """
+        endpoints:
+          - path: /items
+            method: GET
+            corpus: items
+            response:
+              pagination_style: cursor
+        """,
+        5,
+        5,
+        "endpoint #0 (GET /items): pagination_style 'cursor' puts the next page's token or URL in the body,"
+        " so the body must be an object: add response.wrapper with a records_key",
+    ),
+    (
         "wrong-type",
         """
         endpoints:
@@ -584,6 +599,7 @@ def test_role_cursor_and_ops_contains_are_accepted(tmp_path: Path) -> None:
               suffix: {role: filter, field: name, op: ends_with}
             response:
               pagination_style: cursor
+              wrapper: {records_key: data}
         """,
     )
     assert spec is not None, issues
