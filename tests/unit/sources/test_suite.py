@@ -33,6 +33,7 @@ from simulator import NoMatchingInteraction, UnknownEndpoint
 from simulator import trace as simulator_trace
 from simulator.values import dotted_get
 from sources.interface import INGESTION_TYPES, LakeflowConnect, SupportsPartition
+from tests.harness import observations
 from tests.harness import settings as settings_module
 from tests.harness.catalogue import catalogue_of
 from tests.harness.failures import HarnessFailure, annotate
@@ -150,6 +151,7 @@ class LakeflowConnectTests:
                 check="schema.type",
                 table=table,
             )
+        observations.record(type(self).__name__, self.simulator_source, table, schema=schema)
         return schema
 
     def metadata(self, table: str) -> dict[str, Any]:
@@ -163,6 +165,7 @@ class LakeflowConnectTests:
                 check="metadata.type",
                 table=table,
             )
+        observations.record(type(self).__name__, self.simulator_source, table, metadata=metadata)
         return metadata
 
     def read(self, table: str, offset: Any, call: str = "read_table") -> tuple[Any, Any]:

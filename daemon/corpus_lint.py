@@ -1,0 +1,234 @@
+"""Corpus lint: a corpus file checked against the connector's schema and metadata.
+
+Pure. Finds duplicate primary keys, cursors that go backwards where the API
+would serve them unsorted, cursors dated after now (clock-dependent data), and
+values whose type does not fit the table's ``StructType``. Each finding points
+at the record and key in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql.types import StructType
+
+from daemon.diagnostics import Diagnostic, Location, Range, Related
+from simulator.locations import PathKey, Span, json_value_spans
+from simulator.values import as_instant, dotted_get
+from sources.parsing import ConversionError, parse_value
+
+MAX_FINDINGS = 50
+MAX_TYPE_CHECKED = 20_000
+
+
+@dataclass
+class TableContext:
+    """What is known about a connector table served from this corpus."""
+
+    table: str
+    schema: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+    sorted_by_spec: bool = False
+
+
+class _Locator:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self._spans: tuple[dict[PathKey, Span], dict[PathKey, Span]] | None = None
+
+    def at(self, key: PathKey, prefer: str = "value") -> Location:
+        if self._spans is None:
+            self._spans = json_value_spans(self.text, max_depth=2)
+        values, keys = self._spans
+        primary, secondary = (values, keys) if prefer == "value" else (keys, values)
+        probe = tuple(key)
+        while probe:
+            span = primary.get(probe) or secondary.get(probe)
+            if span is not None:
+                return Location(
+                    self.path,
+                    Range.from_one_based(span.start.line, span.start.column, span.end.line, span.end.column),
+                )
+            probe = probe[:-1]
+        return Location(self.path, Range.lines(0))
+
+
+def _key(record: dict[str, Any], fields: Sequence[str]) -> tuple[str, ...] | None:
+    values = [dotted_get(record, f) for f in fields]
+    if any(v is None for v in values):
+        return None
+    return tuple(json.dumps(v, sort_keys=True) for v in values)
+
+
+def lint_corpus(
+    path: str, text: str, records: Any, tables: Sequence[TableContext], now: float | None = None
+) -> list[Diagnostic]:
+    now = time.time() if now is None else now
+    locate = _Locator(path, text)
+    findings: list[Diagnostic] = []
+    if not isinstance(records, list):
+        return findings
+    not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+    for i in not_objects[:5]:
+        findings.append(
+            Diagnostic(
+                "corpus",
+                f"record #{i} is a JSON {type(records[i]).__name__}, not an object",
+                locate.at((i,)),
+                0.9,
+                code="corpus.not_object",
+                source="static",
+            )
+        )
+    for context in tables:
+        metadata = context.metadata or {}
+        pks = list(metadata.get("primary_keys") or [])
+        if pks:
+            findings.extend(_duplicate_keys(records, pks, context.table, locate))
+        cursor = metadata.get("cursor_field")
+        if cursor:
+            findings.extend(_cursor_findings(records, cursor, context, locate, now))
+        if context.schema:
+            findings.extend(
+                _type_findings(records, StructType.fromJson(context.schema), context.table, locate)
+            )
+    return _dedupe(findings)[:MAX_FINDINGS]
+
+
+def _duplicate_keys(records: list[Any], pks: list[str], table: str, locate: _Locator) -> list[Diagnostic]:
+    first: dict[tuple[str, ...], int] = {}
+    findings = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            continue
+        key = _key(record, pks)
+        if key is None:
+            continue
+        if key in first:
+            shown = [json.loads(k) for k in key]
+            findings.append(
+                Diagnostic(
+                    "corpus",
+                    f"duplicate primary key {pks}={shown if len(shown) > 1 else shown[0]!r} "
+                    f"(table {table}): record #{i} repeats record #{first[key]}",
+                    locate.at((i, pks[0].split(".")[0])),
+                    0.9,
+                    code="corpus.duplicate_key",
+                    source="static",
+                    related=[
+                        Related(locate.at((first[key], pks[0].split(".")[0])), "first record with this key")
+                    ],
+                    fix="give every record a unique primary key",
+                )
+            )
+        else:
+            first[key] = i
+    return findings
+
+
+def _cursor_findings(
+    records: list[Any], cursor: str, context: TableContext, locate: _Locator, now: float
+) -> list[Diagnostic]:
+    findings = []
+    previous: tuple[int, Any] | None = None
+    top = cursor.split(".")[0]
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            continue
+        value = dotted_get(record, cursor)
+        instant = as_instant(value) if not isinstance(value, bool) else None
+        if instant is not None and instant / 1_000_000 > now + 60:
+            findings.append(
+                Diagnostic(
+                    "corpus",
+                    f"cursor {cursor}={value!r} is in the future: data like this breaks once the clock moves "
+                    "(clock-dependent)",
+                    locate.at((i, top)),
+                    0.6,
+                    severity="warning",
+                    code="corpus.future_cursor",
+                    source="static",
+                    fix="date corpus records in the past",
+                )
+            )
+        if context.sorted_by_spec or instant is None:
+            previous = (i, instant) if instant is not None else previous
+            continue
+        if previous is not None and instant < previous[1]:
+            findings.append(
+                Diagnostic(
+                    "corpus",
+                    f"cursor {cursor} goes backwards at record #{i} ({value!r} after record #{previous[0]}); "
+                    "the endpoint serves records in file order",
+                    locate.at((i, top)),
+                    0.5,
+                    severity="warning",
+                    code="corpus.cursor_order",
+                    source="static",
+                    fix="order the records by cursor, or give the endpoint a default_sort",
+                )
+            )
+        previous = (i, instant)
+    return findings
+
+
+def _type_findings(records: list[Any], schema: StructType, table: str, locate: _Locator) -> list[Diagnostic]:
+    findings = []
+    fields = {f.name: f for f in schema.fields}
+    kinds: dict[str, Counter[str]] = {}
+    sample = [r for r in records[:MAX_TYPE_CHECKED] if isinstance(r, dict)]
+    for record in sample:
+        for name in fields:
+            value = record.get(name)
+            if value is not None:
+                kinds.setdefault(name, Counter())[type(value).__name__] += 1
+    for i, record in enumerate(records[:MAX_TYPE_CHECKED]):
+        if not isinstance(record, dict):
+            continue
+        for name, field in fields.items():
+            value = record.get(name)
+            if value is None:
+                continue
+            try:
+                parse_value(value, field.dataType)
+            except ConversionError as exc:
+                counts = kinds.get(name, Counter())
+                common, count = counts.most_common(1)[0] if counts else ("", 0)
+                outlier = type(value).__name__ != common and count > 1
+                findings.append(
+                    Diagnostic(
+                        "corpus",
+                        f"{name}: {exc.reason} (table {table}; schema type {field.dataType.simpleString()})"
+                        + (
+                            ""
+                            if outlier
+                            else " — every record has this type, so the schema may be what is wrong"
+                        ),
+                        locate.at((i, name)),
+                        0.8 if outlier else 0.5,
+                        severity="error" if outlier else "warning",
+                        code="corpus.type_mismatch",
+                        source="static",
+                        fix=f"make {name} a {field.dataType.simpleString()} value",
+                    )
+                )
+                if len(findings) >= MAX_FINDINGS:
+                    return findings
+    return findings
+
+
+def _dedupe(findings: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    result = []
+    for finding in findings:
+        key = finding.key()
+        if key not in seen:
+            seen.add(key)
+            result.append(finding)
+    return result

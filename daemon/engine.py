@@ -1,0 +1,695 @@
+"""The engine: saves in, typed events out. ``watch``, ``run`` and ``serve`` are front ends of it.
+
+Data flow for one batch of saves::
+
+    paths ─► content changed? ─► static checks (publish at once) ─► impact ─► run plan
+          ─► warm workers (pytest + plugin) ─► per-node events ─► blame ─► state ─► events
+
+Runs are serialized: a newer batch cancels the run in progress (teardown still
+runs in the child; late results are ignored) and the next run covers the new
+selection plus whatever the cancelled run had not finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon import events as ev
+from daemon.blame import FailureInput, blame
+from daemon.corpus_lint import TableContext
+from daemon.diagnostics import Diagnostic
+from daemon.impact import Change, Selection, SpecChange, select
+from daemon.index import Index, NodeRecord
+from daemon.sources_view import FileView
+from daemon.static_checks import check_file
+from daemon.watcher import Debouncer, Watcher
+from daemon.workers import Job, WorkerPool
+from daemon.workspace import Workspace
+from simulator.spec import Spec
+
+Subscriber = Callable[[ev.Event], None]
+OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
+
+
+@dataclass
+class Run:
+    id: int
+    trigger: str
+    paths: list[str]
+    selection: Selection
+    started: float = field(default_factory=time.monotonic)
+    jobs: list[Job] = field(default_factory=list)
+    expected: set[str] = field(default_factory=set)
+    finished: dict[str, str] = field(default_factory=dict)
+    started_nodes: set[str] = field(default_factory=set)
+    cancelled: bool = False
+    crash_retries: int = 0
+    collected_files: set[str] = field(default_factory=set)
+    bad_args: bool = False
+
+
+@dataclass
+class EngineOptions:
+    jobs: int = max(1, min(os.cpu_count() or 1, 8))
+    node_timeout: float = 30.0
+    debounce: float = 0.04
+    mode: str = "simulate"
+    log_dir: str | None = None
+
+
+class Engine:
+    def __init__(self, root: str | Path, options: EngineOptions | None = None) -> None:
+        self.workspace = Workspace(root)
+        self.options = options or EngineOptions()
+        self.mode = self.options.mode
+        self.index = Index()
+        self.view = FileView(self.workspace.root)
+        log_dir = (
+            Path(self.options.log_dir)
+            if self.options.log_dir
+            else self.workspace.root / ".connector-watch" / "logs"
+        )
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.pool = WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
+        self.subscribers: list[Subscriber] = []
+        self.static: dict[str, list[Diagnostic]] = {}
+        self.node_diagnostics: dict[str, list[Diagnostic]] = {}
+        self.node_messages: dict[str, str | None] = {}
+        self.collect_errors: dict[str, str] = {}  # test file → outcome "error"
+        self.published: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self.specs: dict[str, Spec | None] = {}
+        self.hashes: dict[str, str] = {}
+        self.changed_since_pass: dict[str, set[str]] = {}
+        self.current: Run | None = None
+        self.last_run: Run | None = None
+        self.runs_completed = 0
+        self._pending: Selection | None = None
+        self._pending_trigger: tuple[str, list[str]] = ("save", [])
+        self._wake = asyncio.Event()
+        self._run_ids = itertools.count(1)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._debouncer: Debouncer | None = None
+        self._watcher: Watcher | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._started = False
+        self.last_batch_at: float | None = None
+
+    # ------------------------------------------------------------------ subscribers
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self.subscribers.append(subscriber)
+        return lambda: self.subscribers.remove(subscriber) if subscriber in self.subscribers else None
+
+    def emit(self, event: ev.Event) -> None:
+        for subscriber in list(self.subscribers):
+            try:
+                subscriber(event)
+            except Exception as exc:  # a broken front end must not stop the engine
+                if not isinstance(event, ev.LogMessage):
+                    self.emit(ev.LogMessage("error", f"subscriber failed on {event.method}: {exc!r}"))
+
+    def log(self, level: str, message: str) -> None:
+        self.emit(ev.LogMessage(level, message))
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, *, watch: bool = True, initial_run: bool = True) -> None:
+        os.chdir(self.workspace.root)
+        await self.pool.start()
+        self.log(
+            "info",
+            f"workers ready (zygote preloaded {len(self.pool.preloaded)} workspace modules in "
+            f"{self.pool.import_ms:.0f} ms)",
+        )
+        for path in self.workspace.watched_files():
+            self.hashes[path] = self._hash(path) or ""
+        for spec_file in self.workspace.spec_files():
+            self._static_check(spec_file)
+        for test_file in self.workspace.test_files():
+            self._static_check(test_file)
+        for source in self.workspace.sources():
+            connector = self.workspace.relative(self.workspace.layout.connector_file(source))
+            if self.workspace.absolute(connector).is_file():
+                self._static_check(connector)
+        self._publish_changed()
+        self._tasks.append(asyncio.create_task(self._runner()))
+        if watch:
+            self._debouncer = Debouncer(quiet=self.options.debounce)
+            loop = asyncio.get_running_loop()
+            debouncer = self._debouncer
+            self._watcher = Watcher(
+                self.workspace, lambda path: loop.call_soon_threadsafe(debouncer.add, path)
+            )
+            self._watcher.start()
+            self._tasks.append(asyncio.create_task(self._watch_loop()))
+        self._started = True
+        if initial_run:
+            selection = Selection()
+            for test_file in self.workspace.test_files():
+                selection.add_file(test_file, "first run")
+            self.request(selection, "startup", [])
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self.current is not None:
+            await self._cancel_run(self.current)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.pool.close()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Until no run is in progress or pending."""
+        await asyncio.wait_for(self._idle.wait(), timeout=timeout)
+
+    # ------------------------------------------------------------------ requests from front ends
+    def request(self, selection: Selection, trigger: str, paths: list[str]) -> None:
+        """Queue a run; a run in progress is cancelled and its unfinished nodes carried over."""
+        if self._pending is None:
+            self._pending = selection
+            self._pending_trigger = (trigger, list(paths))
+        else:
+            _merge(self._pending, selection)
+            self._pending_trigger = (trigger, sorted(set(self._pending_trigger[1]) | set(paths)))
+        self._idle.clear()
+        if self.current is not None and not self.current.cancelled:
+            asyncio.get_running_loop().create_task(self._cancel_run(self.current))
+        self._wake.set()
+
+    def rerun_all(self) -> None:
+        selection = Selection()
+        for test_file in self.workspace.test_files():
+            selection.add_file(test_file, "rerun all requested")
+        self.request(selection, "rerun-all", [])
+
+    def rerun_failed(self) -> None:
+        selection = Selection()
+        for node_id in self.index.failing():
+            selection.add_node(node_id, "rerun failed requested")
+        for path in self.collect_errors:
+            selection.add_file(path, "rerun failed requested")
+        if not selection.empty():
+            self.request(selection, "rerun-failed", [])
+
+    def run_nodes(self, node_ids: Iterable[str], trigger: str = "request") -> None:
+        selection = Selection()
+        for node_id in node_ids:
+            if node_id in self.index.nodes:
+                selection.add_node(node_id, "requested")
+            elif node_id in self.collect_errors or node_id in self.workspace.test_files():
+                selection.add_file(node_id, "requested")
+        if not selection.empty():
+            self.request(selection, trigger, [])
+
+    def cancel(self) -> bool:
+        if self.current is None or self.current.cancelled:
+            return False
+        asyncio.get_running_loop().create_task(self._cancel_run(self.current, carry_over=False))
+        return True
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.rerun_all()
+
+    # ------------------------------------------------------------------ saves
+    async def _watch_loop(self) -> None:
+        assert self._debouncer is not None
+        while True:
+            paths, first = await self._debouncer.next_batch()
+            self.last_batch_at = first
+            try:
+                self.on_paths_changed(paths)
+            except Exception as exc:  # keep watching whatever one batch did
+                self.log("error", f"handling changes to {paths[:5]} failed: {exc!r}")
+
+    def on_paths_changed(self, paths: Iterable[str], trigger: str = "save") -> Selection:
+        """A batch of saves: static checks now, then queue the affected nodes."""
+        changed = []
+        for path in sorted(set(paths)):
+            digest = self._hash(path)
+            if digest is not None and self.hashes.get(path) == digest:
+                continue  # touched, not changed
+            self.hashes[path] = digest or ""
+            changed.append(path)
+        if not changed:
+            return Selection()
+        self.emit(ev.FilesChanged(changed))
+        spec_changes: dict[str, SpecChange] = {}
+        changes = []
+        for path in changed:
+            kind = self.workspace.classify(path)
+            changes.append(Change(path, kind))
+            before = self.specs.get(path)
+            result = self._static_check(path)
+            if kind.kind == "spec":
+                spec_changes[path] = SpecChange(before=before, after=result)
+        for node_id in self.index.nodes:
+            self.changed_since_pass.setdefault(node_id, set()).update(changed)
+        self._publish_changed()
+        selection = select(
+            changes,
+            self.index,
+            spec_changes=spec_changes,
+            preloaded=set(self.pool.preloaded),
+            test_files_of=self.workspace.test_files_of,
+            all_test_files=self.workspace.test_files(),
+            spec_file_of=lambda source: self.workspace.relative(self.workspace.layout.spec_file(source)),
+            mode=self.mode,
+        )
+        # Deleted test files: forget their nodes instead of running them.
+        for path in list(selection.files):
+            if not self.workspace.absolute(path).is_file():
+                del selection.files[path]
+                removed = [n for n in self.index.nodes_of_file(path)]
+                for node_id in removed:
+                    self.index.nodes.pop(node_id, None)
+                    self._drop_node(node_id)
+                if removed:
+                    self.emit(ev.NodesChanged([], removed))
+        if not selection.empty():
+            self.request(selection, trigger, changed)
+        return selection
+
+    def _hash(self, path: str) -> str | None:
+        try:
+            return hashlib.blake2b(self.workspace.absolute(path).read_bytes(), digest_size=16).hexdigest()
+        except OSError:
+            return None
+
+    def _static_check(self, path: str) -> Spec | None:
+        kind = self.workspace.classify(path)
+        absolute = self.workspace.absolute(path)
+        try:
+            text = absolute.read_text(encoding="utf-8") if absolute.is_file() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.log("warning", f"cannot read {path}: {exc}")
+            return None
+        try:
+            result = check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)
+        except Exception as exc:  # a checker bug must not take the daemon down
+            self.log("error", f"static check of {path} failed: {exc!r}")
+            return None
+        for file, diagnostics in result.diagnostics.items():
+            if kind.kind == "spec" and file != path:
+                # The spec speaks for corpus files only about existence and use.
+                kept = [d for d in self.static.get(file, []) if d.code not in ("corpus.unused-corpus",)]
+                self.static[file] = kept + diagnostics
+            else:
+                self.static[file] = diagnostics
+        if result.spec_checked:
+            self.specs[path] = result.spec
+            return result.spec
+        return None
+
+    def _tables_for_corpus(self, corpus_path: str) -> list[TableContext]:
+        source = self.workspace.classify(corpus_path).source
+        spec = (
+            self.specs.get(self.workspace.relative(self.workspace.layout.spec_file(source)))
+            if source
+            else None
+        )
+        name = corpus_path.rsplit("/", 1)[-1].removesuffix(".json")
+        sorted_by_spec = bool(spec) and all(
+            e.response.default_sort or e.with_role("sort_by")
+            for e in spec.endpoints
+            if e.corpus == name  # type: ignore[union-attr]
+        )
+        return [
+            TableContext(t.table, t.schema, t.metadata, sorted_by_spec)
+            for t in self.index.table_for_corpus(corpus_path)
+        ]
+
+    # ------------------------------------------------------------------ runs
+    async def _runner(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending is not None:
+                selection, self._pending = self._pending, None
+                trigger, paths = self._pending_trigger
+                try:
+                    await self._execute(selection, trigger, paths)
+                except Exception as exc:
+                    self.log("error", f"run failed: {exc!r}")
+            if self._pending is None:
+                self._idle.set()
+
+    async def _execute(self, selection: Selection, trigger: str, paths: list[str]) -> None:
+        if selection.restart_pool:
+            self.log("info", "shared code changed: restarting the workers")
+            await self.pool.restart()
+        run = Run(next(self._run_ids), trigger, paths, selection)
+        self.current = run
+        reasons = selection.reasons_by_node(self.index)
+        run.expected = set(reasons)
+        self.emit(
+            ev.RunStarted(
+                run.id, trigger, paths, [ev.SelectedNode(n, r) for n, r in sorted(reasons.items())], self.mode
+            )
+        )
+        chunks = self._plan(selection)
+        await self._run_chunks(run, chunks)
+        # A chunk whose worker died: rerun what it left unfinished, once.
+        leftovers = self._unfinished(run)
+        if leftovers and not run.cancelled and any(j.status not in (0, 1, 5) for j in run.jobs):
+            run.crash_retries += 1
+            retry = Selection()
+            for node_id in leftovers:
+                retry.add_node(node_id, "rerun after the worker died")
+            await self._run_chunks(run, self._plan(retry))
+            for node_id in self._unfinished(run):
+                self._node_crashed(run, node_id)
+        if run.cancelled:
+            carried = Selection()
+            for node_id in self._unfinished(run):
+                carried.add_node(node_id, "interrupted by a newer change")
+            if not carried.empty():
+                if self._pending is None:
+                    self._pending = carried
+                else:
+                    _merge(self._pending, carried)
+        counts = {o: 0 for o in OUTCOMES}
+        for outcome in run.finished.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        self._publish_changed()
+        self.emit(ev.RunFinished(run.id, counts, run.cancelled, (time.monotonic() - run.started) * 1000))
+        self.last_run = run
+        self.current = None
+        self.runs_completed += 1
+
+    def _unfinished(self, run: Run) -> list[str]:
+        return sorted(n for n in run.expected if n not in run.finished and n in self.index.nodes)
+
+    def _plan(self, selection: Selection) -> list[list[str]]:
+        """Split the selection over the workers, keeping each test file in one chunk."""
+        by_file: dict[str, list[str] | None] = {}
+        for path in selection.files:
+            by_file[path] = None  # whole file
+        for node_id in selection.nodes:
+            record = self.index.nodes.get(node_id)
+            file = record.file if record else node_id.split("::")[0]
+            if file in by_file and by_file[file] is None:
+                continue
+            by_file.setdefault(file, []).append(node_id)  # type: ignore[union-attr]
+        costs = []
+        for file, nodes in by_file.items():
+            ids = self.index.nodes_of_file(file) if nodes is None else nodes
+            cost = 150.0 + sum(
+                (self.index.nodes[n].duration_ms or 50.0) if n in self.index.nodes else 50.0 for n in ids
+            )
+            costs.append((cost, file, nodes))
+        workers = max(1, min(self.options.jobs, len(costs)))
+        buckets: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(workers)]
+        for cost, file, nodes in sorted(costs, key=lambda c: -c[0]):
+            i = min(range(workers), key=lambda k: buckets[k][0])
+            total, args = buckets[i]
+            args.extend([file] if nodes is None else nodes)
+            buckets[i] = (total + cost, args)
+        return [args for _, args in buckets if args]
+
+    async def _run_chunks(self, run: Run, chunks: list[list[str]]) -> None:
+        env = {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {}
+
+        async def one(args: list[str]) -> None:
+            job_holder: list[Job] = []
+
+            def handler(event: dict[str, Any]) -> None:
+                if run.cancelled and event.get("event") != "collected":
+                    return
+                self._on_worker_event(run, event, args)
+
+            job = await self.pool.run(args, handler, env=env)
+            job_holder.append(job)
+            run.jobs.append(job)
+            if job.status == 4 and not run.cancelled and not any(a.endswith(".py") for a in args):
+                # pytest rejected the arguments (a node that no longer exists): run the files whole.
+                files = sorted({a.split("::")[0] for a in args})
+                retry = await self.pool.run(files, handler, env=env)
+                run.jobs.append(retry)
+
+        await asyncio.gather(*(one(chunk) for chunk in chunks))
+
+    async def _cancel_run(self, run: Run, carry_over: bool = True) -> None:
+        if run.cancelled:
+            return
+        run.cancelled = True
+        if not carry_over:
+            run.expected = set(run.finished)
+        await asyncio.gather(*(self.pool.cancel(job) for job in self.pool.jobs()), return_exceptions=True)
+
+    # ------------------------------------------------------------------ worker events
+    def _on_worker_event(self, run: Run, event: dict[str, Any], args: list[str]) -> None:
+        kind = event.get("event")
+        if kind == "collected":
+            whole = {a for a in args if "::" not in a}
+            added, removed = self.index.collected(event, whole)
+            for path in event.get("files", {}):
+                if path in self.collect_errors:
+                    del self.collect_errors[path]
+                    self.node_diagnostics.pop(path, None)
+                    self.emit(ev.NodesChanged([], [path]))
+            for node_id in removed:
+                self._drop_node(node_id)
+            for item in event.get("nodes", []):
+                if item["file"] in whole:
+                    run.expected.add(item["nodeId"])
+            if added or removed:
+                self.emit(ev.NodesChanged([r.describe() for r in added], removed))
+        elif kind == "collect_error":
+            self._on_collect_error(run, event)
+        elif kind == "test_started":
+            run.started_nodes.add(event["nodeId"])
+            self.emit(ev.TestStarted(run.id, event["nodeId"]))
+        elif kind == "test_finished":
+            self._on_test_finished(run, event)
+
+    def _on_collect_error(self, run: Run, event: dict[str, Any]) -> None:
+        path = event.get("path") or event.get("nodeId")
+        removed = self.index.collect_error(path, event)
+        for node_id in removed:
+            self._drop_node(node_id)
+        source = self.workspace.classify(path).source
+        failure = FailureInput(
+            node_id=path,
+            outcome="error",
+            failure={"when": "collect", "chain": event.get("chain", [])},
+            trace=(event.get("trace") or {}).get("entries", []),
+            test_file=path,
+            test_line=1,
+            source=source,
+            message=event.get("longrepr"),
+            recent_changes=self._recent_for_file(path),
+            static=self.static,
+        )
+        diagnostics = self._blame(failure)
+        is_new = path not in self.collect_errors
+        self.collect_errors[path] = "error"
+        self.node_diagnostics[path] = diagnostics
+        self.node_messages[path] = event.get("longrepr")
+        run.finished[path] = "error"
+        if is_new or removed:
+            self.emit(
+                ev.NodesChanged(
+                    [
+                        {
+                            "nodeId": path,
+                            "file": path,
+                            "testClass": None,
+                            "name": None,
+                            "table": None,
+                            "source": source,
+                            "line": 1,
+                            "outcome": "error",
+                            "durationMs": None,
+                            "kind": "collection",
+                        }
+                    ],
+                    removed,
+                )
+            )
+        self.emit(ev.TestFinished(run.id, path, "error", 0.0, diagnostics, event.get("longrepr")))
+        self._publish_changed()
+
+    def _on_test_finished(self, run: Run, event: dict[str, Any]) -> None:
+        record = self.index.finished(event)
+        node_id = event["nodeId"]
+        outcome = event.get("outcome", "failed")
+        run.finished[node_id] = outcome
+        diagnostics: list[Diagnostic] = []
+        if outcome in ("failed", "error", "timeout"):
+            diagnostics = self._blame(self._failure_input(record, node_id, outcome, event))
+        self.node_diagnostics[node_id] = diagnostics
+        self.node_messages[node_id] = event.get("message")
+        if outcome in ("passed", "skipped"):
+            self.changed_since_pass.pop(node_id, None)
+        self.emit(
+            ev.TestFinished(
+                run.id, node_id, outcome, event.get("durationMs") or 0.0, diagnostics, event.get("message")
+            )
+        )
+        self.emit(ev.Progress(run.id, len(run.finished), len(run.expected)))
+        self._publish_changed()
+
+    def _node_crashed(self, run: Run, node_id: str) -> None:
+        record = self.index.nodes.get(node_id)
+        status = next((j.status for j in run.jobs if j.status not in (0, 1, 5, None)), None)
+        failure = self._failure_input(record, node_id, "crashed", {})
+        failure.crash_status = status
+        diagnostics = self._blame(failure)
+        if record is not None:
+            record.outcome = "crashed"
+        run.finished[node_id] = "crashed"
+        self.node_diagnostics[node_id] = diagnostics
+        self.emit(ev.TestFinished(run.id, node_id, "crashed", 0.0, diagnostics, "the worker process died"))
+
+    def _failure_input(
+        self, record: NodeRecord | None, node_id: str, outcome: str, event: dict[str, Any]
+    ) -> FailureInput:
+        return FailureInput(
+            node_id=node_id,
+            outcome=outcome,
+            failure=event.get("failure"),
+            trace=(event.get("trace") or {}).get("entries", []),
+            test_file=record.file if record else node_id.split("::")[0],
+            test_line=record.line if record else None,
+            source=record.source if record else None,
+            table=record.table if record else None,
+            message=event.get("message"),
+            recent_changes=set(self.changed_since_pass.get(node_id, set())),
+            static=self.static,
+        )
+
+    def _blame(self, failure: FailureInput) -> list[Diagnostic]:
+        try:
+            return blame(failure, self.workspace.layout, self.view)
+        except Exception as exc:
+            self.log("error", f"blame failed for {failure.node_id}: {exc!r}")
+            from daemon.diagnostics import Location, Range
+
+            return [
+                Diagnostic(
+                    "test",
+                    (failure.message or failure.outcome).splitlines()[0]
+                    if failure.message
+                    else failure.outcome,
+                    Location(failure.test_file or ".", Range.lines(0)),
+                    0.2,
+                    node_ids=[failure.node_id],
+                    code="blame.error",
+                )
+            ]
+
+    def _recent_for_file(self, path: str) -> set[str]:
+        merged: set[str] = set()
+        for node_id in self.index.nodes_of_file(path):
+            merged |= self.changed_since_pass.get(node_id, set())
+        return merged | (set(self.last_batch_paths()) if self.current else set())
+
+    def last_batch_paths(self) -> list[str]:
+        return self.current.paths if self.current else []
+
+    def _drop_node(self, node_id: str) -> None:
+        self.node_diagnostics.pop(node_id, None)
+        self.node_messages.pop(node_id, None)
+        self.changed_since_pass.pop(node_id, None)
+
+    # ------------------------------------------------------------------ diagnostics per file
+    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
+        by_file: dict[str, dict[tuple[Any, ...], Diagnostic]] = {}
+        for path, diagnostics in self.static.items():
+            for d in diagnostics:
+                by_file.setdefault(path, {})[d.key()] = d
+        for node_id, diagnostics in self.node_diagnostics.items():
+            for d in diagnostics:
+                bucket = by_file.setdefault(d.location.path, {})
+                existing = bucket.get(d.key())
+                if existing is None:
+                    bucket[d.key()] = Diagnostic(**{**d.__dict__, "node_ids": list(d.node_ids)})
+                elif node_id not in existing.node_ids:
+                    existing.node_ids.append(node_id)
+        for path in self.static:
+            by_file.setdefault(path, {})
+        return {path: list(items.values()) for path, items in by_file.items()}
+
+    def _publish_changed(self) -> None:
+        current = self.file_diagnostics()
+        for path in sorted(set(current) | set(self.published)):
+            diagnostics = current.get(path, [])
+            rendered = [d.to_dict() for d in diagnostics]
+            version, previous = self.published.get(path, (0, None))
+            if previous == rendered or (previous is None and not rendered):
+                continue
+            version += 1
+            self.published[path] = (version, rendered)
+            self.emit(ev.DiagnosticsPublished(path, self.workspace.uri(path), version, diagnostics))
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self) -> dict[str, Any]:
+        nodes = []
+        for node_id, record in sorted(self.index.nodes.items()):
+            item = record.describe()
+            item["diagnostics"] = [d.to_dict() for d in self.node_diagnostics.get(node_id, [])]
+            item["message"] = self.node_messages.get(node_id)
+            item["kind"] = "test"
+            nodes.append(item)
+        for path in sorted(self.collect_errors):
+            nodes.append(
+                {
+                    "nodeId": path,
+                    "file": path,
+                    "testClass": None,
+                    "name": None,
+                    "table": None,
+                    "source": self.workspace.classify(path).source,
+                    "line": 1,
+                    "outcome": "error",
+                    "durationMs": None,
+                    "kind": "collection",
+                    "diagnostics": [d.to_dict() for d in self.node_diagnostics.get(path, [])],
+                    "message": self.node_messages.get(path),
+                }
+            )
+        diagnostics = {
+            path: {"version": version, "uri": self.workspace.uri(path), "diagnostics": rendered}
+            for path, (version, rendered) in sorted(self.published.items())
+            if rendered
+        }
+        current = None
+        if self.current is not None:
+            current = {
+                "runId": self.current.id,
+                "trigger": self.current.trigger,
+                "paths": self.current.paths,
+                "nodes": sorted(self.current.expected),
+                "finished": dict(self.current.finished),
+                "started": sorted(self.current.started_nodes - set(self.current.finished)),
+            }
+        return {
+            "workspace": str(self.workspace.root),
+            "mode": self.mode,
+            "sources": self.workspace.sources(),
+            "nodes": nodes,
+            "diagnostics": diagnostics,
+            "run": current,
+        }
+
+
+def _merge(into: Selection, other: Selection) -> None:
+    for node_id, reasons in other.nodes.items():
+        for reason in reasons:
+            into.add_node(node_id, reason)
+    for path, reasons in other.files.items():
+        for reason in reasons:
+            into.add_file(path, reason)
+    into.restart_pool = into.restart_pool or other.restart_pool

@@ -1,0 +1,172 @@
+"""The typed event stream every front end consumes.
+
+The engine publishes these; the terminal renderer, the CI report and the
+WebSocket server subscribe. Each event knows its JSON-RPC notification method
+and its ``params``, which ``daemon/protocol.schema.json`` describes (a test
+validates every event against it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from daemon.diagnostics import Diagnostic
+
+
+def _diagnostics(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in diagnostics]
+
+
+@dataclass
+class Event:
+    method: ClassVar[str] = ""
+
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_message(self) -> dict[str, Any]:
+        return {"jsonrpc": "2.0", "method": self.method, "params": self.params()}
+
+
+@dataclass
+class SelectedNode:
+    node_id: str
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "reasons": self.reasons}
+
+
+@dataclass
+class RunStarted(Event):
+    method: ClassVar[str] = "run/started"
+    run_id: int
+    trigger: str  # "startup" | "save" | "request" | "rerun-all" | "rerun-failed"
+    paths: list[str]
+    nodes: list[SelectedNode]
+    mode: str
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "trigger": self.trigger,
+            "paths": self.paths,
+            "nodes": [n.to_dict() for n in self.nodes],
+            "mode": self.mode,
+        }
+
+
+@dataclass
+class TestStarted(Event):
+    method: ClassVar[str] = "test/started"
+    run_id: int
+    node_id: str
+
+    def params(self) -> dict[str, Any]:
+        return {"runId": self.run_id, "nodeId": self.node_id}
+
+
+@dataclass
+class TestFinished(Event):
+    method: ClassVar[str] = "test/finished"
+    run_id: int
+    node_id: str
+    outcome: str  # passed | failed | error | skipped | timeout | crashed
+    duration_ms: float
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    message: str | None = None  # failure text or skip reason
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "nodeId": self.node_id,
+            "outcome": self.outcome,
+            "durationMs": round(self.duration_ms, 2),
+            "diagnostics": _diagnostics(self.diagnostics),
+            "message": self.message,
+        }
+
+
+@dataclass
+class RunFinished(Event):
+    method: ClassVar[str] = "run/finished"
+    run_id: int
+    counts: dict[str, int]
+    cancelled: bool
+    duration_ms: float
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "counts": self.counts,
+            "cancelled": self.cancelled,
+            "durationMs": round(self.duration_ms, 2),
+        }
+
+
+@dataclass
+class DiagnosticsPublished(Event):
+    """Every diagnostic of one file, replacing the previous set (LSP semantics)."""
+
+    method: ClassVar[str] = "textDocument/publishDiagnostics"
+    path: str
+    uri: str
+    version: int
+    diagnostics: list[Diagnostic]
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "uri": self.uri,
+            "version": self.version,
+            "diagnostics": _diagnostics(self.diagnostics),
+        }
+
+
+@dataclass
+class NodesChanged(Event):
+    """The set of known test nodes changed (new tables, removed tests, first collection)."""
+
+    method: ClassVar[str] = "nodes/changed"
+    added: list[dict[str, Any]]
+    removed: list[str]
+
+    def params(self) -> dict[str, Any]:
+        return {"added": self.added, "removed": self.removed}
+
+
+@dataclass
+class Progress(Event):
+    method: ClassVar[str] = "$/progress"
+    run_id: int
+    done: int
+    total: int
+
+    def params(self) -> dict[str, Any]:
+        return {"runId": self.run_id, "done": self.done, "total": self.total}
+
+
+@dataclass
+class LogMessage(Event):
+    method: ClassVar[str] = "window/logMessage"
+    level: str  # error | warning | info | debug
+    message: str
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "type": {"error": 1, "warning": 2, "info": 3, "debug": 4}.get(self.level, 3),
+            "level": self.level,
+            "message": self.message,
+        }
+
+
+@dataclass
+class FilesChanged(Event):
+    """A debounced batch of saves the engine is acting on."""
+
+    method: ClassVar[str] = "workspace/filesChanged"
+    paths: list[str]
+
+    def params(self) -> dict[str, Any]:
+        return {"paths": self.paths}

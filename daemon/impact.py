@@ -1,0 +1,257 @@
+"""Impact: from changed files to the test nodes that must rerun, each with its reasons.
+
+A pure function over the dependency index (:mod:`daemon.index`). The rules:
+
+- **corpus** file: nodes whose requests were answered from it; test files whose
+  collection read it run whole (their tables may change).
+- **spec**: every request a node made is matched again against the new spec; the
+  node reruns when its request now lands on another endpoint, on an endpoint
+  whose definition changed, or on one for a corpus whose future-record directive
+  changed. A spec that no longer loads reruns its source's test files whole (they
+  will report the error).
+- **connector** module: test files that imported it run whole (``list_tables``
+  may change); a module nobody imported yet reruns its source.
+- **test** file: runs whole. **table options**: the source's test files.
+- **library** (harness, simulator, interface, conftest, pyproject, anything the
+  warm workers preloaded): everything, and the worker pool restarts.
+- Nodes that failed last time always rerun; nodes that never ran rerun with any
+  change to their source. When unsure, widen: a missed node is the worst bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from daemon.index import Index, NodeRecord, RequestRef
+from daemon.workspace import FileKind
+from simulator.spec import Spec
+
+DOC_SUFFIXES = (".md", ".rst", ".txt", ".png", ".svg")
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    kind: FileKind
+
+
+@dataclass
+class SpecChange:
+    before: Spec | None
+    after: Spec | None  # None: the new spec does not load
+
+
+@dataclass
+class Selection:
+    nodes: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)  # test files to run whole
+    restart_pool: bool = False
+
+    def add_node(self, node_id: str, reason: str) -> None:
+        reasons = self.nodes.setdefault(node_id, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def add_file(self, path: str, reason: str) -> None:
+        reasons = self.files.setdefault(path, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def empty(self) -> bool:
+        return not self.nodes and not self.files
+
+    def reasons_by_node(self, index: Index) -> dict[str, list[str]]:
+        """Every node this selection will run (whole files expanded) with its reasons."""
+        result: dict[str, list[str]] = {k: list(v) for k, v in self.nodes.items()}
+        for path, reasons in self.files.items():
+            for node_id in index.nodes_of_file(path):
+                merged = result.setdefault(node_id, [])
+                merged.extend(r for r in reasons if r not in merged)
+        return result
+
+
+def _rematch(request: RequestRef, spec: Spec) -> tuple[int | None, str | None]:
+    match = spec.match(request.method, request.path)
+    if match is None:
+        return None, None
+    endpoint, _ = match
+    return endpoint.index, endpoint.fingerprint
+
+
+def _future_by_corpus(spec: Spec | None) -> dict[str, tuple]:
+    if spec is None:
+        return {}
+    result: dict[str, tuple] = {}
+    for endpoint in spec.endpoints:
+        directive = endpoint.synthesize_future_records
+        if endpoint.corpus and directive is not None and endpoint.corpus not in result:
+            result[endpoint.corpus] = (directive.cursor_field, directive.count)
+    return result
+
+
+def spec_change_effect(request: RequestRef, change: SpecChange) -> str | None:
+    """Why a request's answer may differ under the new spec, or None when it cannot."""
+    if change.after is None:
+        return "the spec no longer loads"
+    new_index, new_fingerprint = _rematch(request, change.after)
+    if new_index != request.endpoint_index:
+        if new_index is None:
+            return f"{request.method} {request.path} no longer matches an endpoint"
+        endpoint = change.after.endpoints[new_index]
+        if request.endpoint_index is None:
+            return f"{request.method} {request.path} now matches {endpoint.key} (line {endpoint.line})"
+        return f"{request.method} {request.path} now matches {endpoint.key} (line {endpoint.line})"
+    if new_fingerprint != request.fingerprint:
+        endpoint = change.after.endpoints[new_index]  # type: ignore[index]
+        return f"spec endpoint {endpoint.key} (line {endpoint.line}) changed"
+    return None
+
+
+def select(
+    changes: Iterable[Change],
+    index: Index,
+    *,
+    spec_changes: Mapping[str, SpecChange],
+    preloaded: set[str],
+    test_files_of: Callable[[str], list[str]],
+    all_test_files: list[str],
+    spec_file_of: Callable[[str], str],
+    mode: str = "simulate",
+) -> Selection:
+    selection = Selection()
+    changed_sources: set[str] = set()
+    for change in changes:
+        path, kind = change.path, change.kind
+        if kind.source:
+            changed_sources.add(kind.source)
+        if kind.kind == "library" or path in preloaded:
+            selection.restart_pool = selection.restart_pool or path in preloaded or path.endswith(".py")
+            for test_file in all_test_files:
+                selection.add_file(test_file, f"shared code {path} changed")
+            continue
+        if kind.kind == "corpus":
+            _corpus_changed(selection, index, path, kind.source)
+        elif kind.kind == "spec":
+            _spec_changed(
+                selection, index, path, spec_changes.get(path), spec_file_of, test_files_of, kind.source
+            )
+        elif kind.kind == "connector":
+            _module_changed(selection, index, path, kind.source, test_files_of, f"connector {path} changed")
+        elif kind.kind == "connector_data":
+            if not path.endswith(DOC_SUFFIXES) and kind.source:
+                for test_file in test_files_of(kind.source):
+                    selection.add_file(test_file, f"connector file {path} changed")
+        elif kind.kind == "test":
+            selection.add_file(path, "test file changed")
+        elif kind.kind == "test_support":
+            if path.endswith(".py"):
+                _module_changed(
+                    selection, index, path, kind.source, test_files_of, f"test helper {path} changed"
+                )
+            elif not path.endswith(DOC_SUFFIXES) and kind.source:
+                for test_file in test_files_of(kind.source):
+                    selection.add_file(test_file, f"test data {path} changed")
+        elif kind.kind in ("table_config", "spec_support"):
+            if kind.source and not path.endswith(DOC_SUFFIXES):
+                for test_file in test_files_of(kind.source):
+                    selection.add_file(test_file, f"{kind.kind.replace('_', ' ')} {path} changed")
+        elif kind.kind == "cassette":
+            if mode in ("replay", "hybrid") and kind.source:
+                for test_file in test_files_of(kind.source):
+                    selection.add_file(test_file, f"cassette {path} changed")
+        elif kind.kind == "other" and path.endswith(".py"):
+            _module_changed(selection, index, path, None, test_files_of, f"module {path} changed")
+
+    for source in sorted(changed_sources):
+        known = {record.file for record in index.nodes.values() if record.source == source and record.ran}
+        for test_file in test_files_of(source):
+            if test_file not in known and test_file not in selection.files:
+                selection.add_file(test_file, "no record of what its tests touch yet")
+    for node_id, record in index.nodes.items():
+        if record.failing:
+            selection.add_node(node_id, f"{record.outcome} last time")
+        elif not record.ran and record.source in changed_sources:
+            selection.add_node(node_id, "has not run yet")
+    return selection
+
+
+def _corpus_changed(selection: Selection, index: Index, path: str, source: str | None) -> None:
+    table = path.rsplit("/", 1)[-1].removesuffix(".json")
+    for node_id, record in index.nodes.items():
+        if path in record.corpus_files:
+            selection.add_node(node_id, f"corpus {table} changed (this node read it)")
+    for file in index.files.values():
+        if any(r.corpus_file == path for r in file.requests):
+            selection.add_file(file.path, f"corpus {table} changed (read while collecting)")
+
+
+def _spec_changed(
+    selection: Selection,
+    index: Index,
+    path: str,
+    change: SpecChange | None,
+    spec_file_of: Callable[[str], str],
+    test_files_of: Callable[[str], list[str]],
+    source: str | None,
+) -> None:
+    if change is None or change.after is None:
+        reason = "spec does not load" if change is not None else "spec changed"
+        if source:
+            for test_file in test_files_of(source):
+                selection.add_file(test_file, reason)
+        return
+    # Requests are matched again against the new spec; the recorded endpoint and fingerprint of
+    # each request stand for the old one, so this works without the previous spec too.
+    before_future, after_future = _future_by_corpus(change.before), _future_by_corpus(change.after)
+    future_changed = {
+        c for c in set(before_future) | set(after_future) if before_future.get(c) != after_future.get(c)
+    }
+
+    def uses_this_spec(request: RequestRef, record_source: str | None) -> bool:
+        if request.spec_file is not None:
+            return request.spec_file == path
+        return record_source is not None and spec_file_of(record_source) == path
+
+    def effect(requests: Iterable[RequestRef], record_source: str | None) -> str | None:
+        for request in requests:
+            if not uses_this_spec(request, record_source):
+                continue
+            why = spec_change_effect(request, change)
+            if why:
+                return why
+            corpus = (request.corpus_file or "").rsplit("/", 1)[-1].removesuffix(".json")
+            if corpus and corpus in future_changed:
+                return f"synthesize_future_records for corpus {corpus} changed"
+        return None
+
+    for node_id, record in index.nodes.items():
+        why = effect(record.requests, record.source)
+        if why:
+            selection.add_node(node_id, why)
+    for file in index.files.values():
+        sources = {index.nodes[n].source for n in index.nodes_of_file(file.path)} or {source}
+        why = effect(file.requests, next(iter(sources)))
+        if why:
+            selection.add_file(file.path, f"{why} (while collecting)")
+
+
+def _module_changed(
+    selection: Selection,
+    index: Index,
+    path: str,
+    source: str | None,
+    test_files_of: Callable[[str], list[str]],
+    reason: str,
+) -> None:
+    importers = {record.file for record in index.nodes.values() if path in record.modules}
+    importers |= {file.path for file in index.files.values() if path in file.modules}
+    for test_file in sorted(importers):
+        selection.add_file(test_file, f"{reason} (imported)")
+    if not importers and source:
+        for test_file in test_files_of(source):
+            selection.add_file(test_file, f"{reason} (not imported by any test yet)")
+
+
+def affected_nodes(selection: Selection, index: Index) -> list[NodeRecord]:
+    return [index.nodes[n] for n in selection.reasons_by_node(index) if n in index.nodes]

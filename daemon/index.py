@@ -1,0 +1,264 @@
+"""What each test node touched in its last run: the dependency index impact reads.
+
+Filled from the pytest plugin's events. For every node: the test file, class and
+table; the workspace modules imported (while its file was collected and while it
+ran); every distinct request it made with the spec endpoint that answered it
+(index and fingerprint) and the corpus file behind it. For every test file: the
+modules and requests of its collection (``list_tables`` may call the API). For
+every (source, table): the schema and metadata the harness saw, for corpus lint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FAILING = frozenset({"failed", "error", "timeout", "crashed"})
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    method: str
+    path: str
+    endpoint_index: int | None
+    fingerprint: str | None
+    spec_file: str | None
+    corpus_file: str | None
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> RequestRef:
+        return cls(*item)
+
+
+@dataclass
+class NodeRecord:
+    node_id: str
+    file: str
+    test_class: str | None = None
+    name: str | None = None
+    table: str | None = None
+    source: str | None = None
+    line: int | None = None
+    modules: set[str] = field(default_factory=set)
+    requests: set[RequestRef] = field(default_factory=set)
+    outcome: str | None = None
+    duration_ms: float | None = None
+    ran: bool = False  # has run at least once: modules and requests are known
+
+    @property
+    def corpus_files(self) -> set[str]:
+        return {r.corpus_file for r in self.requests if r.corpus_file}
+
+    @property
+    def spec_files(self) -> set[str]:
+        return {r.spec_file for r in self.requests if r.spec_file}
+
+    @property
+    def failing(self) -> bool:
+        return self.outcome in FAILING
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "nodeId": self.node_id,
+            "file": self.file,
+            "testClass": self.test_class,
+            "name": self.name,
+            "table": self.table,
+            "source": self.source,
+            "line": self.line,
+            "outcome": self.outcome,
+            "durationMs": self.duration_ms,
+        }
+
+
+@dataclass
+class FileRecord:
+    path: str
+    modules: set[str] = field(default_factory=set)
+    requests: set[RequestRef] = field(default_factory=set)
+    collect_error: bool = False
+    collected: bool = False
+
+
+@dataclass
+class TableInfo:
+    source: str | None
+    table: str
+    schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    corpus_files: set[str] = field(default_factory=set)
+
+
+class Index:
+    def __init__(self) -> None:
+        self.nodes: dict[str, NodeRecord] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.tables: dict[tuple[str | None, str], TableInfo] = {}
+
+    # ------------------------------------------------------------------ updates from plugin events
+    def collected(
+        self, event: dict[str, Any], files_run_whole: set[str]
+    ) -> tuple[list[NodeRecord], list[str]]:
+        """Apply a ``collected`` event; returns (new nodes, removed node IDs).
+
+        Nodes of a file that was collected whole but no longer appear are removed.
+        """
+        added: list[NodeRecord] = []
+        seen_by_file: dict[str, set[str]] = {}
+        for item in event.get("nodes", []):
+            node_id = item["nodeId"]
+            seen_by_file.setdefault(item["file"], set()).add(node_id)
+            record = self.nodes.get(node_id)
+            if record is None:
+                record = NodeRecord(node_id=node_id, file=item["file"])
+                self.nodes[node_id] = record
+                added.append(record)
+            record.test_class = item.get("testClass")
+            record.name = item.get("name")
+            record.table = item.get("table")
+            record.source = item.get("source")
+            record.line = item.get("line")
+        for path, info in event.get("files", {}).items():
+            file = self.files.setdefault(path, FileRecord(path))
+            file.modules = set(info.get("modules", [])) | {path}
+            file.requests = {RequestRef.from_list(r) for r in info.get("requests", [])}
+            file.collected = True
+            file.collect_error = False
+        removed = []
+        for path in files_run_whole:
+            keep = seen_by_file.get(path, set())
+            for node_id in [n for n, r in self.nodes.items() if r.file == path and n not in keep]:
+                del self.nodes[node_id]
+                removed.append(node_id)
+        return added, removed
+
+    def collect_error(self, path: str, event: dict[str, Any]) -> list[str]:
+        """A file failed to collect: its nodes are gone until it collects again."""
+        file = self.files.setdefault(path, FileRecord(path))
+        file.collect_error = True
+        file.modules = set(event.get("modules", [])) | {path}
+        file.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        removed = [n for n, r in self.nodes.items() if r.file == path]
+        for node_id in removed:
+            del self.nodes[node_id]
+        return removed
+
+    def finished(self, event: dict[str, Any]) -> NodeRecord | None:
+        record = self.nodes.get(event["nodeId"])
+        if record is None:
+            return None
+        file = self.files.get(record.file)
+        record.modules = set(event.get("modules", [])) | (file.modules if file else {record.file})
+        record.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        record.outcome = event.get("outcome")
+        record.duration_ms = event.get("durationMs")
+        record.ran = True
+        for info in event.get("tables", []):
+            key = (info.get("source"), info["table"])
+            table = self.tables.setdefault(key, TableInfo(info.get("source"), info["table"]))
+            if "schema" in info:
+                table.schema = info["schema"]
+            if "metadata" in info:
+                table.metadata = info["metadata"]
+        if (
+            record.table is not None
+            and record.name
+            and record.name.startswith(("test_read_table", "test_read_partition"))
+        ):
+            table = self.tables.setdefault(
+                (record.source, record.table), TableInfo(record.source, record.table)
+            )
+            table.corpus_files = {r.corpus_file for r in record.requests if r.corpus_file}
+        return record
+
+    # ------------------------------------------------------------------ queries
+    def nodes_of_file(self, path: str) -> list[str]:
+        return [n for n, r in self.nodes.items() if r.file == path]
+
+    def nodes_of_source(self, source: str) -> list[str]:
+        return [n for n, r in self.nodes.items() if r.source == source]
+
+    def failing(self) -> list[str]:
+        return [n for n, r in self.nodes.items() if r.failing]
+
+    def table_for_corpus(self, corpus_file: str) -> list[TableInfo]:
+        return [t for t in self.tables.values() if corpus_file in t.corpus_files]
+
+
+# ---------------------------------------------------------------------------- persistence
+
+INDEX_VERSION = 1
+
+
+def dump(index: Index) -> dict[str, Any]:
+    """A JSON document of the index (``.connector-watch/index.json``), for one-shot commands."""
+    return {
+        "version": INDEX_VERSION,
+        "nodes": [
+            {
+                **record.describe(),
+                "modules": sorted(record.modules),
+                "ran": record.ran,
+                "requests": sorted([list(r.__dict__.values()) for r in record.requests], key=str),
+            }
+            for record in index.nodes.values()
+        ],
+        "files": [
+            {
+                "path": f.path,
+                "modules": sorted(f.modules),
+                "collectError": f.collect_error,
+                "requests": sorted([list(r.__dict__.values()) for r in f.requests], key=str),
+            }
+            for f in index.files.values()
+        ],
+        "tables": [
+            {
+                "source": t.source,
+                "table": t.table,
+                "schema": t.schema,
+                "metadata": t.metadata,
+                "corpusFiles": sorted(t.corpus_files),
+            }
+            for t in index.tables.values()
+        ],
+    }
+
+
+def load(document: dict[str, Any]) -> Index:
+    index = Index()
+    if document.get("version") != INDEX_VERSION:
+        return index
+    for item in document.get("nodes", []):
+        record = NodeRecord(
+            node_id=item["nodeId"],
+            file=item["file"],
+            test_class=item.get("testClass"),
+            name=item.get("name"),
+            table=item.get("table"),
+            source=item.get("source"),
+            line=item.get("line"),
+            modules=set(item.get("modules", [])),
+            outcome=item.get("outcome"),
+            duration_ms=item.get("durationMs"),
+            ran=bool(item.get("ran")),
+            requests={RequestRef.from_list(r) for r in item.get("requests", [])},
+        )
+        index.nodes[record.node_id] = record
+    for item in document.get("files", []):
+        index.files[item["path"]] = FileRecord(
+            item["path"],
+            set(item.get("modules", [])),
+            {RequestRef.from_list(r) for r in item.get("requests", [])},
+            bool(item.get("collectError")),
+            True,
+        )
+    for item in document.get("tables", []):
+        index.tables[(item.get("source"), item["table"])] = TableInfo(
+            item.get("source"),
+            item["table"],
+            item.get("schema"),
+            item.get("metadata"),
+            set(item.get("corpusFiles", [])),
+        )
+    return index

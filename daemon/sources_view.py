@@ -1,0 +1,96 @@
+"""Read-only views of workspace files for blame and lint: text, JSON positions, symbol lines.
+
+Blame is a pure function; it asks this small interface for file contents and
+positions instead of reading files itself. The engine passes a caching
+:class:`FileView`; tests pass an in-memory one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from simulator.locations import PathKey, Span, json_value_spans, parse_json
+
+
+class SourceView(Protocol):
+    def text(self, path: str) -> str | None: ...
+
+
+class FileView:
+    """Reads workspace files relative to ``root``; remembers the last content by mtime."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    def text(self, path: str) -> str | None:
+        full = self.root / path
+        try:
+            mtime = full.stat().st_mtime
+        except OSError:
+            return None
+        cached = self._cache.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        try:
+            text = full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        self._cache[path] = (mtime, text)
+        return text
+
+
+class MemoryView:
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def text(self, path: str) -> str | None:
+        return self.files.get(path)
+
+
+@lru_cache(maxsize=64)
+def _spans(text: str) -> tuple[dict[PathKey, Span], dict[PathKey, Span]]:
+    return json_value_spans(text, max_depth=2)
+
+
+def json_span(view: SourceView, path: str, key: PathKey, prefer: str = "value") -> Span | None:
+    """The span of ``key`` (``(record index, field)``) in a JSON file, or its nearest ancestor."""
+    text = view.text(path)
+    if text is None:
+        return None
+    values, keys = _spans(text)
+    probe = tuple(key)
+    while probe:
+        primary, secondary = (values, keys) if prefer == "value" else (keys, values)
+        if probe in primary:
+            return primary[probe]
+        if probe in secondary:
+            return secondary[probe]
+        probe = probe[:-1]
+    return values.get(())
+
+
+def json_data(view: SourceView, path: str) -> Any:
+    text = view.text(path)
+    if text is None:
+        return None
+    try:
+        return parse_json(text, path)
+    except ValueError:
+        return None
+
+
+def find_line(view: SourceView, path: str, pattern: str) -> tuple[int, int] | None:
+    """Zero-based (line, column) of the first match of a regular expression."""
+    text = view.text(path)
+    if text is None:
+        return None
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        return None
+    line = text.count("\n", 0, match.start())
+    column = match.start() - (text.rfind("\n", 0, match.start()) + 1)
+    return line, column

@@ -1,0 +1,305 @@
+"""The warm worker pool, seen from the engine.
+
+One zygote process (:mod:`daemon.zygote`) holds the heavy libraries in memory;
+each job is a forked child running ``pytest`` on some node IDs. Jobs stream
+their events back over a Unix socket the pool listens on. The pool:
+
+- starts the zygote and waits until it has preloaded;
+- runs jobs concurrently (the engine decides how many, one per core);
+- cancels a job with SIGINT (pytest still runs teardown), then SIGKILL after a
+  grace period;
+- kills a job that stops talking for longer than the hard timeout;
+- notices a child that dies without finishing (crash, SIGKILL) and a zygote that
+  dies, and restarts the zygote when asked (a preloaded library changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+#: Arguments every run passes to pytest.
+BASE_ARGS = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:unraisableexception",
+    "-p",
+    "no:threadexception",
+    "-q",
+    "--no-header",
+    "-rN",
+)
+
+
+@dataclass
+class Job:
+    id: str
+    args: list[str]
+    on_event: EventHandler
+    env: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None
+    status: int | None = None
+    finished_session: bool = False
+    cancelled: bool = False
+    killed_for_timeout: bool = False
+    last_event_at: float = field(default_factory=time.monotonic)
+    current_node: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
+    finisher: asyncio.Task[None] | None = None
+    log_path: str | None = None
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        node_timeout: float = 30.0,
+        hard_timeout_margin: float = 15.0,
+        python: str = sys.executable,
+        log_dir: str | Path | None = None,
+    ) -> None:
+        self.root = str(Path(root).resolve())
+        self.node_timeout = node_timeout
+        self.hard_timeout = node_timeout + hard_timeout_margin
+        self.python = python
+        self._tmp = tempfile.mkdtemp(prefix="connector-watch-")
+        self.socket_path = os.path.join(self._tmp, "events.sock")
+        self.log_dir = Path(log_dir) if log_dir else Path(self._tmp)
+        self.preloaded: list[str] = []
+        self.import_ms = 0.0
+        self.restarts = 0
+        self._zygote: asyncio.subprocess.Process | None = None
+        self._ready: asyncio.Future[dict[str, Any]] | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._jobs: dict[str, Job] = {}
+        self._ids = itertools.count(1)
+        self._reader_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
+        self._zygote_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_unix_server(self._on_connection, path=self.socket_path)
+            os.chmod(self.socket_path, 0o600)
+        await self._start_zygote()
+        if self._watchdog_task is None:
+            self._watchdog_task = asyncio.create_task(self._watchdog())
+
+    async def _start_zygote(self) -> None:
+        async with self._zygote_lock:
+            if self._zygote is not None and self._zygote.returncode is None:
+                return
+            loop = asyncio.get_running_loop()
+            self._ready = loop.create_future()
+            env = dict(os.environ)
+            env["PYTHONPATH"] = self.root + os.pathsep + env.get("PYTHONPATH", "")
+            env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            self._zygote = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "daemon.zygote",
+                self.root,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd=self.root,
+                env=env,
+            )
+            self._reader_task = asyncio.create_task(self._read_zygote(self._zygote))
+            ready = await asyncio.wait_for(self._ready, timeout=120)
+            self.preloaded = ready.get("preloaded", [])
+            self.import_ms = ready.get("importMs", 0.0)
+
+    async def restart(self) -> None:
+        """Replace the zygote (after a preloaded library changed). Running jobs are killed."""
+        self.restarts += 1
+        await self._stop_zygote()
+        await self._start_zygote()
+
+    async def _stop_zygote(self) -> None:
+        zygote = self._zygote
+        if zygote is None:
+            return
+        for job in list(self._jobs.values()):
+            job.cancelled = True
+            await self._signal(job, signal.SIGKILL)
+        if zygote.returncode is None:
+            with contextlib.suppress(ProcessLookupError, BrokenPipeError, ConnectionResetError):
+                zygote.stdin.write(b'{"cmd": "shutdown"}\n')  # type: ignore[union-attr]
+                await zygote.stdin.drain()  # type: ignore[union-attr]
+            try:
+                await asyncio.wait_for(zygote.wait(), timeout=5)
+            except asyncio.TimeoutError:
+                zygote.kill()
+                await zygote.wait()
+        self._zygote = None
+
+    async def close(self) -> None:
+        if self._watchdog_task:
+            self._watchdog_task.cancel()
+        await self._stop_zygote()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.socket_path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self._tmp)
+
+    @property
+    def zygote_pid(self) -> int | None:
+        return self._zygote.pid if self._zygote else None
+
+    # ------------------------------------------------------------------ jobs
+    def jobs(self) -> list[Job]:
+        """Jobs whose child is still running."""
+        return list(self._jobs.values())
+
+    async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
+        """Run pytest with ``args`` in a fresh child; returns when the child has exited."""
+        if self._zygote is None or self._zygote.returncode is not None:
+            await self._start_zygote()
+        job = Job(id=f"j{next(self._ids)}", args=[*BASE_ARGS, *args], on_event=on_event, env=dict(env or {}))
+        job.log_path = str(self.log_dir / f"{job.id}.log")
+        self._jobs[job.id] = job
+        command = {
+            "cmd": "run",
+            "job": job.id,
+            "args": job.args,
+            "events": self.socket_path,
+            "env": job.env,
+            "timeout": self.node_timeout,
+            "log": job.log_path,
+        }
+        try:
+            assert self._zygote is not None and self._zygote.stdin is not None
+            self._zygote.stdin.write((json.dumps(command) + "\n").encode())
+            await self._zygote.stdin.drain()
+            await job.done.wait()
+        finally:
+            self._jobs.pop(job.id, None)
+        return job
+
+    async def cancel(self, job: Job, grace: float = 3.0) -> None:
+        """SIGINT (teardown runs), then SIGKILL if the child is still there after ``grace``."""
+        job.cancelled = True
+        await self._signal(job, signal.SIGINT)
+        try:
+            await asyncio.wait_for(job.done.wait(), timeout=grace)
+        except asyncio.TimeoutError:
+            await self._signal(job, signal.SIGKILL)
+
+    async def kill(self, job: Job) -> None:
+        await self._signal(job, signal.SIGKILL)
+
+    async def _signal(self, job: Job, sig: int) -> None:
+        if job.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pid, sig)
+            return
+        if self._zygote is not None and self._zygote.stdin is not None and self._zygote.returncode is None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._zygote.stdin.write(
+                    (json.dumps({"cmd": "signal", "job": job.id, "signal": int(sig)}) + "\n").encode()
+                )
+                await self._zygote.stdin.drain()
+
+    # ------------------------------------------------------------------ plumbing
+    async def _read_zygote(self, zygote: asyncio.subprocess.Process) -> None:
+        assert zygote.stdout is not None
+        while True:
+            line = await zygote.stdout.readline()
+            if not line:
+                break
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            kind = event.get("event")
+            if kind == "ready" and self._ready is not None and not self._ready.done():
+                self._ready.set_result(event)
+            elif kind == "forked":
+                job = self._jobs.get(event.get("job"))
+                if job is not None:
+                    job.pid = event["pid"]
+            elif kind == "exited":
+                job = self._jobs.get(event.get("job"))
+                if job is not None:
+                    job.status = event.get("status")
+                    job.finisher = asyncio.create_task(self._finish(job))
+        # The zygote is gone: every job it owned is over.
+        await zygote.wait()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(RuntimeError("the worker zygote exited before it was ready"))
+        for job in list(self._jobs.values()):
+            if job.status is None:
+                job.status = -signal.SIGKILL
+            job.done.set()
+
+    async def _finish(self, job: Job) -> None:
+        # Deliver everything the child wrote before it exited, then release the waiter.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(job.stream_closed.wait(), timeout=2.0)
+        job.done.set()
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        job: Job | None = None
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") == "hello":
+                    job = self._jobs.get(event.get("job"))
+                    if job is not None and job.pid is None:
+                        job.pid = event.get("pid")
+                    continue
+                if job is None:
+                    continue
+                job.last_event_at = time.monotonic()
+                kind = event.get("event")
+                if kind == "test_started":
+                    job.current_node = event.get("nodeId")
+                elif kind == "test_finished":
+                    job.current_node = None
+                elif kind == "session_finished":
+                    job.finished_session = True
+                result = job.on_event(event)
+                if asyncio.iscoroutine(result):
+                    await result
+        finally:
+            if job is not None:
+                job.stream_closed.set()
+            writer.close()
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for job in list(self._jobs.values()):
+                if job.current_node is not None and now - job.last_event_at > self.hard_timeout:
+                    job.killed_for_timeout = True
+                    await self.kill(job)

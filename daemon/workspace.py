@@ -1,0 +1,183 @@
+"""The watched workspace: which files matter, what each one is, which to ignore.
+
+Builds on :class:`simulator.layout.Layout` (the one place that knows where a
+source's connector, spec, corpus and tests live) and adds what the daemon needs:
+ignore rules for the watcher, the test files to run, and a classification of
+every changed path.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+from simulator.layout import Layout
+
+#: Directory names never watched.
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "node_modules",
+        ".connector-watch",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".mypy_cache",
+        ".tox",
+        "build",
+        "dist",
+        ".idea",
+        ".vscode-test",
+        "spark-warehouse",
+        "metastore_db",
+        "artifacts",
+        ".eggs",
+    }
+)
+#: Editor swap and temporary files.
+IGNORED_FILES = (
+    "*.swp",
+    "*.swx",
+    "*.swo",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",
+    "*.tmp",
+    "*.pyc",
+    "*.pyo",
+    ".DS_Store",
+    "*.orig",
+    "*.rej",
+    "*.log",
+    "*.vsix",
+    "*.egg-info",
+)
+#: Files whose change means the shared machinery changed: rerun everything.
+LIBRARY_FILES = (
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "pytest.ini",
+    "tox.ini",
+    "requirements*.txt",
+    "conftest.py",
+)
+#: Packages that are the toolkit itself (harness, simulator, interface).
+LIBRARY_DIRS = ("simulator/", "tests/harness/", "daemon/")
+LIBRARY_MODULES = (
+    "sources/interface.py",
+    "sources/parsing.py",
+    "sources/__init__.py",
+    "tests/unit/sources/test_suite.py",
+    "tests/unit/sources/test_partition_suite.py",
+    "tests/unit/sources/test_write_back_suite.py",
+    "tests/unit/sources/lakeflow_connect_test_utils.py",
+    "tests/__init__.py",
+    "tests/unit/__init__.py",
+    "tests/unit/sources/__init__.py",
+)
+
+
+@dataclass(frozen=True)
+class FileKind:
+    source: str | None
+    kind: (
+        str  # connector spec spec_support corpus cassette report table_config test test_support library other
+    )
+
+
+class Workspace:
+    def __init__(self, root: str | Path) -> None:
+        self.layout = Layout.load(root)
+        self.root = self.layout.root
+
+    # ------------------------------------------------------------------ paths
+    def relative(self, path: str | Path) -> str:
+        return self.layout.relative(path)
+
+    def absolute(self, relative: str) -> Path:
+        return self.root / relative
+
+    def contains(self, path: str | Path) -> bool:
+        p = Path(path)
+        if not p.is_absolute():
+            p = self.root / p
+        try:
+            p.resolve().relative_to(self.root)
+        except ValueError:
+            return False
+        return True
+
+    def uri(self, relative: str) -> str:
+        return self.absolute(relative).as_uri()
+
+    # ------------------------------------------------------------------ ignore rules
+    def ignored(self, path: str | Path) -> bool:
+        rel = self.relative(path)
+        parts = rel.split("/")
+        if any(part in IGNORED_DIRS for part in parts[:-1]) or parts[0] in IGNORED_DIRS:
+            return True
+        name = parts[-1]
+        return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED_FILES)
+
+    # ------------------------------------------------------------------ classification
+    def classify(self, path: str | Path) -> FileKind:
+        rel = self.relative(path)
+        name = rel.rsplit("/", 1)[-1]
+        if rel in LIBRARY_MODULES or (any(fnmatch.fnmatch(name, p) for p in LIBRARY_FILES) and "/" not in rel):
+            return FileKind(None, "library")
+        if name == "conftest.py":
+            return FileKind(None, "library")
+        source, kind = self.layout.owner(rel)
+        if source is None and any(rel.startswith(d) for d in LIBRARY_DIRS):
+            return FileKind(None, "library")
+        if kind == "connector" and not rel.endswith(".py"):
+            kind = "connector_data"
+        return FileKind(source, kind)
+
+    # ------------------------------------------------------------------ discovery
+    def sources(self) -> list[str]:
+        return self.layout.source_names()
+
+    def test_files(self) -> list[str]:
+        """Every connector test module under the tests root (``test_*.py`` in a source's dir)."""
+        root = self.layout.tests_dir()
+        if not root.is_dir():
+            return []
+        files = []
+        for path in sorted(root.glob("*/**/test_*.py")):
+            rel = self.relative(path)
+            if not self.ignored(rel):
+                files.append(rel)
+        return files
+
+    def test_files_of(self, source: str) -> list[str]:
+        prefix = self.layout.relative(self.layout.test_dir(source)) + "/"
+        return [f for f in self.test_files() if f.startswith(prefix)]
+
+    def spec_files(self) -> list[str]:
+        return [
+            self.relative(self.layout.spec_file(name))
+            for name in self.sources()
+            if self.layout.spec_file(name).is_file()
+        ]
+
+    def corpus_files(self, source: str) -> list[str]:
+        directory = self.layout.corpus_dir(source)
+        return [self.relative(p) for p in sorted(directory.glob("*.json"))] if directory.is_dir() else []
+
+    def watched_files(self) -> list[str]:
+        """Files whose content the daemon tracks (for change detection by hash)."""
+        files: list[str] = []
+        for base in (self.layout.sources_dir(), self.layout.specs_dir(), self.layout.tests_dir()):
+            if base.is_dir():
+                for path in base.rglob("*"):
+                    if path.is_file() and not self.ignored(path):
+                        files.append(self.relative(path))
+        return sorted(files)
