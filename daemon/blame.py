@@ -743,7 +743,9 @@ def _schema_parse(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
         common, count = kinds.most_common(1)[0] if kinds else (mine, 0)
         outlier = mine != common and count > 1
     corpus_changed, connector_changed = ctx.corpus_changed(), ctx.connector_changed()
-    if corpus_location and ((corpus_changed and not connector_changed) or (outlier and not connector_changed)):
+    if corpus_location and (
+        (corpus_changed and not connector_changed) or (outlier and not connector_changed)
+    ):
         why = (
             "the corpus changed since this test last passed"
             if corpus_changed

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from daemon.diagnostics import Diagnostic
 from daemon.impact import Change, Selection, SpecChange, select
 from daemon.index import Index, NodeRecord
 from daemon.sources_view import FileView
-from daemon.static_checks import check_file
+from daemon.static_checks import check_file, corpus_tables
 from daemon.watcher import Debouncer, Watcher
 from daemon.workers import Job, WorkerPool
 from daemon.workspace import Workspace
@@ -67,7 +68,13 @@ class EngineOptions:
 
 
 class Engine:
-    def __init__(self, root: str | Path, options: EngineOptions | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        options: EngineOptions | None = None,
+        *,
+        runner: Callable[[Path, Path], WorkerPool] | None = None,
+    ) -> None:
         self.workspace = Workspace(root)
         self.options = options or EngineOptions()
         self.mode = self.options.mode
@@ -79,7 +86,11 @@ class Engine:
             else self.workspace.root / ".connector-watch" / "logs"
         )
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.pool = WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
+        self.pool = (
+            runner(self.workspace.root, log_dir)
+            if runner is not None
+            else WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
+        )
         self.subscribers: list[Subscriber] = []
         self.static: dict[str, list[Diagnostic]] = {}
         self.node_diagnostics: dict[str, list[Diagnostic]] = {}
@@ -103,6 +114,7 @@ class Engine:
         self._idle.set()
         self._started = False
         self.last_batch_at: float | None = None
+        self._index_save: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ subscribers
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -158,6 +170,11 @@ class Engine:
             self.request(selection, "startup", [])
 
     async def stop(self) -> None:
+        if self._index_save is not None:
+            self._index_save.cancel()
+            self._index_save = None
+            with contextlib.suppress(OSError):
+                self.save_index()
         if self._watcher is not None:
             self._watcher.stop()
         if self.current is not None:
@@ -319,16 +336,7 @@ class Engine:
             if source
             else None
         )
-        name = corpus_path.rsplit("/", 1)[-1].removesuffix(".json")
-        sorted_by_spec = bool(spec) and all(
-            e.response.default_sort or e.with_role("sort_by")
-            for e in spec.endpoints
-            if e.corpus == name  # type: ignore[union-attr]
-        )
-        return [
-            TableContext(t.table, t.schema, t.metadata, sorted_by_spec)
-            for t in self.index.table_for_corpus(corpus_path)
-        ]
+        return corpus_tables(self.index, spec, corpus_path)
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -387,6 +395,32 @@ class Engine:
         self.last_run = run
         self.current = None
         self.runs_completed += 1
+        self._schedule_index_save()
+
+    # ------------------------------------------------------------------ index on disk
+    def save_index(self) -> None:
+        """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
+        from daemon.index import dump
+
+        target = self.workspace.root / ".connector-watch" / "index.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(dump(self.index)), encoding="utf-8")
+        temporary.replace(target)
+
+    def _schedule_index_save(self) -> None:
+        if self._index_save is not None and not self._index_save.cancelled():
+            return
+        loop = asyncio.get_running_loop()
+
+        def save() -> None:
+            self._index_save = None
+            try:
+                self.save_index()
+            except OSError as exc:
+                self.log("warning", f"cannot save the index: {exc}")
+
+        self._index_save = loop.call_later(2.0, save)
 
     def _unfinished(self, run: Run) -> list[str]:
         return sorted(n for n in run.expected if n not in run.finished and n in self.index.nodes)

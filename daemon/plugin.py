@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -304,14 +305,17 @@ class EventStream:
         item._cw_chain = None
         before = set(sys.modules)
         started = time.perf_counter()
-        previous = signal.signal(signal.SIGALRM, self._on_timeout)
-        signal.setitimer(signal.ITIMER_REAL, self.node_timeout)
+        timed = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGALRM, self._on_timeout) if timed else None
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, self.node_timeout)
         try:
             with simulator_trace.capture() as trace:
                 yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            if timed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
         duration = (time.perf_counter() - started) * 1000
         self._finish(item, trace, before, duration)
 
@@ -369,3 +373,36 @@ class EventStream:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.send("session_finished", exitStatus=int(exitstatus))
+
+
+# ---------------------------------------------------------------------------- as a -p plugin (xdist runs)
+
+ENV_EVENTS = "CONNECTOR_WATCH_EVENTS"
+ENV_JOB = "CONNECTOR_WATCH_JOB"
+ENV_ROOT = "CONNECTOR_WATCH_ROOT"
+ENV_TIMEOUT = "CONNECTOR_WATCH_TIMEOUT"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-p daemon.plugin`` and the daemon's environment, stream events from this process.
+
+    Under pytest-xdist only the workers stream (the controller neither collects nor runs tests).
+    """
+    socket_path = os.environ.get(ENV_EVENTS)
+    if not socket_path or config.pluginmanager.has_plugin("connector-watch-stream"):
+        return
+    is_worker = hasattr(config, "workerinput")
+    if not is_worker and getattr(config.option, "numprocesses", None):
+        return
+    import socket
+
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(socket_path)
+    sink = conn.makefile("wb", buffering=1 << 16)
+    hello = {"event": "hello", "job": os.environ.get(ENV_JOB, ""), "pid": os.getpid()}
+    sink.write((json.dumps(hello) + "\n").encode())
+    sink.flush()
+    stream = EventStream(
+        sink, os.environ.get(ENV_ROOT, os.getcwd()), float(os.environ.get(ENV_TIMEOUT, "30"))
+    )
+    config.pluginmanager.register(stream, "connector-watch-stream")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from daemon.corpus_lint import TableContext, lint_corpus
 from daemon.diagnostics import Diagnostic, Location, Range
+from daemon.index import Index
 from daemon.workspace import FileKind, Workspace
 from simulator.errors import Issue
 from simulator.locations import LocatedSyntaxError, parse_json
@@ -33,6 +34,20 @@ class StaticResult:
     diagnostics: dict[str, list[Diagnostic]] = field(default_factory=dict)
     spec: Spec | None = None
     spec_checked: bool = False
+
+
+def corpus_tables(index: Index, spec: Spec | None, corpus_path: str) -> list[TableContext]:
+    """What lint needs to know about the connector tables served from a corpus file."""
+    name = corpus_path.rsplit("/", 1)[-1].removesuffix(".json")
+    serving = [e for e in spec.endpoints if e.corpus == name] if spec else []
+    # A handler decides its own order; a sort makes file order irrelevant.
+    sorted_by_spec = bool(serving) and all(
+        e.handler or e.response.default_sort or e.with_role("sort_by") for e in serving
+    )
+    return [
+        TableContext(t.table, t.schema, t.metadata, sorted_by_spec)
+        for t in index.table_for_corpus(corpus_path)
+    ]
 
 
 def issue_to_diagnostic(issue: Issue, workspace: Workspace, blame: str = "spec") -> Diagnostic:

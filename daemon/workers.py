@@ -60,6 +60,7 @@ class Job:
     current_node: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
+    open_streams: int = 0
     finisher: asyncio.Task[None] | None = None
     log_path: str | None = None
 
@@ -274,8 +275,11 @@ class WorkerPool:
                     continue
                 if event.get("event") == "hello":
                     job = self._jobs.get(event.get("job"))
-                    if job is not None and job.pid is None:
-                        job.pid = event.get("pid")
+                    if job is not None:
+                        job.open_streams += 1
+                        job.stream_closed.clear()
+                        if job.pid is None:
+                            job.pid = event.get("pid")
                     continue
                 if job is None:
                     continue
@@ -292,7 +296,9 @@ class WorkerPool:
                     await result
         finally:
             if job is not None:
-                job.stream_closed.set()
+                job.open_streams -= 1
+                if job.open_streams <= 0:
+                    job.stream_closed.set()
             writer.close()
 
     async def _watchdog(self) -> None:

@@ -130,7 +130,9 @@ class Workspace:
     def classify(self, path: str | Path) -> FileKind:
         rel = self.relative(path)
         name = rel.rsplit("/", 1)[-1]
-        if rel in LIBRARY_MODULES or (any(fnmatch.fnmatch(name, p) for p in LIBRARY_FILES) and "/" not in rel):
+        if rel in LIBRARY_MODULES or (
+            any(fnmatch.fnmatch(name, p) for p in LIBRARY_FILES) and "/" not in rel
+        ):
             return FileKind(None, "library")
         if name == "conftest.py":
             return FileKind(None, "library")

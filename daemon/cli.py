@@ -1,0 +1,320 @@
+"""``connector-watch``: the command line.
+
+connector-watch watch  [--workspace DIR] [--json]                 live terminal (or JSON lines)
+connector-watch run    [--workspace DIR] [--changed PATH ...] [--json] [--sarif FILE] [--junit FILE]
+connector-watch check  [--workspace DIR] [--json] [PATH ...]      static checks only
+connector-watch impact [--workspace DIR] PATH ...                 which nodes a change reruns, and why
+connector-watch serve  [--workspace DIR] [--port N]               WebSocket server + browser panel
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from daemon import events as ev
+from daemon.diagnostics import Diagnostic
+from daemon.engine import Engine, EngineOptions
+from daemon.impact import Change, Selection, SpecChange, select
+from daemon.index import Index, load
+from daemon.report import NodeResult, RunReport, diagnostics_document, render_junit, render_sarif, render_text
+from daemon.static_checks import check_file, corpus_tables
+from daemon.workspace import Workspace
+
+INDEX_FILE = ".connector-watch/index.json"
+
+
+def _options(args: argparse.Namespace) -> EngineOptions:
+    return EngineOptions(jobs=args.jobs or EngineOptions().jobs, node_timeout=args.timeout, mode=args.mode)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace", default=".", help="the workspace to watch (default: current directory)"
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="per-test timeout in seconds (default 30)"
+    )
+    parser.add_argument(
+        "--mode",
+        default=os.environ.get("CONNECTOR_TEST_MODE") or "simulate",
+        choices=["simulate", "replay", "hybrid", "record", "live"],
+        help="simulator mode",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connector-watch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    watch = commands.add_parser("watch", help="watch the workspace and rerun affected tests on every save")
+    _common(watch)
+    watch.add_argument("--json", action="store_true", help="print every event as one JSON object per line")
+    watch.add_argument("--no-initial-run", action="store_true", help="do not run everything at start")
+
+    run = commands.add_parser("run", help="run once (everything, or what --changed affects) and report")
+    _common(run)
+    run.add_argument(
+        "--changed", nargs="+", metavar="PATH", help="run only what changes to these files affect"
+    )
+    run.add_argument("--json", action="store_true", help="write the JSON report to stdout")
+    run.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
+    run.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+
+    check = commands.add_parser("check", help="static checks only (specs, corpora, Python syntax)")
+    check.add_argument("--workspace", default=".")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("paths", nargs="*", metavar="PATH")
+
+    impact = commands.add_parser("impact", help="which test nodes a change to these files would rerun")
+    impact.add_argument("--workspace", default=".")
+    impact.add_argument("paths", nargs="+", metavar="PATH")
+
+    serve = commands.add_parser(
+        "serve", help="run the daemon behind a WebSocket endpoint with a browser panel"
+    )
+    _common(serve)
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    serve.add_argument("--no-initial-run", action="store_true")
+    serve.add_argument("--quiet", action="store_true", help="do not print the panel URL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    workspace = Path(args.workspace).resolve()
+    if not workspace.is_dir():
+        print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
+        return 2
+    args.workspace = workspace
+    handlers = {
+        "watch": cmd_watch,
+        "run": cmd_run,
+        "check": cmd_check,
+        "impact": cmd_impact,
+        "serve": cmd_serve,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---------------------------------------------------------------------------- index on disk
+
+
+def load_index(root: Path) -> Index:
+    path = root / INDEX_FILE
+    try:
+        return load(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return Index()
+
+
+# ---------------------------------------------------------------------------- watch
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    async def go() -> None:
+        engine = Engine(args.workspace, _options(args))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if args.json:
+            from daemon.terminal import JsonLines
+
+            engine.subscribe(JsonLines())
+            await engine.start(initial_run=not args.no_initial_run)
+            await stop.wait()
+        else:
+            from daemon.terminal import run_screen
+
+            start = asyncio.create_task(engine.start(initial_run=not args.no_initial_run))
+            screen = asyncio.create_task(run_screen(engine))
+            await start
+            await asyncio.wait(
+                {screen, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+            )
+            screen.cancel()
+        await engine.stop()
+
+    asyncio.run(go())
+    return 0
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    report = asyncio.run(_run_once(args))
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report) + "\n")
+    if args.sarif:
+        Path(args.sarif).write_text(json.dumps(render_sarif(report), indent=2) + "\n", encoding="utf-8")
+    if args.junit:
+        Path(args.junit).write_bytes(render_junit(report))
+    return 1 if report.failed else 0
+
+
+async def _run_once(args: argparse.Namespace) -> RunReport:
+    from daemon.xdist_runner import XdistRunner
+
+    options = _options(args)
+    started = time.perf_counter()
+    workspace = Workspace(args.workspace)
+    if args.changed:
+        index = load_index(workspace.root)
+        selection = _impact(workspace, index, args.changed)
+    else:
+        index = Index()
+        selection = Selection()
+        for test_file in workspace.test_files():
+            selection.add_file(test_file, "full run")
+    workers = options.jobs if not args.changed and len(selection.files) + len(selection.nodes) > 1 else 1
+    engine = Engine(
+        workspace.root,
+        options,
+        runner=lambda root, log_dir: XdistRunner(
+            root, workers=workers, node_timeout=options.node_timeout, log_dir=log_dir
+        ),
+    )
+    engine.index = index
+    results: dict[str, NodeResult] = {}
+
+    def collect(event: ev.Event) -> None:
+        if isinstance(event, ev.TestFinished):
+            results[event.node_id] = NodeResult(
+                event.node_id, event.outcome, event.duration_ms, list(event.diagnostics), event.message
+            )
+
+    engine.subscribe(collect)
+    await engine.start(watch=False, initial_run=False)
+    if not selection.empty():
+        engine.request(selection, "ci", list(args.changed or []))
+        await engine.wait_idle()
+    for source in workspace.sources():
+        for corpus in workspace.corpus_files(source):
+            engine._static_check(corpus)
+    static = [d for diagnostics in engine.static.values() for d in diagnostics]
+    engine.save_index()
+    await engine.stop()
+    return RunReport(
+        sorted(results.values(), key=lambda r: r.node_id), static, (time.perf_counter() - started) * 1000
+    )
+
+
+# ---------------------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    index = load_index(workspace.root)
+    if args.paths:
+        paths = [workspace.relative(Path(p).resolve()) for p in args.paths]
+    else:
+        paths = [p for p in workspace.watched_files() if p.endswith((".py", ".yaml", ".yml", ".json"))]
+    diagnostics = static_diagnostics(workspace, index, paths)
+    if args.json:
+        sys.stdout.write(diagnostics_document(diagnostics) + "\n")
+    else:
+        for d in diagnostics:
+            sys.stdout.write(f"{d.location}: {d.severity}: [{d.blame}] {d.message}\n")
+        errors = sum(d.severity == "error" for d in diagnostics)
+        sys.stdout.write(
+            f"{len(paths)} file(s) checked: {errors} error(s), {len(diagnostics) - errors} warning(s)\n"
+        )
+    return 1 if any(d.severity == "error" for d in diagnostics) else 0
+
+
+def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> list[Diagnostic]:
+    from simulator.spec import check_spec
+
+    specs: dict[str, Any] = {}
+
+    def tables(corpus: str) -> list[Any]:
+        source = workspace.classify(corpus).source
+        if source not in specs:
+            spec_file = workspace.layout.spec_file(source) if source else None
+            specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
+        return corpus_tables(index, specs[source], corpus)
+
+    found: dict[tuple[Any, ...], Diagnostic] = {}
+    for path in paths:
+        kind = workspace.classify(path)
+        absolute = workspace.absolute(path)
+        if not absolute.is_file():
+            continue
+        try:
+            text = absolute.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
+        for diagnostics in result.diagnostics.values():
+            for d in diagnostics:
+                found.setdefault(d.key(), d)
+    return sorted(found.values(), key=lambda d: (d.location.path, d.location.range.start.line))
+
+
+# ---------------------------------------------------------------------------- impact
+
+
+def _impact(workspace: Workspace, index: Index, raw_paths: list[str]) -> Selection:
+    from simulator.spec import check_spec
+
+    changes, spec_changes = [], {}
+    for raw in raw_paths:
+        path = workspace.relative(Path(raw).resolve())
+        kind = workspace.classify(path)
+        changes.append(Change(path, kind))
+        if kind.kind == "spec":
+            corpus_dir = workspace.layout.corpus_dir(kind.source) if kind.source else None
+            spec, _ = check_spec(workspace.absolute(path), corpus_dir, display=path)
+            spec_changes[path] = SpecChange(before=None, after=spec)
+    return select(
+        changes,
+        index,
+        spec_changes=spec_changes,
+        preloaded=set(),
+        test_files_of=workspace.test_files_of,
+        all_test_files=workspace.test_files(),
+        spec_file_of=lambda source: workspace.relative(workspace.layout.spec_file(source)),
+    )
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    index = load_index(workspace.root)
+    selection = _impact(workspace, index, args.paths)
+    nodes = selection.reasons_by_node(index)
+    for path, reasons in selection.files.items():
+        if not index.nodes_of_file(path):
+            nodes[path] = list(reasons)
+    document = {
+        "nodes": [{"nodeId": node_id, "reasons": reasons} for node_id, reasons in sorted(nodes.items())],
+        "restartPool": selection.restart_pool,
+        "indexed": bool(index.nodes),
+    }
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from daemon.server import serve
+
+    return serve(args)

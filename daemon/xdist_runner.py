@@ -1,0 +1,107 @@
+"""One-shot runs spread over cores with pytest-xdist (``connector-watch run``).
+
+A cold CI run has nothing warm to reuse, so it runs one ``pytest -n N`` process
+with the event plugin loaded in every xdist worker (``-p daemon.plugin``); the
+workers stream to the same socket the warm pool uses, and the engine treats the
+events exactly as it treats the pool's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from daemon import plugin
+from daemon.workers import BASE_ARGS, EventHandler, Job, WorkerPool
+
+
+class XdistRunner(WorkerPool):
+    """Same interface as :class:`WorkerPool`; each job is a fresh ``pytest -n N`` process."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        workers: int,
+        node_timeout: float = 30.0,
+        log_dir: str | Path | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        super().__init__(root, node_timeout=node_timeout, log_dir=log_dir, python=python)
+        self.workers = workers
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_unix_server(self._on_connection, path=self.socket_path)
+            os.chmod(self.socket_path, 0o600)
+        if self._watchdog_task is None:
+            self._watchdog_task = asyncio.create_task(self._watchdog())
+
+    async def restart(self) -> None:
+        """Nothing is kept warm between one-shot runs."""
+
+    async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
+        job = Job(id=f"x{next(self._ids)}", args=list(args), on_event=on_event, env=dict(env or {}))
+        job.log_path = str(self.log_dir / f"{job.id}.log")
+        self._jobs[job.id] = job
+        parallel = ["-n", str(self.workers)] if self.workers > 1 else ["-p", "no:xdist"]
+        command = [
+            self.python,
+            "-m",
+            "pytest",
+            *parallel,
+            "-p",
+            "daemon.plugin",
+            "-p",
+            "no:testmon",
+            *BASE_ARGS,
+            *args,
+        ]
+        child_env = dict(os.environ)
+        child_env.update(job.env)
+        child_env.update(
+            {
+                plugin.ENV_EVENTS: self.socket_path,
+                plugin.ENV_JOB: job.id,
+                plugin.ENV_ROOT: self.root,
+                plugin.ENV_TIMEOUT: str(self.node_timeout),
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            }
+        )
+        try:
+            with open(job.log_path, "wb") as log:
+                process = await asyncio.create_subprocess_exec(
+                    *command,
+                    cwd=self.root,
+                    env=child_env,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self._processes[job.id] = process
+            job.pid = process.pid
+            job.status = await process.wait()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(job.stream_closed.wait(), timeout=5.0)
+            job.done.set()
+        finally:
+            self._jobs.pop(job.id, None)
+            self._processes.pop(job.id, None)
+        return job
+
+    async def _signal(self, job: Job, sig: int) -> None:
+        process = self._processes.get(job.id)
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, sig)
+
+    async def close(self) -> None:
+        for job in list(self._jobs.values()):
+            await self._signal(job, signal.SIGKILL)
+        await super().close()
