@@ -102,7 +102,7 @@ def check_records(
                     "record_index": position,
                     "field": exc.path,
                     "value": _jsonable(exc.value),
-                    "spark_type": str(exc.data_type),
+                    "spark_type": exc.data_type.simpleString() if exc.data_type is not None else None,
                     "record": _jsonable(record),
                 },
                 hint="the connector's schema and the raw value disagree: fix the schema, the connector's "
