@@ -82,7 +82,10 @@ def role_param(endpoint: Endpoint, role: str) -> Param:
 
 
 def page_size(request: SimRequest, endpoint: Endpoint, path_values: dict[str, str]) -> int:
-    """The ``per_page``/``limit`` value clamped to ``[1, max]``, or the default."""
+    """The ``per_page``/``limit`` value clamped to ``[1, max]``; when absent, the default as declared.
+
+    The default is not clamped (upstream served it as is; the loader warns when it exceeds ``max``).
+    """
     param = endpoint.with_role("per_page") or endpoint.with_role("limit")
     if param is None:
         return DEFAULT_PAGE_SIZE
@@ -90,7 +93,7 @@ def page_size(request: SimRequest, endpoint: Endpoint, path_values: dict[str, st
     maximum = param.max if param.max is not None else 100
     value = _int_value(request, param, path_values)
     if value is None:
-        return min(default, maximum) if default >= 1 else 1
+        return max(1, default)
     return max(1, min(value, maximum))
 
 

@@ -435,6 +435,21 @@ class _SpecReader:
                     pwhere,
                     f"{label}param {name!r}: 'field'/'op' only apply to role 'filter' (role is {role!r})",
                 )
+            if role in ("page", "per_page", "limit", "offset") and "default" in p:
+                if not re.fullmatch(r"-?\d+", str(p["default"]).strip()):
+                    self.issue(
+                        (*pwhere, "default"),
+                        f"{label}param {name!r}: default must be a whole number, got {p['default']!r}",
+                        prefer="value",
+                    )
+                elif role in ("per_page", "limit") and int(p["default"]) > int(p.get("max", 100)):
+                    self.issue(
+                        (*pwhere, "default"),
+                        f"{label}param {name!r}: default {int(p['default'])} is above max {int(p.get('max', 100))}"
+                        " (served as declared, but a real API never defaults above its maximum)",
+                        severity="warning",
+                        prefer="value",
+                    )
             params[name] = Param(
                 name=name,
                 role=role,

@@ -86,6 +86,14 @@ def test_page_number(simulate, query: str, expected: list[int]) -> None:
     assert "Link" not in response.headers
 
 
+def test_default_page_size_above_max_is_served_as_declared(simulate) -> None:
+    """As upstream: the default applies as written when the client sends no size."""
+    spec = PAGE_NUMBER.replace("default: 3, max: 5", "default: 6, max: 5")
+    with simulate(spec, ITEMS):
+        assert ids(requests.get(f"{BASE}/items").json()) == [1, 2, 3, 4, 5, 6]
+        assert ids(requests.get(f"{BASE}/items?per_page=6").json()) == [1, 2, 3, 4, 5]
+
+
 def test_page_number_reading_until_a_short_page(simulate) -> None:
     seen: list[int] = []
     with simulate(PAGE_NUMBER, ITEMS) as sim:

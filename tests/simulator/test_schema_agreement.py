@@ -175,6 +175,7 @@ LOADER_ONLY = {
     "sort-order-mapping-to-non-direction": endpoint(
         "corpus: items\nparams: {o: {role: sort_order, options: {up: upwards}}}\n"
     ),
+    "page-size-default-not-a-number": endpoint("corpus: items\nparams: {n: {role: limit, default: ten}}\n"),
     "unknown-computed-value": endpoint(
         "corpus: items\nresponse: {wrapper: {records_key: d, extras: {n: {computed: totl}}}}\n"
     ),

@@ -494,6 +494,20 @@ REJECTIONS = [
         "endpoint #0 (GET /items): param 'q': 'key' only applies to 'in: body'",
     ),
     (
+        "page-size-default-not-a-number",
+        """
+        endpoints:
+          - path: /items
+            method: GET
+            corpus: items
+            params:
+              per_page: {role: per_page, default: ten}
+        """,
+        6,
+        43,
+        "endpoint #0 (GET /items): param 'per_page': default must be a whole number, got 'ten'",
+    ),
+    (
         "yaml-syntax",
         """
         endpoints:
@@ -803,6 +817,27 @@ def test_when_naming_an_undeclared_param_is_a_warning(tmp_path: Path) -> None:
     assert (warning.line, warning.column) == (9, 16)
     assert (
         "errors[0].when names 'ownr', which is not a declared param; did you mean 'owner'?" in warning.message
+    )
+
+
+def test_default_page_size_above_max_is_a_warning(tmp_path: Path) -> None:
+    _, spec, issues = check(
+        tmp_path,
+        """
+        endpoints:
+          - path: /items
+            method: GET
+            corpus: items
+            params:
+              limit: {role: limit, default: 1000}
+        """,
+    )
+    assert spec is not None
+    [warning] = [i for i in issues if i.severity == "warning"]
+    assert (warning.line, warning.column) == (6, 37)
+    assert warning.message == (
+        "endpoint #0 (GET /items): param 'limit': default 1000 is above max 100"
+        " (served as declared, but a real API never defaults above its maximum)"
     )
 
 
