@@ -107,8 +107,11 @@ def page_base(endpoint: Endpoint) -> int:
     return 1
 
 
-def _with_query(url: str, updates: dict[str, str]) -> str:
-    """``url`` with the keys of ``updates`` set in place (appended when absent); other keys kept."""
+def _with_query(url: str, updates: dict[str, str], safe: str = "") -> str:
+    """``url`` with the keys of ``updates`` set in place (appended when absent); other keys kept.
+
+    ``safe`` characters stay unescaped (OData writes ``$top``/``$skiptoken`` literally).
+    """
     parts = urlsplit(url)
     pairs: list[tuple[str, str]] = []
     pending = dict(updates)
@@ -119,7 +122,7 @@ def _with_query(url: str, updates: dict[str, str]) -> str:
             continue
         pairs.append((key, value))
     pairs.extend(pending.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), parts.fragment))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs, safe=safe), parts.fragment))
 
 
 class Style:
@@ -223,6 +226,7 @@ class NextUrl(Style):
 
     name = "next_url"
     on_last_page = "null"
+    url_safe = ""
     default_next_key = "next"
 
     def _position_param(self, endpoint: Endpoint) -> tuple[str, str]:
@@ -264,7 +268,7 @@ class NextUrl(Style):
                 value = str((window.page or page_base(endpoint)) + 1)
             else:
                 value = str(next_offset)
-            info.next = info.body_next = _with_query(request.url, {name: value})
+            info.next = info.body_next = _with_query(request.url, {name: value}, safe=self.url_safe)
         return info
 
 
@@ -273,6 +277,7 @@ class ODataNextLink(NextUrl):
 
     name = "odata_next_link"
     on_last_page = "omit"
+    url_safe = "$"
     default_next_key = "@odata.nextLink"
 
     def _position_param(self, endpoint):

@@ -432,8 +432,8 @@ def test_odata_next_link(simulate) -> None:
                 links.append(url)
     assert seen == list(range(1, 8))
     assert len(links) == 2
-    assert all("%24skiptoken=" in link or "$skiptoken=" in link for link in links)
-    assert all("%24top=3" in link or "$top=3" in link for link in links)
+    for link in links:  # as Graph writes them: the system query options unescaped
+        assert link.startswith(f"{BASE}/v1.0/users?$top=3&$select=id&$skiptoken=")
 
 
 def test_odata_forged_skiptoken_is_a_400(simulate) -> None:
