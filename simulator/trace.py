@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Module-name prefixes that are plumbing, not the caller we want to name.
+#: Top-level packages that are plumbing, not the caller we want to name.
 _PLUMBING = (
     "requests",
     "urllib3",
@@ -178,7 +178,8 @@ def find_caller() -> Caller | None:
     frame = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not module.startswith(_PLUMBING) or module.startswith("simulator.handlers"):
+        package = module.partition(".")[0]  # "json" is plumbing, "jsonplaceholder_source" is not
+        if package not in _PLUMBING or module.startswith("simulator.handlers"):
             code = frame.f_code
             return Caller(code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back

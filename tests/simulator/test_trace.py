@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import types
 
+import pytest
 import requests
 
 from simulator import trace
@@ -142,3 +144,17 @@ def test_unknown_and_failed_requests_are_traced_too(simulate) -> None:
     assert entry.outcome == "unknown-endpoint"
     assert entry.status is None
     assert entry.nearest and entry.nearest[0].startswith("GET /repos/{owner}/issues")
+
+
+@pytest.mark.parametrize(
+    "module_name", ["jsonplaceholder_source", "httpbin", "email_connector", "sources.http"]
+)
+def test_caller_in_a_module_whose_name_starts_like_plumbing(simulate, module_name: str) -> None:
+    """Only the plumbing packages themselves are skipped, not every module sharing a prefix."""
+    source = "import requests\n\ndef read(url):\n    return requests.get(url)\n"
+    module = types.ModuleType(module_name)
+    exec(compile(source, f"/connectors/{module_name}.py", "exec"), module.__dict__)
+    with simulate(SPEC, CORPUS) as sim:
+        module.read(f"{BASE}/rate_limit")
+    caller = sim.trace.entries[0].caller
+    assert (caller.file, caller.line, caller.function) == (f"/connectors/{module_name}.py", 4, "read")
