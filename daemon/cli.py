@@ -134,7 +134,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if args.json:
             from daemon.terminal import JsonLines
 
-            engine.subscribe(JsonLines())
+            engine.subscribe(JsonLines(engine.wire))
             await engine.start(initial_run=not args.no_initial_run)
             await stop.wait()
         else:

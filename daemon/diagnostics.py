@@ -142,6 +142,9 @@ class Diagnostic:
                 for r in self.related
             ],
             "data": {
+                "path": self.location.path,
+                "uri": uri_for(self.location.path),
+                "relatedPaths": [r.location.path for r in self.related],
                 "confidence": round(self.confidence, 2),
                 "evidence": list(self.evidence),
                 "nodeIds": list(self.node_ids),

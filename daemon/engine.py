@@ -107,6 +107,9 @@ class Engine:
         self._pending_trigger: tuple[str, list[str]] = ("save", [])
         self._wake = asyncio.Event()
         self._run_ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self.seq = 0
+        self.wire = ev.Wire(self.workspace.root)
         self._tasks: list[asyncio.Task[Any]] = []
         self._debouncer: Debouncer | None = None
         self._watcher: Watcher | None = None
@@ -122,6 +125,8 @@ class Engine:
         return lambda: self.subscribers.remove(subscriber) if subscriber in self.subscribers else None
 
     def emit(self, event: ev.Event) -> None:
+        event.seq = next(self._seq)
+        self.seq = event.seq
         for subscriber in list(self.subscribers):
             try:
                 subscriber(event)
@@ -673,7 +678,7 @@ class Engine:
         nodes = []
         for node_id, record in sorted(self.index.nodes.items()):
             item = record.describe()
-            item["diagnostics"] = [d.to_dict() for d in self.node_diagnostics.get(node_id, [])]
+            item["diagnostics"] = self.wire.diagnostics(self.node_diagnostics.get(node_id, []))
             item["message"] = self.node_messages.get(node_id)
             item["kind"] = "test"
             nodes.append(item)
@@ -710,7 +715,9 @@ class Engine:
                 "started": sorted(self.current.started_nodes - set(self.current.finished)),
             }
         return {
+            "seq": self.seq,
             "workspace": str(self.workspace.root),
+            "workspaceUri": self.workspace.root.as_uri(),
             "mode": self.mode,
             "sources": self.workspace.sources(),
             "nodes": nodes,

@@ -9,24 +9,40 @@ validates every event against it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from daemon.diagnostics import Diagnostic
 
 
-def _diagnostics(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in diagnostics]
+@dataclass(frozen=True)
+class Wire:
+    """How events are rendered on the wire: diagnostics as LSP ``Diagnostic`` objects with URIs."""
+
+    root: Path
+
+    def uri(self, path: str) -> str:
+        return (self.root / path).as_uri()
+
+    def diagnostic(self, diagnostic: Diagnostic) -> dict[str, Any]:
+        return diagnostic.to_lsp(self.uri)
+
+    def diagnostics(self, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+        return [self.diagnostic(d) for d in diagnostics]
 
 
 @dataclass
 class Event:
     method: ClassVar[str] = ""
+    seq: int = field(default=0, init=False, repr=False, compare=False)
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         raise NotImplementedError
 
-    def to_message(self) -> dict[str, Any]:
-        return {"jsonrpc": "2.0", "method": self.method, "params": self.params()}
+    def to_message(self, wire: Wire) -> dict[str, Any]:
+        params = self.params(wire)
+        params["seq"] = self.seq
+        return {"jsonrpc": "2.0", "method": self.method, "params": params}
 
 
 @dataclass
@@ -47,7 +63,7 @@ class RunStarted(Event):
     nodes: list[SelectedNode]
     mode: str
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {
             "runId": self.run_id,
             "trigger": self.trigger,
@@ -63,7 +79,7 @@ class TestStarted(Event):
     run_id: int
     node_id: str
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {"runId": self.run_id, "nodeId": self.node_id}
 
 
@@ -77,13 +93,13 @@ class TestFinished(Event):
     diagnostics: list[Diagnostic] = field(default_factory=list)
     message: str | None = None  # failure text or skip reason
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {
             "runId": self.run_id,
             "nodeId": self.node_id,
             "outcome": self.outcome,
             "durationMs": round(self.duration_ms, 2),
-            "diagnostics": _diagnostics(self.diagnostics),
+            "diagnostics": wire.diagnostics(self.diagnostics),
             "message": self.message,
         }
 
@@ -96,7 +112,7 @@ class RunFinished(Event):
     cancelled: bool
     duration_ms: float
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {
             "runId": self.run_id,
             "counts": self.counts,
@@ -115,12 +131,12 @@ class DiagnosticsPublished(Event):
     version: int
     diagnostics: list[Diagnostic]
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {
             "path": self.path,
             "uri": self.uri,
             "version": self.version,
-            "diagnostics": _diagnostics(self.diagnostics),
+            "diagnostics": wire.diagnostics(self.diagnostics),
         }
 
 
@@ -132,7 +148,7 @@ class NodesChanged(Event):
     added: list[dict[str, Any]]
     removed: list[str]
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {"added": self.added, "removed": self.removed}
 
 
@@ -143,7 +159,7 @@ class Progress(Event):
     done: int
     total: int
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {"runId": self.run_id, "done": self.done, "total": self.total}
 
 
@@ -153,7 +169,7 @@ class LogMessage(Event):
     level: str  # error | warning | info | debug
     message: str
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {
             "type": {"error": 1, "warning": 2, "info": 3, "debug": 4}.get(self.level, 3),
             "level": self.level,
@@ -168,5 +184,5 @@ class FilesChanged(Event):
     method: ClassVar[str] = "workspace/filesChanged"
     paths: list[str]
 
-    def params(self) -> dict[str, Any]:
+    def params(self, wire: Wire) -> dict[str, Any]:
         return {"paths": self.paths}

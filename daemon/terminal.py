@@ -48,11 +48,12 @@ OUTCOME_STYLE = {
 class JsonLines:
     """``--json``: every event as one line on ``stream``."""
 
-    def __init__(self, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, wire: ev.Wire, stream: TextIO = sys.stdout) -> None:
+        self.wire = wire
         self.stream = stream
 
     def __call__(self, event: ev.Event) -> None:
-        self.stream.write(json.dumps(event.to_message()) + "\n")
+        self.stream.write(json.dumps(event.to_message(self.wire)) + "\n")
         self.stream.flush()
 
 
