@@ -315,6 +315,6 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from daemon.server import serve
+    from daemon.server import serve_command
 
-    return serve(args)
+    return serve_command(args)

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as websocket_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -176,7 +177,7 @@ class DaemonServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.server = await serve(
+        self.server = await websocket_serve(
             self._handle,
             "127.0.0.1",
             self.requested_port,
@@ -539,5 +540,4 @@ def serve_command(args: Any) -> int:
     return 0
 
 
-serve = serve_command
-__all__ = ["DaemonServer", "Discovery", "serve"]
+__all__ = ["DaemonServer", "Discovery", "serve_command"]
