@@ -127,7 +127,7 @@ class RpcError(Exception):
         self.data = data
 
 
-@dataclass
+@dataclass(eq=False)
 class Client:
     connection: ServerConnection
     outbox: collections.deque[str] = field(default_factory=collections.deque)
@@ -223,16 +223,16 @@ class DaemonServer:
         ) or origin.startswith(VSCODE_WEBVIEW)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        host = request.headers.get("Host", "")
-        if host not in self._allowed_hosts():
+        hosts = request.headers.get_all("Host")
+        if len(hosts) != 1 or hosts[0] not in self._allowed_hosts():
             return _response(HTTPStatus.MISDIRECTED_REQUEST, "unexpected Host header")
         url = urlsplit(request.path)
         if url.path == "/ws":
-            origin = request.headers.get("Origin")
-            if origin is not None and not self._allowed_origin(origin):
+            origins = request.headers.get_all("Origin")
+            if len(origins) > 1 or (origins and not self._allowed_origin(origins[0])):
                 return _response(HTTPStatus.FORBIDDEN, "origin not allowed")
             offered = parse_qs(url.query).get("token", [""])[0]
-            authorization = request.headers.get("Authorization", "")
+            authorization = (request.headers.get_all("Authorization") or [""])[0]
             if authorization.lower().startswith("bearer "):
                 offered = authorization[7:].strip()
             if not offered or not hmac.compare_digest(offered.encode(), self.token.encode()):
