@@ -1,0 +1,1 @@
+"""Command-line tools around the simulator (``python -m simulator.tools.<name>``)."""
