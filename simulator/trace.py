@@ -14,6 +14,7 @@ block (the harness and the daemon's pytest plugin use it per test phase).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,18 +148,20 @@ class Trace:
 
 
 _sinks: list[Trace] = []
-_seq = 0
+_seq = itertools.count(1)  # next() on a count is atomic: concurrent requests get distinct numbers
 
 
 def next_seq() -> int:
-    global _seq
-    _seq += 1
-    return _seq
+    return next(_seq)
 
 
 def publish(entry: TraceEntry, family: Family | None = None) -> None:
-    """Hand an entry to every active :func:`capture`."""
-    for sink in _sinks:
+    """Hand an entry to every active :func:`capture`, once each.
+
+    A sink is listed once per request in flight, so concurrent requests list it
+    several times; a snapshot without repeats keeps each entry single.
+    """
+    for sink in {id(s): s for s in list(_sinks)}.values():
         sink.add(entry, family)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import types
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -158,3 +160,18 @@ def test_caller_in_a_module_whose_name_starts_like_plumbing(simulate, module_nam
         module.read(f"{BASE}/rate_limit")
     caller = sim.trace.entries[0].caller
     assert (caller.file, caller.line, caller.function) == (f"/connectors/{module_name}.py", 4, "read")
+
+
+def test_concurrent_requests_are_traced_once_each(simulate) -> None:
+    """A connector fetching from a thread pool: one entry per request, distinct sequence numbers."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded machine would
+    try:
+        with simulate(SPEC, CORPUS) as sim, trace.capture() as captured, ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: requests.get(f"{BASE}/rate_limit").status_code, range(150)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert statuses == [200] * 150
+    assert len(sim.trace) == 150
+    assert len(captured) == 150
+    assert len({e.seq for e in sim.trace}) == 150
