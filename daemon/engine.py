@@ -493,8 +493,8 @@ class Engine:
         if kind == "collected":
             whole = {a for a in args if "::" not in a}
             added, removed = self.index.collected(event, whole)
-            for path in event.get("files", {}):
-                if path in self.collect_errors:
+            for path, info in event.get("files", {}).items():
+                if path in self.collect_errors and not info.get("collectError"):
                     del self.collect_errors[path]
                     self.node_diagnostics.pop(path, None)
                     self.emit(ev.NodesChanged([], [path]))

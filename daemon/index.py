@@ -123,7 +123,7 @@ class Index:
             file.modules = set(info.get("modules", [])) | {path}
             file.requests = {RequestRef.from_list(r) for r in info.get("requests", [])}
             file.collected = True
-            file.collect_error = False
+            file.collect_error = bool(info.get("collectError"))
         removed = []
         for path in files_run_whole:
             keep = seen_by_file.get(path, set())

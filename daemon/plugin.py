@@ -232,6 +232,7 @@ class EventStream:
         self.node_timeout = node_timeout
         self._file_modules: dict[str, set[str]] = {}
         self._file_requests: dict[str, list[list[Any]]] = {}
+        self._collect_failed: set[str] = set()
         self._harness = None
 
     # ------------------------------------------------------------------ transport
@@ -258,6 +259,8 @@ class EventStream:
             if len(trace):
                 self._file_requests.setdefault(rel, []).extend(requests_of(trace))
         report = outcome.get_result()
+        if report.failed and rel:
+            self._collect_failed.add(rel)
         if report.failed:
             call = getattr(
                 report, "call", None
@@ -294,7 +297,8 @@ class EventStream:
             )
         files = {}
         for file, modules in self._file_modules.items():
-            files[file] = {"modules": sorted(modules), "requests": self._file_requests.get(file, [])}
+            files[file] = {"modules": sorted(modules), "requests": self._file_requests.get(file, []),
+                           "collectError": file in self._collect_failed}
         self.send("collected", nodes=nodes, files=files)
 
     # ------------------------------------------------------------------ tests

@@ -1,0 +1,146 @@
+"""The daemon end to end, as a user meets it: save a broken file, see exactly the affected nodes
+turn red with the right blame at the right place, fix it, see them turn green.
+
+A real engine: watchdog on a private copy of the examples, warm workers forking
+pytest, the plugin, blame. Timing is not asserted here (see bench/latency.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon import events as ev
+from tests.support.live_engine import LiveEngine
+from tests.support.workspace import copy_examples
+
+pytestmark = pytest.mark.slow
+
+TICKETS = "simulator/specs/zendesk/corpus/tickets.json"
+ZENDESK_SPEC = "simulator/specs/zendesk/endpoints.yaml"
+GITHUB_CONNECTOR = "sources/github/github.py"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):
+    root = copy_examples(tmp_path_factory.mktemp("workspace"), sources=("zendesk", "github"))
+    engine = LiveEngine(root)
+    yield engine
+    engine.close()
+
+
+def _source_nodes(live: LiveEngine, source: str) -> set[str]:
+    return {n for n in live.outcomes() if f"/sources/{source}/" in n}
+
+
+def test_first_run_is_green(live: LiveEngine) -> None:
+    outcomes = live.outcomes()
+    assert len(outcomes) > 40
+    assert live.failing() == set()
+    assert {o for o in outcomes.values()} <= {"passed", "skipped"}
+
+
+def test_a_broken_corpus_record_reddens_only_its_tables_nodes_with_corpus_blame(live: LiveEngine) -> None:
+    original = live.read(TICKETS)
+    tickets = json.loads(original)
+    tickets[3]["id"] = "not-a-number"
+    events = live.save(TICKETS, json.dumps(tickets, indent=2))
+
+    ran = live.ran_nodes(events)
+    assert ran, "the corpus edit ran nothing"
+    assert all("zendesk" in n for n in ran), f"nodes of other sources ran: {sorted(ran)}"
+    assert all("[tickets]" in n for n in ran if "[" in n), f"nodes of other tables ran: {sorted(ran)}"
+    failing = live.failing()
+    assert failing and failing <= ran
+    assert "test_read_table[tickets]" in " ".join(failing)
+
+    node = next(n for n in failing if n.endswith("test_read_table[tickets]"))
+    diagnostic = live.node_diagnostics(node)[0]
+    assert diagnostic.blame == "corpus"
+    assert diagnostic.location.path == TICKETS
+    record_line = next(i for i, line in enumerate(json.dumps(tickets, indent=2).splitlines())
+                       if '"not-a-number"' in line)
+    assert diagnostic.location.range.start.line == record_line
+    assert diagnostic.fix
+
+    static = [d for d in live.file_diagnostics()[TICKETS] if d.source == "static"]
+    assert any(d.blame == "corpus" and d.location.range.start.line == record_line for d in static)
+
+    live.save(TICKETS, original)
+    assert live.failing() == set()
+    assert not [d for d in live.file_diagnostics().get(TICKETS, []) if d.severity == "error"]
+
+
+def test_a_broken_spec_key_is_a_located_spec_diagnostic(live: LiveEngine) -> None:
+    original = live.read(ZENDESK_SPEC)
+    broken = original.replace("pagination_style: next_url", "pagination_style: next_ur1", 1)
+    assert broken != original
+    line = next(i for i, text in enumerate(broken.splitlines()) if "next_ur1" in text)
+    events = live.save(ZENDESK_SPEC, broken)
+
+    published = [e for e in events if isinstance(e, ev.DiagnosticsPublished) and e.path == ZENDESK_SPEC]
+    assert published, "no diagnostics were published for the spec"
+    static = published[0].diagnostics
+    assert static[0].blame == "spec" and static[0].location.range.start.line == line
+    assert "next_url" in static[0].message  # did you mean
+
+    ran = live.ran_nodes(events)
+    assert ran and all("zendesk" in n for n in ran)
+    failing = live.failing()
+    assert failing and all("zendesk" in n for n in failing)
+    for node in failing:
+        diagnostics = live.node_diagnostics(node)
+        assert diagnostics and diagnostics[0].blame == "spec"
+        assert diagnostics[0].location.path == ZENDESK_SPEC
+        assert diagnostics[0].location.range.start.line == line
+
+    live.save(ZENDESK_SPEC, original)
+    assert live.failing() == set()
+
+
+def test_a_broken_connector_line_is_blamed_on_the_connector(live: LiveEngine) -> None:
+    original = live.read(GITHUB_CONNECTOR)
+    needle = "            updated = parse_timestamp(issue[ISSUE_CURSOR])\n"
+    assert needle in original
+    broken = original.replace(needle, needle.replace("ISSUE_CURSOR]", "'updated']"), 1)
+    line = broken.splitlines().index(needle.replace("ISSUE_CURSOR]", "'updated']").rstrip("\n"))
+    events = live.save(GITHUB_CONNECTOR, broken)
+
+    ran = live.ran_nodes(events)
+    assert ran and all("github" in n for n in ran), sorted(ran)
+    failing = live.failing()
+    assert failing and all("[issues]" in n for n in failing), sorted(failing)
+    diagnostic = live.node_diagnostics(next(iter(failing)))[0]
+    assert diagnostic.blame == "connector"
+    assert diagnostic.location.path == GITHUB_CONNECTOR
+    assert diagnostic.location.range.start.line == line
+    assert "KeyError" in diagnostic.message
+
+    live.save(GITHUB_CONNECTOR, original)
+    assert live.failing() == set()
+
+
+def test_a_comment_only_spec_edit_reruns_nothing(live: LiveEngine) -> None:
+    original = live.read(ZENDESK_SPEC)
+    events = live.save(ZENDESK_SPEC, "# a comment\n" + original, expect_run=False)
+    assert not live.ran_nodes(events)
+    live.save(ZENDESK_SPEC, original, expect_run=False)
+
+
+def test_a_yaml_syntax_error_is_located_at_once(live: LiveEngine) -> None:
+    original = live.read(ZENDESK_SPEC)
+    events = live.save(ZENDESK_SPEC, original.replace("method: GET", "method: [GET", 1))
+    published = [e for e in events if isinstance(e, ev.DiagnosticsPublished) and e.path == ZENDESK_SPEC]
+    assert published and "YAML syntax error" in published[0].diagnostics[0].message
+    live.save(ZENDESK_SPEC, original)
+    assert live.failing() == set()
+
+
+def test_touching_a_file_without_changing_it_does_nothing(live: LiveEngine) -> None:
+    path = Path(live.root / TICKETS)
+    mark = live.mark()
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(TimeoutError):
+        live.wait_for(lambda e: isinstance(e, ev.FilesChanged), mark, timeout=1.0)
