@@ -9,6 +9,7 @@ and a session records exactly which tables it read.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class CorpusStore:
         self.display = display or str(self.directory)
         self._tables: dict[str, Any] = {}
         self._on_load: list[Any] = []
+        self._lock = threading.RLock()
         self.tables: _LazyTables = _LazyTables(self)
 
     @classmethod
@@ -84,10 +86,13 @@ class CorpusStore:
             return self._tables[name]
         if self._memory or not self.path(name).is_file():
             return None
-        value = self._read(name)
-        self._tables[name] = value
-        for callback in self._on_load:
-            callback(name, value)
+        with self._lock:  # concurrent first reads: load once, and publish only once the callbacks ran
+            if name in self._tables:
+                return self._tables[name]
+            value = self._read(name)
+            for callback in self._on_load:
+                callback(name, value)
+            self._tables[name] = value
         return value
 
     def put(self, name: str, value: Any) -> None:

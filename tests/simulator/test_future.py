@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -147,3 +149,18 @@ def test_corpus_files_are_never_modified(simulate, tmp_path) -> None:
     with simulate(SPEC, CORPUS):
         requests.get(f"{BASE}/items")
     assert json.loads((tmp_path / "spec" / "corpus" / "items.json").read_text()) == CORPUS["items"]
+
+
+def test_concurrent_first_reads_all_see_the_future_records(simulate) -> None:
+    """Threads racing to the first read of a table: loaded once, served complete to every one."""
+    corpus = {"items": [{"id": i, "updated_at": "2024-01-01T00:00:00Z"} for i in range(1000)]}
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(2):
+            with simulate(SPEC, corpus) as sim, ThreadPoolExecutor(8) as pool:
+                sizes = list(pool.map(lambda _: len(requests.get(f"{BASE}/items").json()), range(8)))
+            assert sizes == [1002] * 8
+            assert sim.future_indices == {"items": {1000, 1001}}
+    finally:
+        sys.setswitchinterval(interval)
