@@ -31,6 +31,7 @@ from simulator import trace
 from simulator.errors import NoMatchingInteraction
 from simulator.request import SimRequest
 from simulator.responses import make_response
+from simulator.scrub import body_fingerprint, scrub_query
 from simulator.trace import TraceEntry
 
 CASSETTE_VERSION = 1
@@ -186,8 +187,13 @@ class ReplayResponder:
         return self._key(request) in self._by_key
 
     def _key(self, request: SimRequest) -> tuple:
+        # Recordings store credential values redacted (simulator.scrub); match the same way.
         return match_key(
-            request.method, request.path, request_query(request), body_sha256(request.body), self.ignore
+            request.method,
+            request.path,
+            scrub_query(request_query(request)),
+            body_fingerprint(request.body),
+            self.ignore,
         )
 
     def respond(self, request: SimRequest, prepared: Any = None) -> requests.Response:
@@ -230,7 +236,7 @@ class ReplayResponder:
             trace.publish(entry)
 
     def nearest(self, request: SimRequest, limit: int = 3) -> list[str]:
-        wanted = f"{request.method} {request.path}?{'&'.join(f'{k}={v}' for k, v in query_for_match(request_query(request), frozenset()))}"
+        wanted = f"{request.method} {request.path}?{'&'.join(f'{k}={v}' for k, v in query_for_match(scrub_query(request_query(request)), frozenset()))}"
         candidates = []
         for interaction in self.cassette.interactions:
             req = interaction.request

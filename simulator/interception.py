@@ -67,7 +67,10 @@ def _patched_send(
     if dispatcher is None:  # pragma: no cover - a race with pop()
         return _ORIGINAL_SEND(self, request, **kwargs)
     sim_request = SimRequest.from_prepared(request, timeout=kwargs.get("timeout"))
-    response = dispatcher.dispatch(sim_request, request, lambda: _ORIGINAL_SEND(self, request, **kwargs))
+    # ``override`` lets live mode cap the timeout of a call (``timeout=``).
+    response = dispatcher.dispatch(
+        sim_request, request, lambda **override: _ORIGINAL_SEND(self, request, **{**kwargs, **override})
+    )
     return dispatch_hook("response", request.hooks, response, **kwargs)
 
 
@@ -139,9 +142,9 @@ def _patched_urlopen(
         timeout=None if timeout is socket._GLOBAL_DEFAULT_TIMEOUT else timeout,
     )
 
-    def send_original() -> requests.Response:
+    def send_original(**override: Any) -> requests.Response:
         try:
-            return _from_urllib(_ORIGINAL_URLOPEN(url, data, timeout, **kwargs))
+            return _from_urllib(_ORIGINAL_URLOPEN(url, data, override.get("timeout", timeout), **kwargs))
         except urllib.error.HTTPError as exc:
             return _from_urllib(exc)
 

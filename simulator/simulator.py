@@ -16,7 +16,7 @@ scripts keep working.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class Simulator:
         fallback_cassette: str | Path | None = None,
         synthesize_future_records: bool = True,
         validate: bool = True,
+        secrets: Iterable[str] = (),
+        live_timeout: float | None = None,
     ) -> None:
         self.mode = Mode.parse(mode)
         self.source = source or ""
@@ -78,6 +80,9 @@ class Simulator:
         )
         self.synthesize_future_records = synthesize_future_records
         self.validate = validate
+        self.secrets = tuple(str(s) for s in secrets)  # record mode redacts these wherever they appear
+        self.live_timeout = live_timeout
+        self.recording: Any = None  # record mode: the RecordingResult of the last exit
         self.trace = Trace()
         self.spec: Spec | None = None
         self.corpus: CorpusStore | None = None
@@ -122,7 +127,7 @@ class Simulator:
                     Cassette(self.source), self.cassette_path, self.ignore_query_params
                 )
         if self.mode is Mode.LIVE:
-            self._live = LiveResponder()
+            self._live = LiveResponder(timeout_cap=self.live_timeout)
         interception.push(self)
         self._entered = True
         return self
@@ -138,7 +143,7 @@ class Simulator:
         ):
             from simulator import recording
 
-            recording.finish(self)
+            self.recording = recording.finish(self)
         self._entered = False
 
     # the public simulator exposed these names

@@ -28,6 +28,7 @@ from typing import Any
 from simulator import Mode, Simulator
 from simulator.layout import Layout
 from simulator.locations import LocatedSyntaxError, parse_json
+from simulator.scrub import secret_values
 from tests.harness.failures import HarnessConfigError
 
 ENV_MODE = "CONNECTOR_TEST_MODE"
@@ -76,6 +77,7 @@ class Settings:
             record=record,
             spec_path=self.spec_path if (self.spec_path and self.spec_path.is_file()) else None,
             corpus_dir=self.corpus_dir,
+            secrets=secret_values(self.config),  # record mode: never written to cassettes or reports
         )
 
 

@@ -1,10 +1,15 @@
 from sources.github.github import GithubLakeflowConnect
+from tests.unit.sources.github.github_test_utils import GithubTestUtils
 from tests.unit.sources.test_partition_suite import SupportsPartitionedStreamTests
 from tests.unit.sources.test_suite import LakeflowConnectTests
+from tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
 
 
-class TestGithubConnector(LakeflowConnectTests, SupportsPartitionedStreamTests):
+class TestGithubConnector(
+    LakeflowConnectWriteBackTests, LakeflowConnectTests, SupportsPartitionedStreamTests
+):
     connector_class = GithubLakeflowConnect
+    test_utils_class = GithubTestUtils
     simulator_source = "github"
     replay_config = {"token": "stand-in-token", "owner": "octo-org", "repos": "alpha,beta"}
     sample_records = 5

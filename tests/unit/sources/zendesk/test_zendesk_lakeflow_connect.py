@@ -1,9 +1,12 @@
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
 from tests.unit.sources.test_suite import LakeflowConnectTests
+from tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
+from tests.unit.sources.zendesk.zendesk_test_utils import ZendeskTestUtils
 
 
-class TestZendeskConnector(LakeflowConnectTests):
+class TestZendeskConnector(LakeflowConnectWriteBackTests, LakeflowConnectTests):
     connector_class = ZendeskLakeflowConnect
+    test_utils_class = ZendeskTestUtils
     simulator_source = "zendesk"
     replay_config = {
         "subdomain": "northwind",
