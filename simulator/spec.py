@@ -352,12 +352,14 @@ class _SpecReader:
             return
         if validator == "type":
             expected = error.validator_value
-            expected = " or ".join(expected) if isinstance(expected, list) else expected
+            expected = (
+                " or ".join(map(_article, expected)) if isinstance(expected, list) else _article(expected)
+            )
             got = _json_type(error.instance)
             if where == ():
                 message = "top-level must be a mapping with an 'endpoints' key"
             else:
-                message = f"{label}{subject}expected {_article(expected)}, got {got}"
+                message = f"{label}{subject}expected {expected}, got {got}"
             self.issue(where, message, code="wrong-type", prefer="value")
             return
         if validator == "pattern" and where and where[-1] == "default_sort":
@@ -518,11 +520,11 @@ class _SpecReader:
                 severity="warning",
             )
         sort = None
-        if "default_sort" in raw:
+        if raw.get("default_sort"):
             parts = str(raw["default_sort"]).split()
             sort = (parts[0], parts[1].lower() if len(parts) > 1 else "asc")
         wrapper = None
-        if "wrapper" in raw:
+        if raw.get("wrapper") is not None:
             w = raw["wrapper"]
             extras = w.get("extras") or {}
             self._check_computed((*rwhere, "wrapper", "extras"), label, extras)

@@ -441,3 +441,22 @@ def test_post_put_patch_delete(simulate) -> None:
         for method in ("POST", "PUT", "PATCH", "DELETE", "HEAD"):
             assert requests.request(method, f"{BASE}/items", json={"x": 1}).status_code == 200
     assert [e.endpoint.index for e in sim.trace] == [0, 1, 2, 3, 4]
+
+
+def test_empty_optional_keys_are_absent_as_upstream_read_them(simulate) -> None:
+    """``params:`` or ``wrapper:`` left empty loaded upstream (``raw.get(key) or {}``), and loads here."""
+    spec = """
+    endpoints:
+      - path: /items
+        method: GET
+        corpus: items
+        params:
+        synthesize_future_records:
+        response:
+          default_sort:
+          wrapper:
+    """
+    with simulate(spec, ITEMS) as sim:
+        assert requests.get(f"{BASE}/items").json() == ITEMS["items"]
+    [endpoint] = sim.spec.endpoints
+    assert (endpoint.params, endpoint.response.wrapper, endpoint.response.default_sort) == ({}, None, None)

@@ -90,6 +90,25 @@ VALID = {
     },
     "path-filter": "endpoints:\n  - path: /o/{org}\n    method: GET\n    corpus: items\n"
     "    params: {org: {role: filter, in: path, field: org, op: eq}}\n",
+    "empty-keys-as-upstream-read-them": endpoint(
+        """
+        corpus: items
+        description:
+        params:
+        handler:
+        synthesize_future_records:
+        errors:
+        response:
+          default_sort:
+          wrapper:
+          headers:
+          pagination:
+        """
+    ),
+    "empty-response": endpoint("corpus: items\nresponse:\n"),
+    "empty-extras-and-options": endpoint(
+        "corpus: items\nparams: {s: {role: sort_by, options: null}}\nresponse: {wrapper: {records_key: d, extras: null}}\n"
+    ),
     "sort-field-only": endpoint("corpus: items\nresponse: {default_sort: updated_at}\n"),
     "sort-by-list": endpoint("corpus: items\nparams: {s: {role: sort_by, options: [a, b]}}\n"),
     "odata-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: odata_next_link}\n"),
@@ -155,6 +174,12 @@ INVALID = {
     "expected-status-strings": endpoint("corpus: items\nresponse: {expected_status_codes: ['404']}\n"),
     "cursor-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: cursor}\n"),
     "next-url-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: next_url}\n"),
+    "corpus-null-without-handler": endpoint("corpus: null\n"),
+    "handler-null-without-corpus": endpoint("handler: null\n"),
+    "cursor-with-null-wrapper": endpoint(
+        "corpus: items\nresponse: {pagination_style: cursor, wrapper: null}\n"
+    ),
+    "empty-wrapper": endpoint("corpus: items\nresponse: {wrapper: {}}\n"),
     "extras-a-list": endpoint("corpus: items\nresponse: {wrapper: {records_key: d, extras: [1]}}\n"),
 }
 
