@@ -47,6 +47,7 @@ VALID = {
     "empty-endpoint-list": "endpoints: []\n",
     "minimal": endpoint("corpus: items\n"),
     "lower-case-method": "endpoints:\n  - {path: /items, method: post, corpus: items}\n",
+    "capitalized-method": "endpoints:\n  - {path: /items, method: Delete, corpus: items}\n",
     "handler-only": endpoint("handler: tests.simulator.sample_handlers:serve_items\n"),
     "every-key": endpoint(
         """
@@ -146,7 +147,7 @@ INVALID = {
         "corpus: items\nresponse: {pagination_style: cursor, pagination: {on_last_page: empty}}\n"
     ),
     "unknown-method": "endpoints:\n  - {path: /items, method: FETCH, corpus: items}\n",
-    "mixed-case-method": "endpoints:\n  - {path: /items, method: Get, corpus: items}\n",
+    "mixed-case-method": "endpoints:\n  - {path: /items, method: gEt, corpus: items}\n",
     "path-without-slash": "endpoints:\n  - {path: items, method: GET, corpus: items}\n",
     "filter-without-field": endpoint("corpus: items\nparams: {q: {role: filter, op: eq}}\n"),
     "filter-without-op": endpoint("corpus: items\nparams: {q: {role: filter, field: a}}\n"),

@@ -1008,5 +1008,5 @@ def test_did_you_mean_ignores_case(tmp_path: Path, line: str, suggestion: str) -
 
 
 def test_mixed_case_method_suggests_the_upper_case_one(tmp_path: Path) -> None:
-    _, _, issues = check(tmp_path, "endpoints:\n  - {path: /items, method: Get, corpus: items}\n")
-    assert "unknown method 'Get'; did you mean 'GET'?" in blocking(issues)[0].message
+    _, _, issues = check(tmp_path, "endpoints:\n  - {path: /items, method: gEt, corpus: items}\n")
+    assert "unknown method 'gEt'; did you mean 'GET'?" in blocking(issues)[0].message
