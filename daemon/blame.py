@@ -58,15 +58,13 @@ class _Context:
         return (self.failure.failure or {}).get("chain", [])
 
     def connector_files(self) -> list[str]:
+        """The source's Python files, the main connector module first."""
         if not self.failure.source:
             return []
         directory = self.layout.relative(self.layout.source_dir(self.failure.source))
         main = self.layout.relative(self.layout.connector_file(self.failure.source))
-        files = [main]
-        for frame in self.frames():
-            if frame["file"].startswith(directory + "/") and frame["file"] not in files:
-                files.append(frame["file"])
-        return files
+        others = [f for f in self.view.python_files(directory) if f != main and not f.endswith("__init__.py")]
+        return [main, *others]
 
     def spec_file(self) -> str | None:
         if not self.failure.source:
@@ -703,15 +701,20 @@ def _json_location(ctx: _Context, path: str, key: tuple[Any, ...]) -> Location:
 
 
 def _schema_field_location(ctx: _Context, field_path: str | None) -> Location | None:
+    """Where the connector declares a schema field: StructField("x", ...) or ("x", SomeType(...))."""
     if not field_path:
         return None
-    name = re.split(r"[.\[]", field_path)[-1] or field_path
-    for path in ctx.connector_files():
-        found = find_line(ctx.view, path, rf"""StructField\(\s*["']{re.escape(name)}["']""") or find_line(
-            ctx.view, path, rf"""["']{re.escape(name)}["']"""
-        )
-        if found:
-            return Location(path, Range.lines(found[0], found[1]))
+    name = re.escape(re.split(r"[.\[]", field_path)[-1] or field_path)
+    patterns = (
+        rf"""StructField\(\s*["']{name}["']""",
+        rf"""\(\s*["']{name}["']\s*,\s*\w+Type\(""",
+        rf"""["']{name}["']""",
+    )
+    for pattern in patterns:
+        for path in ctx.connector_files():
+            found = find_line(ctx.view, path, pattern)
+            if found:
+                return Location(path, Range.lines(found[0], found[1]))
     return None
 
 
@@ -811,6 +814,26 @@ def _ground_truth(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
                 evidence=base_evidence,
             )
         )
+    clock = [
+        d
+        for x in lost
+        for d in ctx.failure.static.get(_corpus_path(ctx, x), [])
+        if d.code == "corpus.future_cursor"
+    ]
+    if lost and clock:
+        return [
+            ctx.diag(
+                "environment",
+                f"{len(lost)} record(s) never came back because the corpus dates them after now: "
+                "the connector rightly stops at its start time, so this data breaks with the clock",
+                clock[0].location,
+                0.7,
+                code="ground_truth.clock",
+                evidence=base_evidence,
+                fix="date corpus records in the past",
+                related=[Related(_connector_site(ctx, "read_table"), "the connector's read")],
+            )
+        ]
     dropped = [x for x in lost if x.get("reason") == "dropped"]
     never = [x for x in lost if x.get("reason") == "never-requested"]
     if dropped:

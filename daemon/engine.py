@@ -373,16 +373,34 @@ class Engine:
         )
         chunks = self._plan(selection)
         await self._run_chunks(run, chunks)
-        # A chunk whose worker died: rerun what it left unfinished, once.
-        leftovers = self._unfinished(run)
-        if leftovers and not run.cancelled and any(j.status not in (0, 1, 5) for j in run.jobs):
-            run.crash_retries += 1
+        # A worker that died: the test it was running is suspect; the rest of its chunk reruns.
+        # A test that was running when a worker died twice is reported as crashed.
+        crashes: dict[str, int] = {}
+        jobs_seen = 0
+        for _ in range(3):
+            dead = [j for j in run.jobs[jobs_seen:] if j.status not in (0, 1, 2, 5, None)]
+            jobs_seen = len(run.jobs)
+            leftovers = self._unfinished(run)
+            if run.cancelled or not dead or not leftovers:
+                break
+            for job in dead:
+                if job.current_node:
+                    crashes[job.current_node] = crashes.get(job.current_node, 0) + 1
+            for node_id, count in crashes.items():
+                if count >= 2 and node_id not in run.finished:
+                    self._node_crashed(run, node_id, dead[0].status)
             retry = Selection()
-            for node_id in leftovers:
-                retry.add_node(node_id, "rerun after the worker died")
-            await self._run_chunks(run, self._plan(retry))
             for node_id in self._unfinished(run):
-                self._node_crashed(run, node_id)
+                retry.add_node(node_id, "rerun after the worker died")
+            if retry.empty():
+                break
+            run.crash_retries += 1
+            await self._run_chunks(run, self._plan(retry))
+        for node_id in crashes:
+            if node_id not in run.finished and not run.cancelled:
+                self._node_crashed(
+                    run, node_id, next((j.status for j in run.jobs if j.status not in (0, 1, 2, 5)), None)
+                )
         if run.cancelled:
             carried = Selection()
             for node_id in self._unfinished(run):
@@ -580,9 +598,8 @@ class Engine:
         self.emit(ev.Progress(run.id, len(run.finished), len(run.expected)))
         self._publish_changed()
 
-    def _node_crashed(self, run: Run, node_id: str) -> None:
+    def _node_crashed(self, run: Run, node_id: str, status: int | None) -> None:
         record = self.index.nodes.get(node_id)
-        status = next((j.status for j in run.jobs if j.status not in (0, 1, 5, None)), None)
         failure = self._failure_input(record, node_id, "crashed", {})
         failure.crash_status = status
         diagnostics = self._blame(failure)

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAILING = frozenset({"failed", "error", "timeout", "crashed"})
+#: Harness tests whose requests show which corpus files serve a table.
+READING_TESTS = frozenset(
+    {"test_read_table", "test_read_partition", "test_read_matches_corpus", "test_partitions_match_corpus"}
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,6 @@ class TableInfo:
     table: str
     schema: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
-    corpus_files: set[str] = field(default_factory=set)
 
 
 class Index:
@@ -160,15 +163,6 @@ class Index:
                 table.schema = info["schema"]
             if "metadata" in info:
                 table.metadata = info["metadata"]
-        if (
-            record.table is not None
-            and record.name
-            and record.name.startswith(("test_read_table", "test_read_partition"))
-        ):
-            table = self.tables.setdefault(
-                (record.source, record.table), TableInfo(record.source, record.table)
-            )
-            table.corpus_files = {r.corpus_file for r in record.requests if r.corpus_file}
         return record
 
     # ------------------------------------------------------------------ queries
@@ -181,8 +175,16 @@ class Index:
     def failing(self) -> list[str]:
         return [n for n, r in self.nodes.items() if r.failing]
 
+    def corpus_files_of(self, source: str | None, table: str) -> set[str]:
+        """Corpus files the reads of a table were answered from (by its reading nodes)."""
+        files: set[str] = set()
+        for record in self.nodes.values():
+            if record.source == source and record.table == table and record.name in READING_TESTS:
+                files |= record.corpus_files
+        return files
+
     def table_for_corpus(self, corpus_file: str) -> list[TableInfo]:
-        return [t for t in self.tables.values() if corpus_file in t.corpus_files]
+        return [t for t in self.tables.values() if corpus_file in self.corpus_files_of(t.source, t.table)]
 
 
 # ---------------------------------------------------------------------------- persistence
@@ -218,7 +220,6 @@ def dump(index: Index) -> dict[str, Any]:
                 "table": t.table,
                 "schema": t.schema,
                 "metadata": t.metadata,
-                "corpusFiles": sorted(t.corpus_files),
             }
             for t in index.tables.values()
         ],
@@ -259,6 +260,5 @@ def load(document: dict[str, Any]) -> Index:
             item["table"],
             item.get("schema"),
             item.get("metadata"),
-            set(item.get("corpusFiles", [])),
         )
     return index

@@ -298,8 +298,11 @@ class EventStream:
             )
         files = {}
         for file, modules in self._file_modules.items():
-            files[file] = {"modules": sorted(modules), "requests": self._file_requests.get(file, []),
-                           "collectError": file in self._collect_failed}
+            files[file] = {
+                "modules": sorted(modules),
+                "requests": self._file_requests.get(file, []),
+                "collectError": file in self._collect_failed,
+            }
         self.send("collected", nodes=nodes, files=files)
 
     # ------------------------------------------------------------------ tests

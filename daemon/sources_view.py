@@ -18,6 +18,8 @@ from simulator.locations import PathKey, Span, json_value_spans, parse_json
 class SourceView(Protocol):
     def text(self, path: str) -> str | None: ...
 
+    def python_files(self, directory: str) -> list[str]: ...
+
 
 class FileView:
     """Reads workspace files relative to ``root``; remembers the last content by mtime."""
@@ -42,6 +44,14 @@ class FileView:
         self._cache[path] = (mtime, text)
         return text
 
+    def python_files(self, directory: str) -> list[str]:
+        base = self.root / directory
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in base.rglob("*.py") if "__pycache__" not in p.parts
+        )
+
 
 class MemoryView:
     def __init__(self, files: dict[str, str]) -> None:
@@ -49,6 +59,10 @@ class MemoryView:
 
     def text(self, path: str) -> str | None:
         return self.files.get(path)
+
+    def python_files(self, directory: str) -> list[str]:
+        prefix = directory.rstrip("/") + "/"
+        return sorted(p for p in self.files if p.startswith(prefix) and p.endswith(".py"))
 
 
 @lru_cache(maxsize=64)

@@ -107,7 +107,8 @@ def _unique_fields(records: list[dict[str, Any]], prefix: str = "") -> list[str]
             continue
         if any(v is None or isinstance(v, (dict, list, bool)) for v in values):
             continue
-        if len(set(map(str, values))) == len(values) and len(values) > 1:
+        distinct = len(set(map(str, values)))
+        if len(values) > 1 and distinct >= max(2, int(len(values) * 0.9)):
             paths.append(path)
     return paths
 
@@ -117,7 +118,11 @@ def _fresh(sample: Any, existing: list[Any], i: int) -> Any:
         return max(v for v in existing if isinstance(v, int)) + 1 + i
     if isinstance(sample, float):
         return max(v for v in existing if isinstance(v, (int, float))) + 1.0 + i
-    return f"{sample}-future-{i + 1}"
+    taken = set(map(str, existing))
+    candidate = f"{sample}-future-{i + 1}"
+    while candidate in taken:
+        candidate += "x"
+    return candidate
 
 
 def synthesize(records: list[Any], cursor_field: str, count: int, now: datetime | None = None) -> list[int]:

@@ -47,7 +47,9 @@ def _github_still_works(live: LiveEngine) -> None:
 
 def test_a_connector_with_a_syntax_error(live: LiveEngine) -> None:
     original = live.read(ZENDESK)
-    broken = original.replace("    def list_tables(self) -> list[str]:", "    def list_tables(self -> list[str]:", 1)
+    broken = original.replace(
+        "    def list_tables(self) -> list[str]:", "    def list_tables(self -> list[str]:", 1
+    )
     line = broken.splitlines().index("    def list_tables(self -> list[str]:")
     events = live.save(ZENDESK, broken)
 
@@ -152,7 +154,9 @@ def test_a_killed_zygote_is_replaced(live: LiveEngine) -> None:
     pid = live.run_in_loop(lambda: live.engine.pool.zygote_pid)
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while live.run_in_loop(lambda: live.engine.pool._zygote.returncode) is None and time.monotonic() < deadline:
+    while (
+        live.run_in_loop(lambda: live.engine.pool._zygote.returncode) is None and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     _github_still_works(live)
     assert live.run_in_loop(lambda: live.engine.pool.zygote_pid) != pid

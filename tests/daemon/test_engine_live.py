@@ -60,8 +60,9 @@ def test_a_broken_corpus_record_reddens_only_its_tables_nodes_with_corpus_blame(
     diagnostic = live.node_diagnostics(node)[0]
     assert diagnostic.blame == "corpus"
     assert diagnostic.location.path == TICKETS
-    record_line = next(i for i, line in enumerate(json.dumps(tickets, indent=2).splitlines())
-                       if '"not-a-number"' in line)
+    record_line = next(
+        i for i, line in enumerate(json.dumps(tickets, indent=2).splitlines()) if '"not-a-number"' in line
+    )
     assert diagnostic.location.range.start.line == record_line
     assert diagnostic.fix
 

@@ -177,9 +177,12 @@ def compare(
             result.duplicates.append({"key": _show(key), "count": count})
 
     for name in data_corpora:
-        for index in future_indices.get(name, set()):
-            if 0 <= index < len(keyed[name]) and keyed[name][index] in returned_keys:
-                result.future.append(_show(keyed[name][index]))
+        future = future_indices.get(name, set())
+        present = {k for i, k in enumerate(keyed[name]) if i not in future}
+        for index in future:
+            key = keyed[name][index] if 0 <= index < len(keyed[name]) else None
+            if key is not None and key in returned_keys and key not in present:
+                result.future.append(_show(key))
     return result
 
 

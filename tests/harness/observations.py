@@ -12,7 +12,9 @@ from typing import Any
 _pending: list[dict[str, Any]] = []
 
 
-def record(test_class: str, source: str | None, table: str, *, schema: Any = None, metadata: Any = None) -> None:
+def record(
+    test_class: str, source: str | None, table: str, *, schema: Any = None, metadata: Any = None
+) -> None:
     entry: dict[str, Any] = {"testClass": test_class, "source": source, "table": table}
     if schema is not None:
         try:

@@ -54,7 +54,9 @@ class LiveEngine:
     def wait_idle(self, timeout: float = 120.0) -> None:
         self.call(self.engine.wait_idle(timeout), timeout + 5)
 
-    def wait_for(self, predicate: Callable[[ev.Event], bool], since: int = 0, timeout: float = 30.0) -> ev.Event:
+    def wait_for(
+        self, predicate: Callable[[ev.Event], bool], since: int = 0, timeout: float = 30.0
+    ) -> ev.Event:
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -71,10 +73,14 @@ class LiveEngine:
             return len(self.events)
 
     # ------------------------------------------------------------------ editing like a user
-    def save(self, relative: str, text: str, *, expect_run: bool = True, timeout: float = 60.0) -> list[ev.Event]:
+    def save(
+        self, relative: str, text: str, *, expect_run: bool = True, timeout: float = 60.0
+    ) -> list[ev.Event]:
         """Write a file, wait until the daemon noticed it and finished everything it started."""
         mark = self.mark()
         path = self.root / relative
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            return []  # the daemon ignores saves that change nothing
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         self.wait_for(lambda e: isinstance(e, ev.FilesChanged) and relative in e.paths, mark, timeout)
@@ -92,8 +98,9 @@ class LiveEngine:
         return self.run_in_loop(lambda: {n: r.outcome for n, r in self.engine.index.nodes.items()})
 
     def failing(self) -> set[str]:
-        return {n for n, o in self.outcomes().items() if o in ("failed", "error", "timeout", "crashed")} | set(
-            self.run_in_loop(lambda: list(self.engine.collect_errors)))
+        return {
+            n for n, o in self.outcomes().items() if o in ("failed", "error", "timeout", "crashed")
+        } | set(self.run_in_loop(lambda: list(self.engine.collect_errors)))
 
     def node_diagnostics(self, node_id: str) -> list[Diagnostic]:
         return self.run_in_loop(lambda: list(self.engine.node_diagnostics.get(node_id, [])))
