@@ -30,6 +30,7 @@ from pyspark.sql.types import (
     StructType,
     TimestampNTZType,
     TimestampType,
+    VariantType,
 )
 
 from simulator.tools.corpus_from_schema import (
@@ -80,6 +81,7 @@ EVERY_TYPE = StructType(
         StructField("by_year", MapType(IntegerType(), StringType()), True),
         StructField("by_day", MapType(DateType(), ArrayType(DecimalType(4, 1))), True),
         StructField("nothing", StructType([]), True),
+        StructField("payload", VariantType(), True),
         StructField("updated_at", TimestampType(), True),
     ]
 )
@@ -146,6 +148,7 @@ def test_every_spark_type_parses() -> None:
     assert "@" in first["email"] and first["html_url"].startswith("https://")
     assert 0 <= first["tiny"] <= 127 and 0 <= first["small"] <= 32_767
     assert all(isinstance(k, str) for k in first["by_year"]) and all(k.isdigit() for k in first["by_year"])
+    assert isinstance(first["payload"], dict)  # a variant holds any JSON
 
 
 def test_every_column_is_populated_by_some_record_and_nullable_ones_are_sometimes_null() -> None:

@@ -10,6 +10,7 @@ simulator implements.
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from pathlib import Path
@@ -27,9 +28,16 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "simulator" / "endpoints.schema.json").read_text(encoding="utf-8"))
 
 
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(SCHEMA)
+    cls.check_schema(SCHEMA)  # the schema itself is valid JSON Schema
+    assert cls is jsonschema.Draft202012Validator
+    return cls(SCHEMA)
+
+
 def schema_accepts(document: object) -> bool:
-    jsonschema.validators.validator_for(SCHEMA).check_schema(SCHEMA)
-    return jsonschema.Draft202012Validator(SCHEMA).is_valid(document)
+    return _validator().is_valid(document)
 
 
 def loader_accepts(tmp_path: Path, text: str) -> bool:
