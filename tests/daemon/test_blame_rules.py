@@ -1,0 +1,389 @@
+"""Blame is a pure function: a structured failure + evidence → diagnostics. Rule by rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from daemon.blame import FailureInput, blame
+from daemon.diagnostics import Diagnostic, Location, Range
+from daemon.sources_view import MemoryView
+from simulator.layout import Layout
+
+LAYOUT = Layout(Path("/ws"))
+CONNECTOR = "sources/shop/shop.py"
+SCHEMAS = "sources/shop/shop_schemas.py"
+SPEC = "simulator/specs/shop/endpoints.yaml"
+ORDERS = "simulator/specs/shop/corpus/orders.json"
+TEST = "tests/unit/sources/shop/test_shop_lakeflow_connect.py"
+
+CORPUS = [{"id": i, "total": 10 * i, "created_at": f"2025-01-0{i}T00:00:00Z"} for i in range(1, 6)]
+VIEW = MemoryView(
+    {
+        CONNECTOR: "class Shop:\n    def read_table(self):\n        return self._get('/orders')\n",
+        SCHEMAS: 'SCHEMA = StructType([\n    StructField("id", LongType()),\n    StructField("total", LongType()),\n])\n',
+        SPEC: "endpoints:\n  - path: /orders\n    method: GET\n    corpus: orders\n",
+        ORDERS: json.dumps(CORPUS, indent=2),
+    }
+)
+
+
+def frame(path: str, line: int, function: str = "f") -> dict[str, Any]:
+    return {"file": path, "line": line, "function": function, "code": ""}
+
+
+def exc(
+    type_: str, message: str = "", frames: list[dict[str, Any]] | None = None, **details: Any
+) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "module": "x",
+        "bases": [],
+        "message": message,
+        "frames": frames or [],
+        "notes": [],
+        **details,
+    }
+
+
+def served(seq: int = 1, count: int = 5, total: int = 5, url: str = "https://shop/orders") -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "mode": "simulate",
+        "method": "GET",
+        "url": url,
+        "outcome": "served",
+        "status": 200,
+        "corpus": "orders",
+        "corpusFile": ORDERS,
+        "corpusMissing": False,
+        "served": count,
+        "futureServed": 0,
+        "total": total,
+        "hasMore": False,
+        "page": None,
+        "message": None,
+        "nearest": [],
+        "endpoint": {"index": 0, "key": "GET /orders", "specFile": SPEC, "line": 2, "fingerprint": "f"},
+        "caller": {"file": CONNECTOR, "line": 3, "function": "read_table"},
+    }
+
+
+def failure(
+    chain: list[dict[str, Any]],
+    *,
+    outcome: str = "failed",
+    trace=None,
+    changes=(),
+    static=None,
+    **kwargs: Any,
+) -> FailureInput:
+    return FailureInput(
+        node_id=f"{TEST}::TestShop::test_read_table[orders]",
+        outcome=outcome,
+        failure={"when": "call", "chain": chain},
+        trace=trace or [],
+        test_file=TEST,
+        test_line=8,
+        source="shop",
+        table="orders",
+        recent_changes=set(changes),
+        static=static or {},
+        **kwargs,
+    )
+
+
+def first(f: FailureInput) -> Diagnostic:
+    diagnostics = blame(f, LAYOUT, VIEW)
+    assert diagnostics, "no diagnostic"
+    return diagnostics[0]
+
+
+def test_a_spec_error_points_at_the_key() -> None:
+    issue = {
+        "file": SPEC,
+        "line": 4,
+        "column": 5,
+        "endLine": 4,
+        "endColumn": 11,
+        "message": "endpoint #0 (GET /orders): unknown key 'corpse'; did you mean 'corpus'?",
+        "severity": "error",
+        "code": "unknown-key",
+    }
+    d = first(failure([exc("SpecError", "bad", issues=[issue])], outcome="error"))
+    assert (d.blame, d.location.path, d.location.range.start.line, d.location.range.start.character) == (
+        "spec",
+        SPEC,
+        3,
+        4,
+    )
+    assert d.fix == "use 'corpus'"
+
+
+def test_a_corpus_that_is_not_json_is_the_corpus() -> None:
+    issue = {
+        "file": ORDERS,
+        "line": 7,
+        "column": 3,
+        "endLine": 7,
+        "endColumn": 3,
+        "message": "JSON syntax error",
+        "severity": "error",
+        "code": "corpus-syntax",
+    }
+    d = first(failure([exc("CorpusError", "bad", issues=[issue])]))
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("corpus", ORDERS, 6)
+
+
+def _unknown(path: str, nearest: list[str]) -> dict[str, Any]:
+    entry = served()
+    entry.update(
+        outcome="unknown-endpoint",
+        url=f"https://shop{path}",
+        endpoint=None,
+        corpus=None,
+        corpusFile=None,
+        served=0,
+        total=None,
+        nearest=nearest,
+    )
+    return entry
+
+
+NEAREST = [f"GET /orders (/ws/{SPEC}:2)"]
+
+
+def test_an_unknown_endpoint_after_a_spec_edit_is_the_spec() -> None:
+    d = first(failure([exc("UnknownEndpoint")], trace=[_unknown("/orders", NEAREST)], changes={SPEC}))
+    assert d.blame == "spec" and d.location.path == SPEC
+    assert d.related and d.related[0].location.path == CONNECTOR
+
+
+def test_an_unknown_endpoint_after_a_connector_edit_is_the_connector() -> None:
+    d = first(failure([exc("UnknownEndpoint")], trace=[_unknown("/ordres", NEAREST)], changes={CONNECTOR}))
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("connector", CONNECTOR, 2)
+    assert d.related[0].location.path == SPEC
+
+
+def test_an_unknown_endpoint_that_looks_like_a_typo_is_the_connector() -> None:
+    d = first(failure([exc("UnknownEndpoint")], trace=[_unknown("/ordrs", NEAREST)]))
+    assert d.blame == "connector" and "misspelling of /orders" in d.message
+
+
+def test_an_unknown_endpoint_nothing_resembles_is_the_spec() -> None:
+    d = first(failure([exc("UnknownEndpoint")], trace=[_unknown("/invoices/summary", NEAREST)]))
+    assert d.blame == "spec" and "no spec endpoint models GET /invoices/summary" in d.message
+
+
+def test_a_paging_loop_is_named_by_the_repeated_request() -> None:
+    trace = [served(seq=i) for i in range(30)]
+    d = first(failure([exc("NodeTimeout", "timeout", [frame(CONNECTOR, 3)])], outcome="timeout", trace=trace))
+    assert d.blame == "connector" and "30 times" in d.message and d.location.path == CONNECTOR
+
+
+def test_a_hang_without_requests_points_at_the_line() -> None:
+    d = first(
+        failure(
+            [exc("NodeTimeout", "timeout", [frame(TEST, 8), frame(CONNECTOR, 3, "read_table")])],
+            outcome="timeout",
+        )
+    )
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("connector", CONNECTOR, 2)
+
+
+def test_a_crash_is_the_environment() -> None:
+    d = first(failure([], outcome="crashed", crash_status=-9))
+    assert d.blame == "environment" and "signal 9" in d.message
+
+
+def test_a_missing_third_party_module_is_the_environment() -> None:
+    d = first(
+        failure(
+            [
+                exc(
+                    "ModuleNotFoundError",
+                    "No module named 'shopify'",
+                    [frame(CONNECTOR, 1)],
+                    missingModule="shopify",
+                )
+            ],
+            outcome="error",
+        )
+    )
+    assert d.blame == "environment" and "shopify" in d.message
+
+
+def test_a_missing_workspace_module_is_the_importer() -> None:
+    d = first(
+        failure(
+            [
+                exc(
+                    "ModuleNotFoundError",
+                    "No module named 'sources.shop.util'",
+                    [frame(CONNECTOR, 1)],
+                    missingModule="sources.shop.util",
+                )
+            ],
+            outcome="error",
+        )
+    )
+    assert d.blame == "connector"
+
+
+def _parse_failure(value: Any, record: dict[str, Any]) -> dict[str, Any]:
+    return exc(
+        "HarnessFailure",
+        "[orders] failed schema parsing",
+        harness={
+            "check": "read.schema_parse",
+            "table": "orders",
+            "details": {"field": "total", "value": value, "spark_type": "bigint", "record": record},
+        },
+    )
+
+
+def test_a_value_unlike_the_rest_of_the_corpus_is_the_corpus() -> None:
+    corpus = [dict(r) for r in CORPUS]
+    corpus[2]["total"] = "thirty"
+    view = MemoryView({**VIEW.files, ORDERS: json.dumps(corpus, indent=2)})
+    d = blame(failure([_parse_failure("thirty", corpus[2])], trace=[served()]), LAYOUT, view)[0]
+    assert d.blame == "corpus" and d.location.path == ORDERS
+    text_line = next(
+        i for i, line in enumerate(json.dumps(corpus, indent=2).splitlines()) if '"thirty"' in line
+    )
+    assert d.location.range.start.line == text_line
+    assert d.related[0].location.path == SCHEMAS  # the schema declaration
+
+
+def test_a_type_every_record_shares_is_the_connectors_schema() -> None:
+    corpus = [dict(r, total=str(r["total"]) + ".5") for r in CORPUS]
+    view = MemoryView({**VIEW.files, ORDERS: json.dumps(corpus, indent=2)})
+    d = blame(failure([_parse_failure(corpus[0]["total"], corpus[0])], trace=[served()]), LAYOUT, view)[0]
+    assert d.blame == "connector" and d.location.path == SCHEMAS and d.location.range.start.line == 2
+
+
+def test_after_a_corpus_edit_a_misfit_is_the_corpus() -> None:
+    corpus = [dict(r, total="x") for r in CORPUS]
+    view = MemoryView({**VIEW.files, ORDERS: json.dumps(corpus, indent=2)})
+    d = blame(failure([_parse_failure("x", corpus[0])], trace=[served()], changes={ORDERS}), LAYOUT, view)[0]
+    assert d.blame == "corpus"
+
+
+def _empty_read() -> dict[str, Any]:
+    return exc(
+        "HarnessFailure",
+        "returned no records",
+        harness={"check": "read.empty_first_read", "table": "orders", "details": {}},
+    )
+
+
+def test_records_served_but_not_returned_are_the_connectors() -> None:
+    d = first(failure([_empty_read()], trace=[served(count=5)]))
+    assert d.blame == "connector" and d.location.path == CONNECTOR
+
+
+def test_records_served_but_not_returned_after_a_spec_edit_are_the_specs() -> None:
+    d = first(failure([_empty_read()], trace=[served(count=5)], changes={SPEC}))
+    assert d.blame == "spec" and d.location.path == SPEC
+
+
+def test_an_empty_corpus_is_the_corpus() -> None:
+    view = MemoryView({**VIEW.files, ORDERS: "[]"})
+    d = blame(failure([_empty_read()], trace=[served(count=0, total=0)]), LAYOUT, view)[0]
+    assert d.blame == "corpus" and "is empty" in d.message
+
+
+def test_columns_the_corpus_never_fills_are_the_corpus() -> None:
+    harness = {"check": "read.null_columns", "table": "orders", "details": {"columns": ["discount"]}}
+    d = first(failure([exc("HarnessFailure", "Columns null", harness=harness)], trace=[served()]))
+    assert d.blame == "corpus" and d.location.path == ORDERS
+
+
+def test_columns_the_corpus_fills_but_the_connector_drops_are_the_connectors() -> None:
+    harness = {"check": "read.null_columns", "table": "orders", "details": {"columns": ["total"]}}
+    d = first(failure([exc("HarnessFailure", "Columns null", harness=harness)], trace=[served()]))
+    assert d.blame == "connector" and d.location.path == SCHEMAS
+
+
+def test_giving_up_on_a_declared_429_is_the_connector() -> None:
+    declared = served()
+    declared.update(outcome="declared-error", status=429, served=0)
+    d = first(failure([exc("HTTPError", "429 Client Error")], trace=[declared]))
+    assert d.blame == "connector" and "instead of retrying" in d.message
+    assert d.related[0].location.path == SPEC
+
+
+def test_an_exception_in_connector_code_points_at_its_line() -> None:
+    d = first(
+        failure(
+            [exc("KeyError", "'results'", [frame(TEST, 8), frame(CONNECTOR, 3, "read_table")])],
+            trace=[served()],
+        )
+    )
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("connector", CONNECTOR, 2)
+    assert "KeyError" in d.message
+
+
+def test_an_assertion_in_the_test_file_is_the_test() -> None:
+    d = first(failure([exc("AssertionError", "assert 1 == 2", [frame(TEST, 12, "test_custom")])]))
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("test", TEST, 11)
+
+
+def test_a_configuration_error_is_the_test() -> None:
+    harness = {"check": "config", "table": None, "details": {}, "hint": "set replay_config"}
+    d = first(
+        failure([exc("HarnessConfigError", "No credentials provided.", harness=harness)], outcome="error")
+    )
+    assert d.blame == "test" and d.fix == "set replay_config"
+
+
+def test_a_clock_dependent_corpus_is_the_environment() -> None:
+    static = {
+        ORDERS: [
+            Diagnostic(
+                "corpus",
+                "cursor in the future",
+                Location(ORDERS, Range.lines(20)),
+                0.6,
+                code="corpus.future_cursor",
+                source="static",
+            )
+        ]
+    }
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {
+            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}]
+        },
+    }
+    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()], static=static))
+    assert d.blame == "environment" and d.location.range.start.line == 20
+
+
+def test_records_on_pages_never_requested_are_the_connectors_paging() -> None:
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {
+            "lost": [
+                {
+                    "corpus": "orders",
+                    "index": 4,
+                    "key": 5,
+                    "reason": "never-requested",
+                    "request_seq": 1,
+                    "page": 2,
+                }
+            ]
+        },
+    }
+    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]))
+    assert d.blame == "connector" and "never requested" in d.message
+    assert {r.location.path for r in d.related} == {SPEC, ORDERS}
+
+
+def test_every_diagnostic_names_its_node() -> None:
+    f = failure([exc("KeyError", "'x'", [frame(CONNECTOR, 3)])])
+    assert all(d.node_ids == [f.node_id] for d in blame(f, LAYOUT, VIEW))

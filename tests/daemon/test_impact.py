@@ -1,0 +1,236 @@
+"""Impact is a pure function: changed paths + the dependency index → node IDs with reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.impact import Change, SpecChange, select
+from daemon.index import Index, NodeRecord, RequestRef
+from daemon.workspace import FileKind
+from simulator.spec import check_spec
+
+SPEC = "simulator/specs/shop/endpoints.yaml"
+ORDERS = "simulator/specs/shop/corpus/orders.json"
+ITEMS = "simulator/specs/shop/corpus/items.json"
+TEST_FILE = "tests/unit/sources/shop/test_shop_lakeflow_connect.py"
+OTHER_TEST = "tests/unit/sources/other/test_other_lakeflow_connect.py"
+CONNECTOR = "sources/shop/shop.py"
+
+SPEC_TEXT = """\
+endpoints:
+  - path: /orders
+    method: GET
+    corpus: orders
+    params:
+      since: {role: filter, field: updated_at, op: gte}
+  - path: /orders/{id}/items
+    method: GET
+    corpus: items
+"""
+
+
+def _spec(tmp_path: Path, text: str):
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(text)
+    (tmp_path / "corpus").mkdir(exist_ok=True)
+    for name in ("orders", "items"):
+        (tmp_path / "corpus" / f"{name}.json").write_text("[]")
+    spec, _ = check_spec(path, display=SPEC)
+    return spec
+
+
+def _ref(spec, method: str, path: str, corpus: str) -> RequestRef:
+    match = spec.match(method, path)
+    endpoint = match[0] if match else None
+    return RequestRef(
+        method,
+        path,
+        endpoint.index if endpoint else None,
+        endpoint.fingerprint if endpoint else None,
+        SPEC if endpoint else None,
+        corpus,
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    spec = _spec(tmp_path, SPEC_TEXT)
+    index = Index()
+
+    def node(
+        name: str,
+        table: str,
+        requests: list[RequestRef],
+        file: str = TEST_FILE,
+        source: str = "shop",
+        outcome: str = "passed",
+    ) -> NodeRecord:
+        record = NodeRecord(
+            f"{file}::TestShop::{name}[{table}]",
+            file,
+            "TestShop",
+            name,
+            table,
+            source,
+            1,
+            modules={file, CONNECTOR} if source == "shop" else {file},
+            requests=set(requests),
+            outcome=outcome,
+            ran=True,
+        )
+        index.nodes[record.node_id] = record
+        return record
+
+    orders = node("test_read_table", "orders", [_ref(spec, "GET", "/orders", ORDERS)])
+    items = node("test_read_table", "items", [_ref(spec, "GET", "/orders/7/items", ITEMS)])
+    schema = node("test_get_table_schema", "orders", [])
+    other = NodeRecord(
+        f"{OTHER_TEST}::TestOther::test_read_table[a]",
+        OTHER_TEST,
+        "TestOther",
+        "test_read_table",
+        "a",
+        "other",
+        1,
+        modules={OTHER_TEST},
+        outcome="passed",
+        ran=True,
+    )
+    index.nodes[other.node_id] = other
+    return {
+        "spec": spec,
+        "index": index,
+        "orders": orders,
+        "items": items,
+        "schema": schema,
+        "other": other,
+        "tmp": tmp_path,
+    }
+
+
+def _select(world, changes, spec_changes=None, preloaded=frozenset()):
+    return select(
+        changes,
+        world["index"],
+        spec_changes=spec_changes or {},
+        preloaded=set(preloaded),
+        test_files_of=lambda source: {"shop": [TEST_FILE], "other": [OTHER_TEST]}.get(source, []),
+        all_test_files=[TEST_FILE, OTHER_TEST],
+        spec_file_of=lambda source: f"simulator/specs/{source}/endpoints.yaml",
+    )
+
+
+def test_a_corpus_edit_reruns_only_the_nodes_that_read_it(world) -> None:
+    selection = _select(world, [Change(ORDERS, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["orders"].node_id}
+    assert "corpus orders changed" in selection.nodes[world["orders"].node_id][0]
+    assert not selection.files and not selection.restart_pool
+
+
+def test_a_spec_edit_reruns_only_nodes_whose_endpoint_changed(world) -> None:
+    new = _spec(world["tmp"], SPEC_TEXT.replace("op: gte", "op: gt"))
+    selection = _select(
+        world, [Change(SPEC, FileKind("shop", "spec"))], {SPEC: SpecChange(world["spec"], new)}
+    )
+    assert set(selection.nodes) == {world["orders"].node_id}
+    assert "GET /orders (line 2) changed" in selection.nodes[world["orders"].node_id][0]
+
+
+def test_a_comment_in_the_spec_reruns_nothing(world) -> None:
+    new = _spec(world["tmp"], "# hello\n" + SPEC_TEXT)
+    selection = _select(
+        world, [Change(SPEC, FileKind("shop", "spec"))], {SPEC: SpecChange(world["spec"], new)}
+    )
+    assert selection.empty()
+
+
+def test_a_new_endpoint_that_captures_a_request_reruns_its_node(world) -> None:
+    shadowing = SPEC_TEXT.replace(
+        "endpoints:\n", "endpoints:\n  - path: /orders/{id}/{what}\n    method: GET\n    corpus: orders\n"
+    )
+    new = _spec(world["tmp"], shadowing)
+    selection = _select(
+        world, [Change(SPEC, FileKind("shop", "spec"))], {SPEC: SpecChange(world["spec"], new)}
+    )
+    assert world["items"].node_id in selection.nodes
+    assert "now matches GET /orders/{id}/{what}" in " ".join(selection.nodes[world["items"].node_id])
+
+
+def test_a_spec_that_stops_loading_reruns_the_whole_source(world) -> None:
+    selection = _select(
+        world, [Change(SPEC, FileKind("shop", "spec"))], {SPEC: SpecChange(world["spec"], None)}
+    )
+    assert selection.files == {TEST_FILE: ["spec does not load"]}
+
+
+def test_an_unmatched_request_is_rematched_against_the_new_spec(world) -> None:
+    lost = RequestRef("GET", "/customers", None, None, None, None)
+    world["schema"].requests = {lost}
+    new = _spec(world["tmp"], SPEC_TEXT + "  - path: /customers\n    method: GET\n    corpus: orders\n")
+    selection = _select(
+        world, [Change(SPEC, FileKind("shop", "spec"))], {SPEC: SpecChange(world["spec"], new)}
+    )
+    assert world["schema"].node_id in selection.nodes
+
+
+def test_a_connector_edit_reruns_the_test_files_that_import_it(world) -> None:
+    selection = _select(world, [Change(CONNECTOR, FileKind("shop", "connector"))])
+    assert list(selection.files) == [TEST_FILE]
+    assert "(imported)" in selection.files[TEST_FILE][0]
+
+
+def test_a_connector_module_nobody_imported_yet_reruns_its_source(world) -> None:
+    selection = _select(world, [Change("sources/shop/helpers.py", FileKind("shop", "connector"))])
+    assert list(selection.files) == [TEST_FILE]
+
+
+def test_a_library_change_reruns_everything_and_restarts_the_workers(world) -> None:
+    selection = _select(
+        world,
+        [Change("tests/harness/records.py", FileKind(None, "library"))],
+        preloaded={"tests/harness/records.py"},
+    )
+    assert set(selection.files) == {TEST_FILE, OTHER_TEST}
+    assert selection.restart_pool
+
+
+def test_last_failures_always_rerun(world) -> None:
+    world["other"].outcome = "failed"
+    selection = _select(world, [Change(ITEMS, FileKind("shop", "corpus"))])
+    assert world["other"].node_id in selection.nodes
+    assert selection.nodes[world["other"].node_id] == ["failed last time"]
+
+
+def test_nodes_that_never_ran_rerun_with_any_change_to_their_source(world) -> None:
+    world["schema"].ran = False
+    selection = _select(world, [Change(ITEMS, FileKind("shop", "corpus"))])
+    assert world["schema"].node_id in selection.nodes
+
+
+def test_a_source_nobody_knows_anything_about_runs_whole(world) -> None:
+    for node_id in [n for n, r in world["index"].nodes.items() if r.source == "other"]:
+        del world["index"].nodes[node_id]
+    selection = _select(world, [Change("simulator/specs/other/corpus/a.json", FileKind("other", "corpus"))])
+    assert OTHER_TEST in selection.files
+
+
+def test_docs_and_reports_rerun_nothing(world) -> None:
+    selection = _select(
+        world,
+        [
+            Change("sources/shop/README.md", FileKind("shop", "connector_data")),
+            Change(
+                "tests/unit/sources/shop/cassettes/TestShop.json.validation.json", FileKind("shop", "report")
+            ),
+            Change("tests/unit/sources/shop/cassettes/TestShop.json", FileKind("shop", "cassette")),
+        ],
+    )
+    assert selection.empty()
+
+
+def test_reasons_expand_whole_files_to_their_nodes(world) -> None:
+    selection = _select(world, [Change(TEST_FILE, FileKind("shop", "test"))])
+    expanded = selection.reasons_by_node(world["index"])
+    assert set(expanded) == {world["orders"].node_id, world["items"].node_id, world["schema"].node_id}
