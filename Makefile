@@ -21,7 +21,7 @@ run: $(STAMP)
 ## Every test: lint, the Python suite (spread over cores), then the editor extension.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n auto tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 ## The quick loop: Python tests without servers, browsers or Spark.
 test-quick: $(STAMP)
