@@ -1,0 +1,303 @@
+// Protocol nodes → the Test Explorer tree (source → test class → test[table]) and test results → test
+// messages. Pure: the `vscode` adapter turns these specs into TestItems and TestMessages.
+import type { Diagnostic, Node as ProtocolNode, Outcome, Range, TestFinishedParams } from "../generated/protocol";
+import { CONFIDENT, UriRebaser } from "./diagnostics";
+
+export type ItemKind = "source" | "file" | "class" | "test" | "collection";
+
+export interface ItemSpec {
+  id: string;
+  label: string;
+  kind: ItemKind;
+  /** Workspace-relative file the item lives in. */
+  file?: string;
+  /** Zero-based line of the item in `file`. */
+  line?: number;
+  description?: string;
+  /** For tests and collection errors: the daemon's node ID. */
+  nodeId?: string;
+  /** A collection error's text (shown on the item). */
+  error?: string;
+  children: ItemSpec[];
+}
+
+/** Finds lines in test files (the adapter reads files; tests pass a fake). Lines are zero-based. */
+export interface LineLocator {
+  classLine(file: string, testClass: string): number | undefined;
+  functionLine(file: string, name: string): number | undefined;
+}
+
+export const SOURCE_PREFIX = "source:";
+export const FILE_PREFIX = "file:";
+
+export function sourceOf(node: Pick<ProtocolNode, "source" | "file" | "nodeId">): string {
+  if (node.source) return node.source;
+  const match = /(?:^|\/)sources\/([^/]+)\//.exec(node.file || node.nodeId);
+  return match ? match[1] : "(other)";
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** The test's label: its name with the table parameter, e.g. `test_read_table[issues]`. */
+export function testLabel(node: ProtocolNode): string {
+  const last = node.nodeId.split("::").pop() || node.nodeId;
+  return last;
+}
+
+/**
+ * Where to put a test in its file. `Node.line` is pytest's (one-based) line of the function, which
+ * for an inherited test (most of LakeflowConnectTests) is a line in the *base class's* file, not in
+ * `Node.file`; so a definition in the node's own file wins, then the class line, then the hint.
+ */
+export function testLine(node: ProtocolNode, locate: LineLocator): number | undefined {
+  if (node.name) {
+    const own = locate.functionLine(node.file, node.name);
+    if (own !== undefined) return own;
+  }
+  if (node.testClass) {
+    const cls = locate.classLine(node.file, node.testClass);
+    if (cls !== undefined) return cls;
+  }
+  return node.line ? node.line - 1 : undefined;
+}
+
+export function buildTree(nodes: Iterable<ProtocolNode>, locate: LineLocator): ItemSpec[] {
+  const sources = new Map<string, ItemSpec>();
+  const parents = new Map<string, ItemSpec>();
+  const sourceItem = (name: string): ItemSpec => {
+    let item = sources.get(name);
+    if (!item) {
+      item = { id: `${SOURCE_PREFIX}${name}`, label: name, kind: "source", children: [] };
+      sources.set(name, item);
+    }
+    return item;
+  };
+  for (const node of nodes) {
+    const source = sourceItem(sourceOf(node));
+    if (node.kind === "collection") {
+      source.children.push({
+        id: node.nodeId,
+        label: `${baseName(node.file)} (does not collect)`,
+        kind: "collection",
+        file: node.file,
+        line: 0,
+        nodeId: node.nodeId,
+        error: node.message || "this test file failed to collect",
+        children: [],
+      });
+      continue;
+    }
+    const parentId = node.testClass ? `${node.file}::${node.testClass}` : `${FILE_PREFIX}${node.file}`;
+    let parent = parents.get(parentId);
+    if (!parent) {
+      parent = node.testClass
+        ? {
+            id: parentId,
+            label: node.testClass,
+            kind: "class",
+            file: node.file,
+            line: locate.classLine(node.file, node.testClass),
+            description: baseName(node.file),
+            children: [],
+          }
+        : { id: parentId, label: baseName(node.file), kind: "file", file: node.file, line: 0, children: [] };
+      parents.set(parentId, parent);
+      source.children.push(parent);
+    }
+    parent.children.push({
+      id: node.nodeId,
+      label: testLabel(node),
+      kind: "test",
+      file: node.file,
+      line: testLine(node, locate),
+      description: node.table ?? undefined,
+      nodeId: node.nodeId,
+      children: [],
+    });
+  }
+  const sortTree = (items: ItemSpec[]): ItemSpec[] => {
+    items.sort((a, b) => a.label.localeCompare(b.label));
+    for (const item of items) sortTree(item.children);
+    return items;
+  };
+  return sortTree([...sources.values()]);
+}
+
+/** Every node ID at or below the given items (a source or class stands for all its tests). */
+export function leafNodeIds(items: Iterable<ItemSpec>): string[] {
+  const out: string[] = [];
+  const walk = (item: ItemSpec) => {
+    if (item.nodeId) out.push(item.nodeId);
+    for (const child of item.children) walk(child);
+  };
+  for (const item of items) walk(item);
+  return out;
+}
+
+export type RunParamsChoice = { all: true } | { source: string } | { nodeIds: string[] };
+
+/**
+ * The narrowest `run` request for a selection: everything → `{all}`, exactly one whole source →
+ * `{source}` (the daemon then also runs that source's files that did not collect), else node IDs.
+ */
+export function runParamsFor(
+  selected: string[],
+  allNodeIds: string[],
+  sourceOfNode: (nodeId: string) => string | undefined,
+): RunParamsChoice {
+  const chosen = new Set(selected);
+  if (allNodeIds.length > 0 && allNodeIds.every((id) => chosen.has(id))) return { all: true };
+  const sources = new Set(selected.map(sourceOfNode));
+  if (sources.size === 1) {
+    const [source] = sources;
+    if (source && source !== "(other)") {
+      const ofSource = allNodeIds.filter((id) => sourceOfNode(id) === source);
+      if (ofSource.length && ofSource.every((id) => chosen.has(id))) return { source };
+    }
+  }
+  return { nodeIds: [...chosen] };
+}
+
+// ---------------------------------------------------------------------------- results
+
+export type ResultKind = "passed" | "failed" | "errored" | "skipped";
+
+/** VS Code's result states: an assertion failed → failed; error, timeout, crash → errored. */
+export function resultKind(outcome: Outcome): ResultKind {
+  switch (outcome) {
+    case "passed":
+      return "passed";
+    case "skipped":
+      return "skipped";
+    case "failed":
+      return "failed";
+    default:
+      return "errored";
+  }
+}
+
+export interface MessageSpec {
+  markdown: string;
+  /** Where the peek view opens: the blamed file's range (the connector line, spec key, corpus record). */
+  location?: { uri: string; range: Range };
+  expected?: string;
+  actual?: string;
+  /** The blamed party, for `testing/message/context` menus. */
+  contextValue?: string;
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/([\\`*_{}[\]<>#|])/g, "\\$1");
+}
+
+function describe(d: Diagnostic, rebase: UriRebaser): string {
+  const confidence = Math.round(d.data.confidence * 100);
+  const lines = [
+    `**${d.code}** blame (confidence ${confidence}%${d.data.confidence < CONFIDENT ? ", uncertain" : ""}): ` +
+      escapeMarkdown(d.message),
+  ];
+  if (d.data.fix) lines.push("", `*fix:* ${escapeMarkdown(d.data.fix)}`);
+  if (d.relatedInformation.length) {
+    lines.push("");
+    for (const r of d.relatedInformation) {
+      const uri = rebase(r.location.uri);
+      const line = r.location.range.start.line + 1;
+      lines.push(`- [${escapeMarkdown(shortPath(uri))}:${line}](${uri}#L${line}) ${escapeMarkdown(r.message)}`);
+    }
+  }
+  if (d.data.evidence.length) {
+    lines.push("", "evidence:");
+    for (const e of d.data.evidence) lines.push(`- ${escapeMarkdown(e)}`);
+  }
+  return lines.join("\n");
+}
+
+function shortPath(uri: string): string {
+  const path = decodeURIComponent(uri.replace(/^file:\/\//, ""));
+  const parts = path.split("/");
+  return parts.slice(-3).join("/");
+}
+
+/**
+ * The expected/actual pair of a ground-truth failure (the harness's `read returned N record(s); the
+ * corpus holds M record(s)` report, tests/harness/ground_truth.py), as line lists VS Code diffs:
+ * expected lists the corpus records the requests selected, actual those the connector returned.
+ *
+ * The protocol carries no structured expected/actual, so this reads the harness's report in the
+ * failure text; when the text is not such a report it returns undefined (no diff is shown).
+ */
+export function groundTruthDiff(message: string | null | undefined): { expected: string; actual: string } | undefined {
+  if (!message) return undefined;
+  const lines = message.split("\n").map((l) => l.replace(/^E\s{0,11}/, ""));
+  const headerIndex = lines.findIndex((l) => /read returned \d+ record\(s\); the corpus holds \d+ record\(s\)/.test(l));
+  if (headerIndex < 0) return undefined;
+  const header = /read returned (\d+) record\(s\); the corpus holds (\d+) record\(s\)[^(]*(\(.*\))?/.exec(lines[headerIndex])!;
+  const returned = Number(header[1]);
+  const held = Number(header[2]);
+  const lost: string[] = [];
+  const duplicated: string[] = [];
+  let more = 0;
+  let future = "";
+  for (const line of lines.slice(headerIndex + 1)) {
+    const lostMatch = /^\s*- (\S+\[\d+\]) \(key (.*?)\) (was served|is on page)/.exec(line);
+    if (lostMatch) {
+      lost.push(`${lostMatch[1]} key ${lostMatch[2]}`);
+      continue;
+    }
+    const dup = /^\s*- key (.*) x(\d+)$/.exec(line);
+    if (dup) {
+      duplicated.push(`key ${dup[1]} x${dup[2]}`);
+      continue;
+    }
+    const moreMatch = /^\s*\.\.\. and (\d+) more/.exec(line);
+    if (moreMatch) more = Number(moreMatch[1]);
+    if (/dated after the read started were returned/.test(line)) future = line.trim();
+    if (/^\S.*Error|^\S.*Failure/.test(line) && !line.includes("read returned")) break;
+  }
+  const expected = [`${held} record(s) in the corpus that the requests selected ${header[3] ?? ""}`.trim()];
+  const actual = [`${returned} record(s) returned by the connector`];
+  if (lost.length) {
+    expected.push(...lost.map((l) => `${l}: returned`));
+    actual.push(...lost.map((l) => `${l}: missing`));
+    if (more) {
+      expected.push(`… ${more} more record(s): returned`);
+      actual.push(`… ${more} more record(s): missing`);
+    }
+  }
+  for (const d of duplicated) {
+    expected.push(`${d.replace(/x\d+$/, "x1")}`);
+    actual.push(d);
+  }
+  if (future) {
+    expected.push("no record dated after the read started");
+    actual.push(future);
+  }
+  return { expected: expected.join("\n"), actual: actual.join("\n") };
+}
+
+/** Test messages for a finished test: one per diagnostic, at the blamed location. */
+export function testMessages(
+  finished: Pick<TestFinishedParams, "outcome" | "diagnostics" | "message">,
+  rebase: UriRebaser,
+  fallbackLocation?: { uri: string; range: Range },
+): MessageSpec[] {
+  if (finished.outcome === "passed" || finished.outcome === "skipped") return [];
+  const diff = groundTruthDiff(finished.message);
+  const messages: MessageSpec[] = finished.diagnostics.map((d) => ({
+    markdown: describe(d, rebase),
+    location: { uri: rebase(d.data.uri), range: d.range },
+    contextValue: d.code,
+    ...(diff && (d.data.check ?? "").startsWith("ground_truth") ? diff : {}),
+  }));
+  if (diff && !messages.some((m) => m.expected !== undefined)) {
+    // A ground-truth failure without a ground_truth diagnostic: still show the diff.
+    messages.push({ markdown: "the connector's records differ from the corpus", location: fallbackLocation, ...diff });
+  }
+  if (messages.length === 0) {
+    const text = finished.message || `${finished.outcome} (no detail from the daemon)`;
+    messages.push({ markdown: "```\n" + text.replace(/```/g, "ˋˋˋ") + "\n```", location: fallbackLocation });
+  }
+  return messages;
+}

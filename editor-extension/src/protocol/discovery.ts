@@ -1,0 +1,54 @@
+// `.connector-watch/daemon.json`: where a workspace's running daemon listens (daemon/PROTOCOL.md §Connecting).
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export const DISCOVERY_FILE = join(".connector-watch", "daemon.json");
+
+export interface DiscoveryInfo {
+  url: string;
+  httpUrl: string;
+  port: number;
+  token: string;
+  pid: number;
+  protocolVersion: string;
+  workspace: string;
+  startedAt?: number;
+}
+
+export function discoveryPath(workspace: string): string {
+  return join(workspace, DISCOVERY_FILE);
+}
+
+/** The discovery record, whatever its state; undefined when missing or unreadable. */
+export async function readDiscovery(workspace: string): Promise<DiscoveryInfo | undefined> {
+  let text: string;
+  try {
+    text = await readFile(discoveryPath(workspace), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const info = JSON.parse(text) as Partial<DiscoveryInfo>;
+    if (typeof info.url !== "string" || typeof info.token !== "string" || typeof info.pid !== "number") {
+      return undefined;
+    }
+    return info as DiscoveryInfo;
+  } catch {
+    return undefined; // being rewritten (the daemon replaces it atomically, but be lenient)
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The record of a daemon that is running now; a stale file (its pid is gone) counts as none. */
+export async function readLiveDiscovery(workspace: string): Promise<DiscoveryInfo | undefined> {
+  const info = await readDiscovery(workspace);
+  return info && pidAlive(info.pid) ? info : undefined;
+}

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { Node } from "../../src/generated/protocol";
+import {
+  ItemSpec,
+  LineLocator,
+  buildTree,
+  groundTruthDiff,
+  leafNodeIds,
+  resultKind,
+  runParamsFor,
+  sourceOf,
+  testMessages,
+} from "../../src/mapping/tests";
+import { rebaser } from "../../src/mapping/diagnostics";
+import { REPO_ROOT } from "../support/paths";
+import { loadSession } from "../support/session";
+
+/** A locator over the repo's real test files (what the adapter does through the file system). */
+const repoLocator: LineLocator = {
+  classLine(file, cls) {
+    const i = readFileSync(join(REPO_ROOT, file), "utf8").split("\n").findIndex((l) => l.startsWith(`class ${cls}`));
+    return i >= 0 ? i : undefined;
+  },
+  functionLine(file, name) {
+    const i = readFileSync(join(REPO_ROOT, file), "utf8").split("\n").findIndex((l) => new RegExp(`^\\s*def ${name}\\(`).test(l));
+    return i >= 0 ? i : undefined;
+  },
+};
+
+function find(items: ItemSpec[], id: string): ItemSpec | undefined {
+  for (const item of items) {
+    if (item.id === id) return item;
+    const found = find(item.children, id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+test("the tree is source → test class → test[table], sorted, with every node once", () => {
+  const nodes = loadSession().initialize.snapshot.nodes;
+  const tree = buildTree(nodes, repoLocator);
+  assert.deepEqual(tree.map((s) => s.id), ["source:zendesk"]);
+  const [source] = tree;
+  assert.equal(source.kind, "source");
+  assert.deepEqual(source.children.map((c) => [c.kind, c.label]), [["class", "TestZendeskConnector"]]);
+  const cls = source.children[0];
+  assert.equal(cls.file, "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py");
+  assert.equal(cls.line, repoLocator.classLine(cls.file!, "TestZendeskConnector"));
+  const labels = cls.children.map((c) => c.label);
+  assert.deepEqual(labels, [...labels].sort((a, b) => a.localeCompare(b)));
+  assert.ok(labels.includes("test_read_table[tickets]"));
+  assert.equal(find(tree, nodes[0].nodeId)?.kind, "test");
+  assert.deepEqual(leafNodeIds(tree).sort(), nodes.map((n) => n.nodeId).sort());
+  const tickets = cls.children.find((c) => c.label === "test_read_table[tickets]")!;
+  assert.equal(tickets.description, "tickets");
+});
+
+test("an inherited test sits at its class line (Node.line points into the base class's file)", () => {
+  const nodes = loadSession().initialize.snapshot.nodes;
+  const inherited = nodes.find((n) => n.name === "test_read_table")!;
+  const cls = repoLocator.classLine(inherited.file, inherited.testClass!);
+  const tree = buildTree([inherited], repoLocator);
+  assert.equal(find(tree, inherited.nodeId)!.line, cls);
+  const own: LineLocator = { classLine: () => 3, functionLine: () => 17 };
+  assert.equal(buildTree([inherited], own)[0].children[0].children[0].line, 17, "a definition in the node's own file wins");
+});
+
+test("a file that does not collect is an item with an error under its source", () => {
+  const node: Node = {
+    nodeId: "tests/unit/sources/github/test_github_lakeflow_connect.py", file: "tests/unit/sources/github/test_github_lakeflow_connect.py",
+    testClass: null, name: null, table: null, source: null, line: null, outcome: "error", durationMs: 3, kind: "collection",
+    message: "SyntaxError: invalid syntax",
+  };
+  const tree = buildTree([node], repoLocator);
+  assert.equal(tree[0].id, "source:github");
+  assert.equal(tree[0].children[0].kind, "collection");
+  assert.equal(tree[0].children[0].error, "SyntaxError: invalid syntax");
+  assert.equal(sourceOf(node), "github");
+});
+
+test("the narrowest run request for a selection", () => {
+  const all = ["a::1", "a::2", "b::1"];
+  const src = (id: string) => (id.startsWith("a") ? "github" : "zendesk");
+  assert.deepEqual(runParamsFor(all, all, src), { all: true });
+  assert.deepEqual(runParamsFor(["a::1", "a::2"], all, src), { source: "github" });
+  assert.deepEqual(runParamsFor(["a::1"], all, src), { nodeIds: ["a::1"] });
+  assert.deepEqual(runParamsFor(["a::1", "b::1"], all, src), { nodeIds: ["a::1", "b::1"] });
+});
+
+test("outcomes map onto VS Code's result states", () => {
+  assert.equal(resultKind("passed"), "passed");
+  assert.equal(resultKind("skipped"), "skipped");
+  assert.equal(resultKind("failed"), "failed");
+  for (const o of ["error", "timeout", "crashed"] as const) assert.equal(resultKind(o), "errored");
+});
+
+test("a failure's test message opens at the blamed location with blame, fix, related links and evidence", () => {
+  const finished = loadSession().notifications.find((n) => n.method === "test/finished" && n.params.outcome === "failed")!;
+  assert.equal(finished.method, "test/finished");
+  if (finished.method !== "test/finished") return;
+  const messages = testMessages(finished.params, rebaser("file:///tmp/ws", "file:///w"));
+  assert.equal(messages.length, finished.params.diagnostics.length);
+  const [m] = messages;
+  assert.equal(m.location!.uri, "file:///w/simulator/specs/zendesk/corpus/tickets.json");
+  assert.deepEqual(m.location!.range, finished.params.diagnostics[0].range);
+  assert.equal(m.contextValue, "corpus");
+  assert.match(m.markdown, /\*\*corpus\*\* blame \(confidence 80%\)/);
+  assert.match(m.markdown, /\*fix:\* give 'id' a bigint value/);
+  assert.match(m.markdown, /\[sources\/zendesk\/zendesk\.py:80\]\(file:\/\/\/w\/sources\/zendesk\/zendesk\.py#L80\)/);
+  assert.match(m.markdown, /evidence:/);
+  assert.equal(m.expected, undefined, "no diff for a parse failure");
+  assert.deepEqual(testMessages({ ...finished.params, outcome: "passed" }, (u) => u), []);
+});
+
+test("a failure without diagnostics shows the daemon's failure text at the test", () => {
+  const messages = testMessages(
+    { outcome: "timeout", diagnostics: [], message: "timed out after 30 s" },
+    (u) => u,
+    { uri: "file:///w/t.py", range: { start: { line: 4, character: 0 }, end: { line: 4, character: 0 } } },
+  );
+  assert.equal(messages.length, 1);
+  assert.match(messages[0].markdown, /timed out after 30 s/);
+  assert.equal(messages[0].location!.uri, "file:///w/t.py");
+});
+
+// The harness's ground-truth report as the daemon forwards it (pytest's `E ` lines), shortened.
+const GROUND_TRUTH = `    def test_read_matches_corpus(self, table: str) -> None:
+>           raise HarnessFailure(
+E           tests.harness.failures.HarnessFailure: [tickets] read returned 0 record(s); the corpus holds 24 record(s) that its requests selected (corpus: tickets, keys: ['id'])
+E           24 record(s) lost:
+E             - tickets[0] (key 10551) was served in request #5 (GET https://x/api/v2/incremental/tickets/cursor.json?per_page=5) but the connector did not return it
+E             - tickets[5] (key 10839) is on page 2 (records 6 of 27) of GET /api/v2/incremental/tickets/cursor.json with start_time=1420070400, which was never requested
+E             ... and 22 more
+
+tests/unit/sources/test_suite.py:429: HarnessFailure`;
+
+test("a ground-truth failure carries expected/actual: the corpus records selected vs. those returned", () => {
+  const diff = groundTruthDiff(GROUND_TRUTH)!;
+  assert.ok(diff);
+  assert.deepEqual(diff.expected.split("\n"), [
+    "24 record(s) in the corpus that the requests selected (corpus: tickets, keys: ['id'])",
+    "tickets[0] key 10551: returned",
+    "tickets[5] key 10839: returned",
+    "… 22 more record(s): returned",
+  ]);
+  assert.deepEqual(diff.actual.split("\n"), [
+    "0 record(s) returned by the connector",
+    "tickets[0] key 10551: missing",
+    "tickets[5] key 10839: missing",
+    "… 22 more record(s): missing",
+  ]);
+  assert.equal(groundTruthDiff("AssertionError: boom"), undefined);
+  const diagnostic = loadSession().notifications.flatMap((n) => (n.method === "test/finished" ? n.params.diagnostics : []))[0];
+  const messages = testMessages(
+    { outcome: "failed", message: GROUND_TRUTH, diagnostics: [{ ...diagnostic, data: { ...diagnostic.data, check: "ground_truth.dropped" } }] },
+    (u) => u,
+  );
+  assert.equal(messages[0].expected, diff.expected);
+  assert.equal(messages[0].actual, diff.actual);
+});
+
+test("duplicates in a ground-truth report diff as x1 vs xN", () => {
+  const diff = groundTruthDiff(
+    "E   HarnessFailure: [users] read returned 6 record(s); the corpus holds 5 record(s) that its requests selected (corpus: users, keys: ['id'])\nE   1 record(s) duplicated:\nE     - key 7 x2",
+  )!;
+  assert.match(diff.expected, /key 7 x1/);
+  assert.match(diff.actual, /key 7 x2/);
+});
