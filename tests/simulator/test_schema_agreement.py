@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from simulator import check_spec, pagination, spec
+from simulator.pagination import encode_token
 from simulator.values import matches
 from tests.simulator.conftest import UPSTREAM_SPECS, write_spec
 
@@ -274,10 +275,46 @@ def test_every_schema_type_hint_is_implemented() -> None:
         assert matches(value, "eq", [wanted], hint), hint
 
 
-def test_every_schema_role_is_known_to_the_loader() -> None:
-    enum = SCHEMA["$defs"]["param"]["properties"]["role"]["enum"]
-    assert spec.roles() == tuple(enum)
-    assert set(enum) >= spec.REPEATABLE_ROLES
+# role -> (param declaration, response keys, query that uses it); every role but ignore changes the answer
+ROLE_CASES = {
+    "filter": ("{role: filter, field: kind, op: eq}", "", "x=b"),
+    "sort_by": ("{role: sort_by}", "", "x=n"),
+    "sort_order": ("{role: sort_order}", "default_sort: n", "x=desc"),
+    "page": ("{role: page}", "pagination_style: page_number", "x=2"),
+    "per_page": ("{role: per_page}", "pagination_style: page_number", "x=1"),
+    "limit": ("{role: limit}", "pagination_style: offset_limit", "x=1"),
+    "offset": ("{role: offset}", "pagination_style: offset_limit", "x=1"),
+    "cursor": (
+        "{role: cursor}",
+        "pagination_style: cursor, wrapper: {records_key: d}",
+        "x=" + encode_token(1),
+    ),
+    "ignore": ("{role: ignore}", "", "x=1"),
+}
+
+
+def test_role_cases_cover_the_schema() -> None:
+    assert set(ROLE_CASES) == set(SCHEMA["$defs"]["param"]["properties"]["role"]["enum"])
+    assert set(spec.REPEATABLE_ROLES) <= set(ROLE_CASES)
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_CASES))
+def test_every_schema_role_is_implemented(simulate, role: str) -> None:
+    declaration, response, query = ROLE_CASES[role]
+    text = f"""
+    endpoints:
+      - path: /items
+        method: GET
+        corpus: items
+        params:
+          x: {declaration}
+        response: {{{response}}}
+    """
+    corpus = {"items": [{"n": 2, "kind": "a"}, {"n": 3, "kind": "b"}, {"n": 1, "kind": "a"}]}
+    with simulate(text, corpus):
+        plain = requests.get("https://api.example.com/items").json()
+        used = requests.get(f"https://api.example.com/items?{query}").json()
+    assert (plain == used) is (role == "ignore"), (plain, used)
 
 
 def test_every_computed_name_is_computed(simulate) -> None:
