@@ -13,10 +13,11 @@ in the read's options, and this module turns those options into:
   ``$CONNECTOR_WATCH_WORKSPACE``, then the specs shipped inside the installed
   ``simulator`` package (``simulator/specs/<name>/``), so an executor never depends on
   the driver's working directory;
-- **problem markers**: errors raised here carry one line ``CONNECTOR_WATCH_PROBLEM
-  {json}`` with the structured facts (table, field, value, record, Spark type), which
-  survives Spark's exception wrapping and lets a caller (the daemon's e2e stage) blame
-  without scraping prose.
+- **fresh code**: Spark reuses its Python workers; :func:`refresh` re-imports a
+  connector package whose files changed since the worker imported it.
+
+The readers themselves, and the problem markers their errors carry, are in
+:mod:`sources.spark.readers`.
 """
 
 from __future__ import annotations
@@ -28,94 +29,36 @@ import importlib.util
 import inspect
 import json
 import os
-import shutil
 import sys
 import tempfile
-import traceback
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: The data source's own option keys (lower case: Spark lower-cases option names).
-OPT_SOURCE = "source"
-OPT_CONNECTOR = "connector"
-OPT_TABLE = "tablename"
-OPT_DELETE_FLOW = "isdeleteflow"
-OPT_SIM_MODE = "simulatormode"
-OPT_SIM_SOURCE = "simulatorsource"
-OPT_SIM_SPECS = "simulatorspecsdir"
-OPT_SIM_CASSETTE = "simulatorcassette"
-OPT_SIM_TRACE = "simulatortracedir"
-OPT_MAX_BATCHES = "maxbatches"
-OPT_TABLE_NAME_LIST = "tablenamelist"
-OPT_TABLE_CONFIGS = "tableconfigs"
-FRAMEWORK_OPTIONS = frozenset(
-    {
-        OPT_SOURCE,
-        OPT_CONNECTOR,
-        OPT_TABLE,
-        OPT_DELETE_FLOW,
-        OPT_SIM_MODE,
-        OPT_SIM_SOURCE,
-        OPT_SIM_SPECS,
-        OPT_SIM_CASSETTE,
-        OPT_SIM_TRACE,
-        OPT_MAX_BATCHES,
-        OPT_TABLE_NAME_LIST,
-        OPT_TABLE_CONFIGS,
-        "path",
-    }
+from sources.spark.readers import (
+    FRAMEWORK_OPTIONS,
+    OPT_CONNECTOR,
+    OPT_SIM_CASSETTE,
+    OPT_SIM_MODE,
+    OPT_SIM_SOURCE,
+    OPT_SIM_SPECS,
+    OPT_SIM_TRACE,
+    OPT_SOURCE,
+    PROBLEM_MARKER,
+    ConnectorProblem,
+    DataSourceOptionError,
+    canonical_offset,
+    connector_options,
+    lower_options,
+    parse_problems,
+    shown_record,
+    table_is_partitioned,
 )
-DEFAULT_MAX_BATCHES = 100_000
+
 SIMULATOR_MODES = ("simulate", "replay", "hybrid")
-PROBLEM_MARKER = "CONNECTOR_WATCH_PROBLEM"
-MAX_RECORD_CHARS = 4000
-
-
-class DataSourceOptionError(ValueError):
-    """A read whose options cannot work (missing source or table, bad simulator mode)."""
-
-
-class ConnectorProblem(RuntimeError):
-    """A failure inside a read, with a ``CONNECTOR_WATCH_PROBLEM {json}`` line for machines."""
-
-    def __init__(self, message: str, problem: dict[str, Any]) -> None:
-        self.problem = problem
-        payload = json.dumps(problem, default=str, ensure_ascii=False)
-        super().__init__(f"{message}\n{PROBLEM_MARKER} {payload}")
-
-
-def lower_options(options: Mapping[str, Any]) -> dict[str, str]:
-    """Spark hands options with lower-cased keys; make plain dicts agree."""
-    return {str(k).lower(): str(v) for k, v in options.items() if v is not None}
-
-
-def canonical(offset: Any) -> str:
-    return json.dumps(offset, sort_keys=True, default=str)
-
-
-def shown_record(record: Any, keep: tuple[str, ...] = ()) -> Any:
-    """The record as JSON-able data; a large one keeps its short fields and the ``keep`` ones.
-
-    Omitted fields are counted under ``"…"`` so a reader knows the record was cut.
-    """
-    data = json.loads(json.dumps(record, default=str, ensure_ascii=False))
-    if len(json.dumps(data, ensure_ascii=False)) <= MAX_RECORD_CHARS or not isinstance(data, dict):
-        return data
-    wanted = {path.split(".")[0].split("[")[0] for path in keep}
-    compact: dict[str, Any] = {}
-    omitted = 0
-    for key, value in data.items():
-        if key in wanted or len(json.dumps(value, ensure_ascii=False)) <= 120:
-            compact[key] = value
-        else:
-            omitted += 1
-    if omitted:
-        compact["…"] = f"{omitted} long field(s) omitted"
-    return compact
-
+canonical = canonical_offset
 
 # ---------------------------------------------------------------------------- fresh code
 
@@ -225,20 +168,6 @@ def _only_connector_in(module: Any, what: str) -> type:
             "set the 'connector' option to 'package.module:Class'"
         )
     return found[0]
-
-
-def connector_options(options: Mapping[str, str]) -> dict[str, str]:
-    """The read's options without the data source's own keys: what the connector sees."""
-    return {k: v for k, v in options.items() if k not in FRAMEWORK_OPTIONS}
-
-
-def is_partitioned(connector: Any, table: str) -> bool:
-    """Whether a batch read of ``table`` splits into the connector's partitions."""
-    methods = ("get_partitions", "read_partition")
-    if not all(callable(getattr(connector, name, None)) for name in methods):
-        return False
-    check = getattr(connector, "is_partitioned", None)
-    return bool(check(table)) if callable(check) else True
 
 
 # ---------------------------------------------------------------------------- specs
@@ -403,45 +332,23 @@ def activated(options: Mapping[str, str], **extra: Any) -> Iterator[Activation |
                 activation.dump_trace()
 
 
-# ---------------------------------------------------------------------------- errors
-
-
-def failure_problem(exc: BaseException, table: str | None, call: str) -> dict[str, Any]:
-    """Structured facts about an exception from connector code (for the problem marker)."""
-    frames = [
-        {"file": f.filename, "line": f.lineno, "function": f.name}
-        for f in traceback.extract_tb(exc.__traceback__)
-        if "/pyspark/" not in f.filename and "pyspark.zip" not in f.filename
-    ]
-    return {
-        "kind": "error",
-        "table": table,
-        "call": call,
-        "exception": type(exc).__name__,
-        "message": str(exc).split(f"\n{PROBLEM_MARKER} ")[0][:2000],
-        "frames": frames[-12:],
-    }
-
-
-def parse_problems(text: str) -> list[dict[str, Any]]:
-    """Every ``CONNECTOR_WATCH_PROBLEM {json}`` payload in ``text`` (an exception's message)."""
-    problems: list[dict[str, Any]] = []
-    decoder = json.JSONDecoder()
-    start = 0
-    while True:
-        at = text.find(PROBLEM_MARKER + " ", start)
-        if at < 0:
-            return problems
-        begin = at + len(PROBLEM_MARKER) + 1
-        try:
-            value, end = decoder.raw_decode(text, begin)
-        except ValueError:
-            start = begin
-            continue
-        if isinstance(value, dict) and value not in problems:
-            problems.append(value)
-        start = end
-
-
-def remove_tree(path: str | Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+__all__ = [
+    "FRAMEWORK_OPTIONS",
+    "PROBLEM_MARKER",
+    "SIMULATOR_MODES",
+    "Activation",
+    "ConnectorProblem",
+    "DataSourceOptionError",
+    "activated",
+    "canonical",
+    "connector_class",
+    "connector_options",
+    "lower_options",
+    "packaged_specs_dir",
+    "parse_problems",
+    "refresh",
+    "shown_record",
+    "simulator_mode",
+    "spec_location",
+    "table_is_partitioned",
+]
