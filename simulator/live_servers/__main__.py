@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parent = os.getppid()  # before anything else: the parent may exit as soon as it reads the URL
     args = _parser().parse_args(argv)
     cls = app_class(args.source)
     if args.list_drifts:
@@ -115,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     if args.exit_with_parent:
-        parent = os.getppid()
 
         def watch() -> None:
             while os.getppid() == parent:

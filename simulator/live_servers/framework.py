@@ -114,7 +114,7 @@ class ApiRequest:
         target = self.base_url + (path if path is not None else self.path)
         if query:
             items = query.items() if isinstance(query, dict) else query
-            target += "?" + urlencode([(k, str(v)) for k, v in items])
+            target += "?" + urlencode([(k, str(v)) for k, v in items], safe="$,")
         return target
 
 

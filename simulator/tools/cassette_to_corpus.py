@@ -16,8 +16,9 @@ changed, unchanged, kept). ``--replace`` writes only the recorded records.
 
 Primary keys come from ``--primary-key table=field[,field]``, else the source
 connector's ``TABLE_METADATA`` (when the corpus table is a connector table),
-else the first of ``id``, ``sha``, ``uuid``, ``node_id``, ``key``, a nested
-``*.id`` or ``name`` that is present and unique in the data.
+else the first of ``id``, ``sha``, ``uuid``, ``node_id``, ``key``, another
+``*id`` field (``CustomerID``), a nested ``*.id`` or ``name`` that is present and
+unique in the data.
 
 Token-endpoint responses are skipped (their credentials are redacted in the
 cassette). Exit status: 0 when a table was written (or would be, with
@@ -201,8 +202,9 @@ def infer_primary_keys(existing: list[Any], fresh: list[Any]) -> list[str] | Non
         return None
     candidates = list(PK_CANDIDATES)
     first = sample[0]
+    candidates += [k for k in first if k.lower().endswith("id") and k not in candidates]  # CustomerID, userId
     candidates += [f"{k}.id" for k, v in first.items() if isinstance(v, dict) and "id" in v]
-    candidates.append("name")
+    candidates += [k for k in first if k.lower() == "name"]
     for candidate in candidates:
         if _unique(sample, candidate) and all(dotted_get(r, candidate) is not None for r in fresh):
             return [candidate]

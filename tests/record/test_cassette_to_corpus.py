@@ -1,0 +1,170 @@
+"""Re-seeding a corpus from a cassette: records_key honoured, primary keys deduplicated, merged, reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from simulator.tools.cassette_to_corpus import reseed
+from sources.zendesk.zendesk import ZendeskLakeflowConnect
+from tests.record.helpers import REPO, SPECS, drain, record
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.tools.cassette_to_corpus", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _odata_spec(tmp_path: Path) -> Path:
+    spec_dir = tmp_path / "odata"
+    (spec_dir / "corpus").mkdir(parents=True)
+    (spec_dir / "corpus" / "customers.json").write_text(
+        json.dumps(
+            [{"CustomerID": "ALFKI", "Name": "Alfreds"}, {"CustomerID": "BONAP", "Name": "Bon app'"}],
+            indent=2,
+        )
+    )
+    (spec_dir / "endpoints.yaml").write_text(
+        "endpoints:\n"
+        "  - path: /odata/Customers\n"
+        "    method: GET\n"
+        "    corpus: customers\n"
+        "    response:\n"
+        "      wrapper: {records_key: d.results}\n"
+    )
+    return spec_dir
+
+
+def _cassette(tmp_path: Path, bodies: list[Any]) -> Path:
+    cassette = Cassette(
+        "odata",
+        [
+            Interaction(
+                RecordedRequest("GET", "https://x/odata/Customers", {"$skip": str(i)}),
+                RecordedResponse(200, {}, json.dumps(b)),
+            )
+            for i, b in enumerate(bodies)
+        ],
+    )
+    path = tmp_path / "TestOdata.json"
+    cassette.save(path)
+    return path
+
+
+def test_records_key_is_honoured_and_records_merge_on_the_primary_key(tmp_path: Path) -> None:
+    spec_dir = _odata_spec(tmp_path)
+    cassette = _cassette(
+        tmp_path,
+        [
+            {
+                "d": {
+                    "results": [
+                        {"CustomerID": "ALFKI", "Name": "Alfreds Futterkiste"},
+                        {"CustomerID": "NEW01", "Name": "New"},
+                    ]
+                }
+            },
+            {"d": {"results": [{"CustomerID": "NEW01", "Name": "New"}]}},  # the same record on another page
+        ],
+    )
+    result = _run(
+        "--cassette",
+        str(cassette),
+        "--spec",
+        str(spec_dir / "endpoints.yaml"),
+        "--output",
+        str(spec_dir / "corpus"),
+    )
+    assert result.returncode == 0, result.stderr
+    corpus = json.loads((spec_dir / "corpus" / "customers.json").read_text())
+    assert corpus == [
+        {"CustomerID": "ALFKI", "Name": "Alfreds Futterkiste"},  # updated in place
+        {"CustomerID": "BONAP", "Name": "Bon app'"},  # kept: not in the cassette
+        {"CustomerID": "NEW01", "Name": "New"},  # added once
+    ]
+    assert "1 added, 1 updated (fields changed: Name), 0 unchanged, 1 kept from the corpus" in result.stdout
+    assert "primary key: CustomerID, inferred" in result.stdout
+    assert "1 repeated recording(s) of the same record merged" in result.stdout
+
+
+def test_replace_dry_run_and_explicit_primary_keys(tmp_path: Path) -> None:
+    spec_dir = _odata_spec(tmp_path)
+    cassette = _cassette(tmp_path, [{"d": {"results": [{"CustomerID": "ALFKI", "Name": "A"}]}}])
+    before = (spec_dir / "corpus" / "customers.json").read_text()
+    dry = _run(
+        "--cassette",
+        str(cassette),
+        "--spec",
+        str(spec_dir / "endpoints.yaml"),
+        "--output",
+        str(spec_dir / "corpus"),
+        "--dry-run",
+    )
+    assert dry.returncode == 0 and dry.stdout.startswith("would write")
+    assert (spec_dir / "corpus" / "customers.json").read_text() == before
+    changes, _ = reseed(
+        cassette,
+        spec_dir / "endpoints.yaml",
+        spec_dir / "corpus",
+        replace=True,
+        primary_keys={"customers": ["Name"]},
+    )
+    assert changes[0].primary_keys == ["Name"] and changes[0].removed == 2 and changes[0].added == 1
+    assert json.loads((spec_dir / "corpus" / "customers.json").read_text()) == [
+        {"CustomerID": "ALFKI", "Name": "A"}
+    ]
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    spec_dir = _odata_spec(tmp_path)
+    missing = _run(
+        "--cassette",
+        str(tmp_path / "nope.json"),
+        "--spec",
+        str(spec_dir / "endpoints.yaml"),
+        "--output",
+        str(tmp_path),
+    )
+    assert missing.returncode == 2 and "cassette not found" in missing.stderr
+    empty = _cassette(tmp_path, [])
+    nothing = _run(
+        "--cassette",
+        str(empty),
+        "--spec",
+        str(spec_dir / "endpoints.yaml"),
+        "--output",
+        str(spec_dir / "corpus"),
+    )
+    assert nothing.returncode == 1 and "nothing to write" in nothing.stderr
+
+
+def test_a_recorded_cassette_reseeds_the_real_corpus_with_connector_primary_keys(
+    fresh_server: Any, tmp_path: Path
+) -> None:
+    server = fresh_server("zendesk", drifts=["extra_field"])
+    connector = ZendeskLakeflowConnect(server.config)
+    options = {"page_size": "5", "max_records_per_batch": "100"}
+    cassette = tmp_path / "TestZendesk.json"
+    record(
+        tmp_path, "zendesk", server.config, lambda: drain(connector, "tickets", options), cassette=cassette
+    )
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SPECS / "zendesk" / "corpus", corpus)
+    changes, _ = reseed(cassette, SPECS / "zendesk" / "endpoints.yaml", corpus)
+    tickets = next(c for c in changes if c.table == "tickets")
+    assert tickets.pk_origin == "from sources/zendesk TABLE_METADATA" and tickets.primary_keys == ["id"]
+    assert "encoded_id" in tickets.changed_fields and tickets.added == 0
+    written = json.loads((corpus / "tickets.json").read_text())
+    assert len(written) == len(json.loads((SPECS / "zendesk" / "corpus" / "tickets.json").read_text()))
+    assert sum(1 for t in written if t.get("encoded_id") == "PZ8Q3M-D8Q1") == tickets.updated
+    assert len({t["id"] for t in written}) == len(written)

@@ -1,0 +1,91 @@
+"""Replay and hybrid modes over a recorded cassette."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from simulator import NoMatchingInteraction, Simulator
+from simulator.cassette import Cassette
+from sources.github.github import GithubLakeflowConnect
+from tests.record.helpers import SPECS, drain, record
+
+
+def test_replay_serves_the_recording_anywhere_and_names_the_nearest_on_a_miss(
+    live_servers: Any, tmp_path: Path
+) -> None:
+    server = live_servers["github"]
+    cassette = tmp_path / "TestGithub.json"
+    live = GithubLakeflowConnect(server.config)
+    recorded: list[Any] = []
+    record(
+        tmp_path,
+        "github",
+        server.config,
+        lambda: recorded.extend(drain(live, "repositories")),
+        cassette=cassette,
+    )
+
+    offline = {
+        **server.config,
+        "base_url": "http://127.0.0.1:9",
+        "token": "another-token",
+    }  # nothing listens there
+    with Simulator(mode="replay", cassette_path=cassette):
+        replayed = drain(GithubLakeflowConnect(offline), "repositories")
+        assert replayed == recorded[:5]  # the sampled page
+        with pytest.raises(NoMatchingInteraction) as missed:
+            GithubLakeflowConnect(offline).read_table("issues", {}, {"max_records_per_batch": "4"})
+    message = str(missed.value)
+    assert "No cassette match for GET http://127.0.0.1:9/repos/octo-org/alpha/issues" in message
+    assert "Nearest recorded requests:" in message and "/users/octo-org/repos?" in message
+
+
+def test_credential_query_parameters_are_stored_redacted_and_still_replay(
+    live_servers: Any, tmp_path: Path
+) -> None:
+    server = live_servers["github"]
+    cassette = tmp_path / "TestGithub.json"
+    headers = {"Authorization": f"Bearer {server.config['token']}"}
+    url = f"{server.base_url}/users/octo-org/repos"
+
+    def call() -> None:
+        requests.get(url, params={"per_page": 2, "api_key": "query-secret-123"}, headers=headers, timeout=10)
+
+    record(tmp_path, "github", server.config, call, cassette=cassette)
+    text = cassette.read_text()
+    assert "query-secret-123" not in text
+    stored = [i.request.query for i in Cassette.load(cassette).interactions]
+    assert {"per_page": "2", "api_key": "***REDACTED***"} in stored
+    with Simulator(mode="replay", cassette_path=cassette):
+        response = requests.get(url, params={"per_page": 2, "api_key": "a-different-key"}, timeout=10)
+    assert response.status_code in (200, 429) and response.json()
+
+
+def test_hybrid_serves_the_spec_and_falls_back_to_the_cassette(fresh_server: Any, tmp_path: Path) -> None:
+    server = fresh_server("github", drifts=["new_endpoint"])
+    cassette = tmp_path / "TestGithub.json"
+    connector = GithubLakeflowConnect(server.config)
+    record(
+        tmp_path,
+        "github",
+        server.config,
+        lambda: drain(connector, "issues", {"max_records_per_batch": "3"}),
+        cassette=cassette,
+    )
+    by_id = next(
+        i for i in Cassette.load(cassette).interactions if i.request.path.startswith("/repositories/")
+    )
+    url = by_id.request.url.replace(server.base_url, "http://api.test")
+    with Simulator(
+        mode="hybrid", spec_path=SPECS / "github" / "endpoints.yaml", cassette_path=cassette
+    ) as sim:
+        from_cassette = requests.get(url, params=by_id.request.query, timeout=10)
+        from_spec = requests.get("http://api.test/users/octo-org/repos", params={"per_page": 100}, timeout=10)
+    assert from_cassette.json() == json.loads(by_id.response.body_text)
+    assert len(from_spec.json()) == 21  # every corpus repository of octo-org: the spec, not the cassette
+    assert [e.mode for e in sim.trace.entries] == ["replay", "simulate"]
