@@ -315,11 +315,13 @@ class DaemonServer:
 
     # ------------------------------------------------------------------ JSON-RPC
     async def _on_message(self, client: Client, raw: str | bytes) -> dict[str, Any] | None:
-        if len(raw) > MAX_MESSAGE_BYTES:
+        # The limit is in bytes: a text message of N characters is up to 4 N bytes of UTF-8.
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
+        if size > MAX_MESSAGE_BYTES:
             return _error(
                 None,
                 protocol.MESSAGE_TOO_LARGE,
-                f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
+                f"message of {size} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
             )
         try:
             message = json.loads(raw)
