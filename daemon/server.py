@@ -333,9 +333,14 @@ class DaemonServer:
             or not isinstance(message.get("method"), str)
         ):
             return _error(
-                message.get("id") if isinstance(message, dict) else None,
+                message.get("id") if isinstance(message, dict) and _valid_id(message.get("id")) else None,
                 protocol.INVALID_REQUEST,
                 "invalid request: expected a JSON-RPC 2.0 object with a method",
+            )
+        if "id" in message and not _valid_id(message["id"]):
+            # The schema's ids are integers or strings; echoing anything else would break the reply.
+            return _error(
+                None, protocol.INVALID_REQUEST, "invalid request: id must be an integer or a string"
             )
         request_id = message.get("id")
         method = message["method"]
@@ -494,6 +499,10 @@ def _response(status: HTTPStatus, text: str) -> Response:
         Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}),
         body,
     )
+
+
+def _valid_id(request_id: Any) -> bool:
+    return isinstance(request_id, str) or (isinstance(request_id, int) and not isinstance(request_id, bool))
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
