@@ -414,6 +414,9 @@ class DaemonServer:
 
     def _run(self, params: dict[str, Any]) -> dict[str, Any]:
         engine = self.engine
+        for flag in ("all", "failed"):
+            if params.get(flag) is False:  # the schema allows a boolean; only true selects anything
+                raise RpcError(protocol.INVALID_PARAMS, f"{flag!r} must be true (or use another selection)")
         if params.get("all"):
             engine.rerun_all()
             return {"accepted": True, "nodeIds": sorted(engine.index.nodes)}
@@ -437,7 +440,7 @@ class DaemonServer:
                 protocol.UNKNOWN_NODE, f"unknown node ID(s): {unknown[:5]}", {"unknown": unknown[:50]}
             )
         engine.run_nodes(node_ids)
-        return {"accepted": True, "nodeIds": list(node_ids)}
+        return {"accepted": bool(node_ids), "nodeIds": list(node_ids)}
 
     def _cancel(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"cancelled": self.engine.cancel()}
