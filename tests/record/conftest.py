@@ -95,14 +95,24 @@ def run_suite(
     *,
     mode: str,
     config: dict[str, Any] | None = None,
+    config_path: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = SUITE_TIMEOUT,
 ) -> SuiteRun:
-    """Run ``tests/unit/sources/<source>`` of ``workspace`` in a pytest subprocess."""
+    """Run ``tests/unit/sources/<source>`` of ``workspace`` in a pytest subprocess.
+
+    The connector config goes in ``CONNECTOR_TEST_CONFIG_JSON`` (``config``) or, with
+    ``config_path``, is written there (mode 0600) and named by ``CONNECTOR_TEST_CONFIG_PATH``.
+    """
     report = workspace / f".junit-{source}-{mode}-{time.monotonic_ns()}.xml"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_TEST_", "PYTEST_"))}
     environment["CONNECTOR_TEST_MODE"] = mode
-    if config is not None:
+    if config is not None and config_path is not None:
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.touch(mode=0o600)
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+        environment["CONNECTOR_TEST_CONFIG_PATH"] = str(config_path)
+    elif config is not None:
         environment["CONNECTOR_TEST_CONFIG_JSON"] = json.dumps(config)
     environment.update(env or {})
     started = time.monotonic()

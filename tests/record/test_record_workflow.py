@@ -8,10 +8,13 @@ report, re-seed the corpus, and see the drift gone and simulate mode green.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +32,66 @@ SOURCES = ("github", "zendesk", "hubspot", "msgraph")
 WRITE_BACK = {"github": "issues", "zendesk": "tickets", "hubspot": "contacts"}
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Every example suite recorded once (concurrently), plus a run with refused credentials."""
-    workspace = copy_examples(tmp_path_factory.mktemp("record") / "workspace")
+def _record_everything(root: Path) -> tuple[Path, dict[str, SuiteRun], dict[str, dict[str, str]]]:
+    workspace = copy_examples(root / "workspace")
+    refused_space = copy_examples(root / "refused", sources=("msgraph",))
     servers = {source: start(source, rate_limit="first") for source in SOURCES}
     try:
         refused = {**servers["msgraph"].config, "client_secret": "not-the-secret"}
-        refused_space = copy_examples(tmp_path_factory.mktemp("refused") / "workspace", sources=("msgraph",))
-        jobs = {s: (workspace, s, servers[s].config) for s in SOURCES}
-        jobs["refused"] = (refused_space, "msgraph", refused)
+        # (workspace, source, config, mode, config file): ``live`` is ``record`` under its other name,
+        # and the config may come inline (CONNECTOR_TEST_CONFIG_JSON) or from a file (..._PATH).
+        jobs = {s: (workspace, s, servers[s].config, "record", None) for s in SOURCES}
+        jobs["msgraph"] = (
+            workspace,
+            "msgraph",
+            servers["msgraph"].config,
+            "live",
+            root / "secrets" / "msgraph.json",
+        )
+        jobs["refused"] = (refused_space, "msgraph", refused, "record", None)
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = {
-                name: pool.submit(run_suite, ws, source, mode="record", config=config)
-                for name, (ws, source, config) in jobs.items()
+                name: pool.submit(run_suite, ws, source, mode=mode, config=config, config_path=path)
+                for name, (ws, source, config, mode, path) in jobs.items()
             }
             runs = {name: future.result() for name, future in futures.items()}
-        yield workspace, runs, {s: dict(servers[s].config) for s in SOURCES}
+        return workspace, runs, {s: dict(servers[s].config) for s in SOURCES}
     finally:
         for server in servers.values():
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Every example suite recorded once (concurrently), plus a run with refused credentials.
+
+    Under pytest-xdist the workers share one recording (the first one makes it, under a lock).
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "record-workflow"
+    with open(shared / "record-workflow.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "done.json"
+        if done.is_file():
+            data = json.loads(done.read_text())
+            return (
+                Path(data["workspace"]),
+                {k: SuiteRun(**v) for k, v in data["runs"].items()},
+                data["configs"],
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        workspace, runs, configs = _record_everything(root)
+        done.write_text(
+            json.dumps(
+                {
+                    "workspace": str(workspace),
+                    "runs": {k: asdict(v) for k, v in runs.items()},
+                    "configs": configs,
+                }
+            )
+        )
+        return workspace, runs, configs
 
 
 @pytest.mark.parametrize("source", SOURCES)
