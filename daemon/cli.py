@@ -282,7 +282,9 @@ def _impact(workspace: Workspace, index: Index, raw_paths: list[str]) -> Selecti
         if kind.kind == "spec":
             corpus_dir = workspace.layout.corpus_dir(kind.source) if kind.source else None
             spec, _ = check_spec(workspace.absolute(path), corpus_dir, display=path)
-            spec_changes[path] = SpecChange(before=None, after=spec)
+            spec_changes[path] = SpecChange(
+                before=None, after=spec, before_future=index.spec_future.get(path)
+            )
     return select(
         changes,
         index,

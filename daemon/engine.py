@@ -28,7 +28,7 @@ from daemon import events as ev
 from daemon.blame import FailureInput, blame
 from daemon.corpus_lint import TableContext
 from daemon.diagnostics import Diagnostic
-from daemon.impact import Change, Selection, SpecChange, select
+from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select
 from daemon.index import Index, NodeRecord
 from daemon.sources_view import FileView
 from daemon.static_checks import check_file, corpus_tables
@@ -425,6 +425,11 @@ class Engine:
         """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
         from daemon.index import dump
 
+        self.index.spec_future = {
+            path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
+            for path, spec in self.specs.items()
+            if spec is not None
+        }
         target = self.workspace.root / ".connector-watch" / "index.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_suffix(".tmp")

@@ -40,6 +40,9 @@ class Change:
 class SpecChange:
     before: Spec | None
     after: Spec | None  # None: the new spec does not load
+    #: Without the previous spec (one-shot commands), its future-record directives as the index
+    #: recorded them: ``{corpus: [cursor_field, count]}``.
+    before_future: dict[str, tuple] | None = None
 
 
 @dataclass
@@ -79,7 +82,7 @@ def _rematch(request: RequestRef, spec: Spec) -> tuple[int | None, str | None]:
     return endpoint.index, endpoint.fingerprint
 
 
-def _future_by_corpus(spec: Spec | None) -> dict[str, tuple]:
+def future_by_corpus(spec: Spec | None) -> dict[str, tuple]:
     if spec is None:
         return {}
     result: dict[str, tuple] = {}
@@ -203,7 +206,13 @@ def _spec_changed(
         return
     # Requests are matched again against the new spec; the recorded endpoint and fingerprint of
     # each request stand for the old one, so this works without the previous spec too.
-    before_future, after_future = _future_by_corpus(change.before), _future_by_corpus(change.after)
+    if change.before is not None:
+        before_future = future_by_corpus(change.before)
+    elif change.before_future is not None:
+        before_future = {k: tuple(v) for k, v in change.before_future.items()}
+    else:
+        before_future = {c: ("unknown",) for c in future_by_corpus(change.after)}
+    after_future = future_by_corpus(change.after)
     future_changed = {
         c for c in set(before_future) | set(after_future) if before_future.get(c) != after_future.get(c)
     }

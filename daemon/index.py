@@ -97,6 +97,8 @@ class Index:
         self.nodes: dict[str, NodeRecord] = {}
         self.files: dict[str, FileRecord] = {}
         self.tables: dict[tuple[str | None, str], TableInfo] = {}
+        #: Per spec file, the future-record directives in force when nodes last ran.
+        self.spec_future: dict[str, dict[str, list[Any]]] = {}
 
     # ------------------------------------------------------------------ updates from plugin events
     def collected(
@@ -196,6 +198,7 @@ def dump(index: Index) -> dict[str, Any]:
     """A JSON document of the index (``.connector-watch/index.json``), for one-shot commands."""
     return {
         "version": INDEX_VERSION,
+        "specFuture": index.spec_future,
         "nodes": [
             {
                 **record.describe(),
@@ -254,6 +257,7 @@ def load(document: dict[str, Any]) -> Index:
             bool(item.get("collectError")),
             True,
         )
+    index.spec_future = dict(document.get("specFuture", {}))
     for item in document.get("tables", []):
         index.tables[(item.get("source"), item["table"])] = TableInfo(
             item.get("source"),

@@ -294,7 +294,18 @@ class _SpecReader:
             _validator().iter_errors(self.doc.data), key=lambda e: list(map(str, e.absolute_path))
         )
         for error in errors:
+            if error.validator == "required" and self._misspelled_required(error):
+                continue  # the unknown-key issue says "did you mean" for it: one problem, one issue
             self._schema_issue(error)
+
+    @staticmethod
+    def _misspelled_required(error: jsonschema.ValidationError) -> bool:
+        match = re.search(r"'([^']+)' is a required property", error.message)
+        if not match or not isinstance(error.instance, dict):
+            return False
+        allowed = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        extras = [str(k) for k in error.instance if k not in allowed]
+        return bool(difflib.get_close_matches(match.group(1), extras, n=1, cutoff=0.6))
 
     def _schema_issue(self, error: jsonschema.ValidationError) -> None:
         where: PathKey = tuple(error.absolute_path)

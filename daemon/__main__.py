@@ -1,0 +1,7 @@
+"""``python -m daemon`` is ``connector-watch``."""
+
+import sys
+
+from daemon.cli import main
+
+sys.exit(main())
