@@ -145,3 +145,37 @@ def test_touching_a_file_without_changing_it_does_nothing(live: LiveEngine) -> N
     path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TimeoutError):
         live.wait_for(lambda e: isinstance(e, ev.FilesChanged), mark, timeout=1.0)
+
+
+def test_a_save_during_a_run_cancels_it_and_carries_its_unfinished_nodes_over(live: LiveEngine) -> None:
+    connector = "sources/zendesk/zendesk.py"
+    original = live.read(connector)
+    needle = "        per_page = self._page_size(table_options, LIST_MAX_PAGE_SIZE)\n"
+    assert needle in original
+    slow = original.replace(needle, needle + "        import time as _t; _t.sleep(1.0)\n", 1)
+    mark = live.mark()
+    (live.root / connector).write_text(slow, encoding="utf-8")
+    live.wait_for(lambda e: isinstance(e, ev.TestStarted) and "[groups]" in e.node_id, mark, 60)
+    (live.root / connector).write_text(original, encoding="utf-8")  # a newer save lands mid-run
+    live.wait_for(lambda e: isinstance(e, ev.RunFinished) and e.cancelled, mark, 60)
+    live.wait_for(lambda e: isinstance(e, ev.RunFinished) and not e.cancelled, mark, 120)
+    live.wait_idle()
+    events = live.events[mark:]
+    starts = [e for e in events if isinstance(e, ev.RunStarted)]
+    assert len(starts) >= 2
+    assert any("interrupted by a newer change" in r for e in starts[1:] for n in e.nodes for r in n.reasons)
+    assert live.failing() == set()
+
+
+def test_a_change_to_the_preloaded_toolkit_restarts_the_workers(live: LiveEngine) -> None:
+    path = "tests/harness/records.py"
+    original = live.read(path)
+    restarts = live.run_in_loop(lambda: live.engine.pool.restarts)
+    pid = live.run_in_loop(lambda: live.engine.pool.zygote_pid)
+    events = live.save(path, original + "\n# touched\n", timeout=180)
+    assert live.run_in_loop(lambda: live.engine.pool.restarts) == restarts + 1
+    assert live.run_in_loop(lambda: live.engine.pool.zygote_pid) != pid
+    started = next(e for e in events if isinstance(e, ev.RunStarted))
+    assert len(started.nodes) == len(live.outcomes())  # everything reruns
+    live.save(path, original, timeout=180)
+    assert live.failing() == set()
