@@ -28,6 +28,7 @@ from daemon import events as ev
 from daemon.blame import FailureInput, blame
 from daemon.corpus_lint import TableContext
 from daemon.diagnostics import Diagnostic
+from daemon.drift import drift_diagnostics
 from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select
 from daemon.index import Index, NodeRecord
 from daemon.sources_view import FileView
@@ -93,6 +94,7 @@ class Engine:
         )
         self.subscribers: list[Subscriber] = []
         self.static: dict[str, list[Diagnostic]] = {}
+        self.drift: dict[str, list[Diagnostic]] = {}  # validation report → drift diagnostics (record mode)
         self.node_diagnostics: dict[str, list[Diagnostic]] = {}
         self.node_messages: dict[str, str | None] = {}
         self.collect_errors: dict[str, str] = {}  # test file → outcome "error"
@@ -410,6 +412,8 @@ class Engine:
                     self._pending = carried
                 else:
                     _merge(self._pending, carried)
+        if self.mode in ("record", "live") and not run.cancelled:
+            self._collect_drift(run)
         counts = {o: 0 for o in OUTCOMES}
         for outcome in run.finished.values():
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -449,6 +453,39 @@ class Engine:
                 self.log("warning", f"cannot save the index: {exc}")
 
         self._index_save = loop.call_later(2.0, save)
+
+    def _collect_drift(self, run: Run) -> None:
+        """Record mode: the validation reports the run wrote, as drift diagnostics on nodes and files."""
+        files = {self.index.nodes[n].file for n in run.finished if n in self.index.nodes}
+        wall_started = time.time() - (time.monotonic() - run.started)
+        for test_file in sorted(files):
+            directory = self.workspace.absolute(test_file).parent / "cassettes"
+            for report_file in sorted(directory.glob("*.json.validation.json")) if directory.is_dir() else []:
+                if report_file.stat().st_mtime < wall_started - 1:
+                    continue
+                try:
+                    report = json.loads(report_file.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    self.log("warning", f"cannot read {report_file}: {exc}")
+                    continue
+                source = self.workspace.classify(test_file).source
+                spec_file = (
+                    self.workspace.relative(self.workspace.layout.spec_file(source)) if source else None
+                )
+                nodes = [self.index.nodes[n] for n in self.index.nodes_of_file(test_file)]
+                diagnostics = drift_diagnostics(
+                    report,
+                    self.workspace.relative(report_file),
+                    self.specs.get(spec_file) if spec_file else None,
+                    nodes,
+                )
+                self.drift[self.workspace.relative(report_file)] = diagnostics
+                for diagnostic in diagnostics:
+                    for node_id in diagnostic.node_ids:
+                        if run.finished.get(node_id) in ("failed", "error"):
+                            existing = self.node_diagnostics.setdefault(node_id, [])
+                            if diagnostic.key() not in {d.key() for d in existing}:
+                                existing.insert(0, diagnostic)
 
     def _unfinished(self, run: Run) -> list[str]:
         return sorted(n for n in run.expected if n not in run.finished and n in self.index.nodes)
@@ -679,6 +716,9 @@ class Engine:
                     bucket[d.key()] = Diagnostic(**{**d.__dict__, "node_ids": list(d.node_ids)})
                 elif node_id not in existing.node_ids:
                     existing.node_ids.append(node_id)
+        for diagnostics in self.drift.values():
+            for d in diagnostics:
+                by_file.setdefault(d.location.path, {}).setdefault(d.key(), d)
         for path in self.static:
             by_file.setdefault(path, {})
         return {path: list(items.values()) for path, items in by_file.items()}

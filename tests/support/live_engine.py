@@ -19,7 +19,15 @@ from daemon.engine import Engine, EngineOptions
 
 
 class LiveEngine:
-    def __init__(self, root: Path, *, node_timeout: float = 20.0, jobs: int = 2, watch: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        node_timeout: float = 20.0,
+        jobs: int = 2,
+        watch: bool = True,
+        mode: str = "simulate",
+    ) -> None:
         self.root = Path(root)
         self.events: list[ev.Event] = []
         self._lock = threading.Lock()
@@ -27,12 +35,14 @@ class LiveEngine:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.engine: Engine = self.call(self._create(node_timeout, jobs))
+        self.engine: Engine = self.call(self._create(node_timeout, jobs, mode))
         self.call(self.engine.start(watch=watch, initial_run=True))
         self.wait_idle()
 
-    async def _create(self, node_timeout: float, jobs: int) -> Engine:
-        engine = Engine(self.root, EngineOptions(jobs=jobs, node_timeout=node_timeout, debounce=0.05))
+    async def _create(self, node_timeout: float, jobs: int, mode: str) -> Engine:
+        engine = Engine(
+            self.root, EngineOptions(jobs=jobs, node_timeout=node_timeout, debounce=0.05, mode=mode)
+        )
         engine.subscribe(self._record)
         return engine
 

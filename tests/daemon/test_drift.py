@@ -1,0 +1,59 @@
+"""Record mode in the daemon: the live API drifts, and the daemon blames the drift.
+
+A real local live server (``simulator.live_servers``) plays the Zendesk API with an extra field the
+corpus lacks; the daemon runs the suite in record mode, reads the validation report the run wrote,
+and publishes ``drift`` diagnostics located at the spec or corpus, naming the nodes concerned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from daemon.engine import Engine
+from simulator.live_servers.process import start
+from tests.support.live_engine import LiveEngine
+from tests.support.workspace import copy_examples
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def recording_engine(tmp_path):
+    root = copy_examples(tmp_path / "ws", sources=("zendesk",))
+    with start("zendesk", drifts=["extra_field"]) as server:
+        config = tmp_path / "zendesk.json"
+        config.write_text(json.dumps(server.config))
+        saved = {k: os.environ.get(k) for k in ("CONNECTOR_TEST_MODE", "CONNECTOR_TEST_CONFIG_PATH")}
+        os.environ["CONNECTOR_TEST_MODE"] = "record"
+        os.environ["CONNECTOR_TEST_CONFIG_PATH"] = str(config)
+        try:
+            live = LiveEngine(root, node_timeout=30.0, watch=False, mode="record")
+            try:
+                yield live
+            finally:
+                live.close()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def test_live_drift_becomes_located_drift_diagnostics(recording_engine: LiveEngine) -> None:
+    engine: Engine = recording_engine.engine
+    drift = [
+        d for diagnostics in engine.file_diagnostics().values() for d in diagnostics if d.blame == "drift"
+    ]
+    assert drift, "no drift diagnostics after a record run against a drifting server"
+    extra = [d for d in drift if "encoded_id" in d.message]
+    assert extra, [d.message for d in drift]
+    diagnostic = extra[0]
+    assert diagnostic.location.path.startswith(("simulator/specs/zendesk/", "tests/unit/sources/zendesk/"))
+    assert diagnostic.fix
+    assert any("[tickets]" in n for n in diagnostic.node_ids)
+    cassette = recording_engine.root / "tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json"
+    assert cassette.is_file()
