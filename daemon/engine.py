@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import events as ev
-from daemon.blame import FailureInput, blame
+from daemon.blame import FailureInput, blame, differential_verdict
 from daemon.corpus_lint import TableContext
 from daemon.diagnostics import Diagnostic
 from daemon.drift import drift_diagnostics
@@ -414,6 +414,8 @@ class Engine:
                     _merge(self._pending, carried)
         if self.mode in ("record", "live") and not run.cancelled:
             self._collect_drift(run)
+        if self.mode == "simulate" and not run.cancelled:
+            await self._differential(run)
         counts = {o: 0 for o in OUTCOMES}
         for outcome in run.finished.values():
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -453,6 +455,37 @@ class Engine:
                 self.log("warning", f"cannot save the index: {exc}")
 
         self._index_save = loop.call_later(2.0, save)
+
+    async def _differential(self, run: Run) -> None:
+        """Rerun failed nodes against their class's cassette (recorded live traffic), when one exists.
+
+        Passing there but failing on spec + corpus says the spec or corpus is wrong; failing on both
+        says the connector. Results update the nodes' diagnostics; they are not outcomes of the run.
+        """
+        candidates = []
+        for node_id, outcome in run.finished.items():
+            record = self.index.nodes.get(node_id)
+            if outcome != "failed" or record is None or not record.test_class:
+                continue
+            cassette = self.workspace.absolute(record.file).parent / "cassettes" / f"{record.test_class}.json"
+            if cassette.is_file():
+                candidates.append(node_id)
+        if not candidates:
+            return
+        replayed: dict[str, dict[str, Any]] = {}
+
+        def collect(event: dict[str, Any]) -> None:
+            if event.get("event") == "test_finished":
+                replayed[event["nodeId"]] = event
+
+        await self.pool.run(candidates, collect, env={"CONNECTOR_TEST_MODE": "replay"})
+        for node_id in candidates:
+            event = replayed.get(node_id)
+            if event is None or run.cancelled:
+                continue
+            self.node_diagnostics[node_id] = differential_verdict(
+                self.node_diagnostics.get(node_id, []), event, node_id
+            )
 
     def _collect_drift(self, run: Run) -> None:
         """Record mode: the validation reports the run wrote, as drift diagnostics on nodes and files."""
