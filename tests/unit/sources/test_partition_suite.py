@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from simulator import trace as simulator_trace
 from sources.interface import SupportsPartition, SupportsPartitionedStream
 from tests.harness.failures import HarnessFailure, annotate
-from tests.harness.ground_truth import compare
 from tests.harness.records import check_records, drain, null_columns
 from tests.unit.sources.test_suite import canonical, for_tables
 
@@ -130,28 +128,7 @@ class SupportsPartitionTests:
         """Simulate mode: reading every partition returns each corpus record its requests reached, once."""
         self._require_partition_support()
         self._require_simulated()  # type: ignore[attr-defined]
-        metadata = self.metadata(table)  # type: ignore[attr-defined]
-        with simulator_trace.capture() as trace:
-            records = self._read_all_partitions(table)
-        simulator = self._simulator  # type: ignore[attr-defined]
-        corpus = (
-            {name: simulator.corpus.get(name) for name in trace.corpus_tables_read}
-            if simulator.corpus
-            else {}
-        )
-        report = compare(
-            table,
-            records,
-            trace,
-            corpus,
-            metadata.get("primary_keys") or [],
-            metadata.get("ingestion_type"),
-            simulator.future_indices,
-        )
-        if not report.ok:
-            raise HarnessFailure(
-                report.summary(), check="ground_truth", table=table, details=report.to_dict()
-            )
+        self.check_against_corpus(table, lambda: self._read_all_partitions(table))  # type: ignore[attr-defined]
 
 
 class SupportsPartitionedStreamTests(SupportsPartitionTests):

@@ -114,8 +114,14 @@ class LakeflowConnectTests:
         if tables:
             metafunc.parametrize("table", tables, ids=tables)
         else:
-            reason = f"no {selection.replace('_', '-')} tables" if selection != "deletes" else "no cdc_with_deletes tables"
-            metafunc.parametrize("table", [pytest.param(None, id="none", marks=pytest.mark.skip(reason=reason))])
+            reason = (
+                f"no {selection.replace('_', '-')} tables"
+                if selection != "deletes"
+                else "no cdc_with_deletes tables"
+            )
+            metafunc.parametrize(
+                "table", [pytest.param(None, id="none", marks=pytest.mark.skip(reason=reason))]
+            )
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -407,9 +413,13 @@ class LakeflowConnectTests:
     def test_read_matches_corpus(self, table: str) -> None:
         """Simulate mode: a full read returns each corpus record its requests reached, once."""
         self._require_simulated()
+        self.check_against_corpus(table, lambda: self.read_until_settled(table)[0])
+
+    def check_against_corpus(self, table: str, read: Callable[[], list[Any]]) -> None:
+        """Run ``read`` under a trace capture and compare what it returned with the corpus."""
         metadata = self.metadata(table)
         with simulator_trace.capture() as trace:
-            records, _ = self.read_until_settled(table)
+            records = read()
         simulator = self._simulator
         corpus = (
             {name: simulator.corpus.get(name) for name in trace.corpus_tables_read}
