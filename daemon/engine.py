@@ -754,7 +754,7 @@ class Engine:
                 by_file.setdefault(d.location.path, {}).setdefault(d.key(), d)
         for path in self.static:
             by_file.setdefault(path, {})
-        return {path: list(items.values()) for path, items in by_file.items()}
+        return {path: _prefer_run_findings(list(items.values())) for path, items in by_file.items()}
 
     def _publish_changed(self) -> None:
         current = self.file_diagnostics()
@@ -819,6 +819,24 @@ class Engine:
             "diagnostics": diagnostics,
             "run": current,
         }
+
+
+def _prefer_run_findings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A static finding a failing test also reports at the same place is said once, by the test
+    (which carries the nodes and the evidence); the static message joins its evidence."""
+    place = lambda d: (d.blame, d.location.range.start.line)  # noqa: E731
+    static_notes: dict[tuple[str, int], list[str]] = {}
+    run_places = {place(d) for d in diagnostics if d.source != "static"}
+    for d in diagnostics:
+        if d.source == "static" and place(d) in run_places:
+            static_notes.setdefault(place(d), []).append(f"static check: {d.message}")
+    kept = []
+    for d in diagnostics:
+        if d.source == "static" and place(d) in run_places:
+            continue
+        notes = static_notes.get(place(d)) if d.source != "static" else None
+        kept.append(Diagnostic(**{**d.__dict__, "evidence": [*d.evidence, *notes]}) if notes else d)
+    return kept
 
 
 def _merge(into: Selection, other: Selection) -> None:
