@@ -448,7 +448,7 @@ class Validator:
             return findings
         with _quiet_trace():
             try:
-                simulated, _note = self._simulated(endpoint, request, status)
+                simulated, note = self._simulated(endpoint, request, status)
             except Exception as exc:
                 where = (
                     self.spec_location(endpoint, "handler")
@@ -465,6 +465,15 @@ class Validator:
                         location=where,
                     )
                 ]
+        if note:
+            findings.append(
+                Finding(
+                    "page_token",
+                    "info",
+                    note,
+                    location=self.spec_location(endpoint, "response", "pagination_style"),
+                )
+            )
         if not 200 <= simulated.status_code < 300:
             findings.append(
                 Finding(
@@ -614,7 +623,7 @@ class Validator:
                 )
                 live_records = _get(live_body, found) if found else []
                 if found:
-                    records_root = records_root if live_key is None else found[0]
+                    records_root = found[0]  # the live records key is not a wrapper extra
         else:
             found = records_path(live_body)
             live_records = _get(live_body, found) if found else []

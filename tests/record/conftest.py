@@ -176,19 +176,16 @@ def read_json(path: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """One local SparkSession for the test session (Spark tests are marked ``spark`` and ``slow``)."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-    from pyspark.sql import SparkSession
+    """The test session's one local SparkSession (shared with ``tests/spark``: same settings, and
+    ``spark_session`` returns the active session when there is one). Spark tests are marked
+    ``spark`` and ``slow``."""
+    from sources.spark.session import SparkSetupError, spark_session
 
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("connector-watch-record-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    try:
+        session = spark_session("local[2]", app_name="connector-watch-tests", python_path=[REPO])
+    except SparkSetupError as exc:
+        pytest.fail(str(exc), pytrace=False)
     try:
         yield session
     finally:
