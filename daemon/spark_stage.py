@@ -175,7 +175,9 @@ class SparkStage:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(process.wait(), timeout=20)
         await self._kill()
-        shutil.rmtree(self._scratch / "work", ignore_errors=True)
+        for entry in self._scratch.iterdir() if self._scratch.is_dir() else []:
+            if entry != self.log_path:  # the log stays for a post-mortem
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
     async def __aenter__(self) -> SparkStage:
         await self.start()
@@ -203,14 +205,18 @@ class SparkStage:
             self._ids += 1
             request_id = self._ids
             process.stdin.write((json.dumps({**payload, "id": request_id}) + "\n").encode())
+            limit = timeout or self.check_timeout
             try:
                 await process.stdin.drain()
-                message = await asyncio.wait_for(self._read_message(), timeout=timeout or self.check_timeout)
+                message = await asyncio.wait_for(self._read_message(), timeout=limit)
+                while isinstance(message.get("id"), int) and message["id"] < request_id:
+                    # The answer to a request whose caller was cancelled: the worker finished it anyway.
+                    message = await asyncio.wait_for(self._read_message(), timeout=limit)
             except asyncio.TimeoutError:
                 await self._kill()
                 raise SparkStageError(
                     f"the Spark worker did not answer {payload.get('op')} {payload.get('source') or ''} within "
-                    f"{timeout or self.check_timeout:.0f} s; it was stopped (log: {self.log_path})"
+                    f"{limit:.0f} s; it was stopped (log: {self.log_path})"
                 )
             except (ConnectionError, SparkStageError):
                 await self._kill()

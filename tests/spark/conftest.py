@@ -70,7 +70,8 @@ def read_options(source: str, table: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def spark_session_for_tests() -> Iterator[Any]:
+    """One SparkSession for the whole test run (another suite's session is reused if it came first)."""
     from sources.spark.session import SparkSetupError, spark_session
 
     try:
@@ -79,6 +80,16 @@ def spark() -> Iterator[Any]:
         pytest.fail(str(exc), pytrace=False)
     yield session
     session.stop()
+
+
+@pytest.fixture
+def spark(spark_session_for_tests: Any) -> Any:
+    """The shared session with this repository's ``lakeflow_connect`` registered (another test in
+    the same process may have registered a merged file's data source under that name)."""
+    from sources.spark.datasource import register
+
+    register(spark_session_for_tests)
+    return spark_session_for_tests
 
 
 @pytest.fixture

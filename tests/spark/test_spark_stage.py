@@ -164,6 +164,19 @@ def test_a_source_without_options_or_tables_is_one_error_result(stage: Session) 
     assert "no_such_table" in result["problems"][0]["message"]
 
 
+def test_a_cancelled_check_does_not_confuse_the_next_request(stage: Session) -> None:
+    async def cancel_then_ping() -> dict[str, Any]:
+        task = asyncio.ensure_future(stage.stage.check_source("zendesk", ["groups"]))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await stage.stage.ping()
+
+    assert stage.run(cancel_then_ping())["ok"] is True
+    assert stage.stage.running
+
+
 def _live_processes_in(directory: Path) -> list[int]:
     """Processes (not zombies) whose working directory is under ``directory``."""
     found = []
