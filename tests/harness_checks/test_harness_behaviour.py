@@ -13,10 +13,11 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from tests.support.workspace import REPO
+from tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 
@@ -109,26 +110,7 @@ def _records(n: int = 8) -> list[dict]:
 def _workspace(
     tmp_path: Path, connector: str = CONNECTOR, spec: str = SPEC, test: str = TEST, corpus: object = None
 ) -> Path:
-    root = tmp_path / "ws"
-    for package in ("simulator", "tests/harness", "tests/unit/sources"):
-        source = REPO / package
-        for path in source.rglob("*"):
-            if "__pycache__" in path.parts or "specs" in path.relative_to(REPO).parts[1:2]:
-                continue
-            relative = path.relative_to(REPO)
-            parts = relative.parts
-            if parts[:3] == ("tests", "unit", "sources") and len(parts) > 3 and (REPO / relative).is_dir():
-                continue
-            if parts[:3] == ("tests", "unit", "sources") and len(parts) > 4:
-                continue
-            if path.is_file():
-                (root / relative).parent.mkdir(parents=True, exist_ok=True)
-                (root / relative).write_bytes(path.read_bytes())
-    for name in ("tests/__init__.py", "tests/unit/__init__.py", "sources/__init__.py"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("")
-    (root / "sources/interface.py").write_bytes((REPO / "sources/interface.py").read_bytes())
-    (root / "sources/parsing.py").write_bytes((REPO / "sources/parsing.py").read_bytes())
+    root = copy_examples(tmp_path / "ws", sources=())  # the toolkit alone
     (root / "sources/shop").mkdir(parents=True)
     (root / "sources/shop/__init__.py").write_text("")
     (root / "sources/shop/shop.py").write_text(textwrap.dedent(connector))
@@ -142,12 +124,12 @@ def _workspace(
     (root / "tests/unit/sources/shop").mkdir(parents=True)
     (root / "tests/unit/sources/shop/__init__.py").write_text("")
     (root / "tests/unit/sources/shop/test_shop_lakeflow_connect.py").write_text(textwrap.dedent(test))
-    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\npython_files = ['test_*.py']\n")
     return root
 
 
-def _pytest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-    report = root / "report.json"
+def _pytest(root: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    """Run the shop suite as a user would; returns (exit code, outcome by test name, output)."""
+    junit = root / "junit.xml"
     command = [
         sys.executable,
         "-m",
@@ -158,23 +140,19 @@ def _pytest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[
         "-p",
         "no:xdist",
         "--junitxml",
-        str(root / "junit.xml"),
+        str(junit),
         "tests/unit/sources/shop",
-        *args,
     ]
-    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
-    full_env.pop("CONNECTOR_TEST_MODE", None) if env is None or "CONNECTOR_TEST_MODE" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_TEST_MODE"}
+    full_env.update(env or {}, PYTHONPATH=str(root))
     result = subprocess.run(command, cwd=root, env=full_env, capture_output=True, text=True, timeout=120)
     outcomes: dict[str, str] = {}
-    import xml.etree.ElementTree as ET
-
-    if (root / "junit.xml").is_file():
-        for case in ET.parse(root / "junit.xml").getroot().iter("testcase"):
+    if junit.is_file():
+        for case in ElementTree.parse(junit).getroot().iter("testcase"):
             status = "passed"
             for child in case:
                 status = {"failure": "failed", "error": "error", "skipped": "skipped"}.get(child.tag, status)
             outcomes[case.get("name")] = status
-    del report
     return result.returncode, outcomes, result.stdout + result.stderr
 
 
