@@ -98,11 +98,15 @@ def preload(root: str) -> tuple[list[str], float]:
     sys.dont_write_bytecode = False  # cache compiled user code between runs, whatever the environment says
     plugins = entry_point_plugins()
     os.environ["CONNECTOR_WATCH_PLUGINS"] = ",".join(plugins)
-    for name in (*PRELOAD, *plugins):
+    from _pytest.config import default_plugins
+
+    builtin = [f"_pytest.{name}" for name in default_plugins]
+    for name in (*PRELOAD, *builtin, "unittest", "argparse", *plugins):
         try:
             importlib.import_module(name)
         except Exception as exc:  # a broken workspace library must not kill the pool
             emit({"event": "preload_error", "module": name, "error": f"{type(exc).__name__}: {exc}"})
+    warm_up()
     files = set()
     prefix = os.path.abspath(root) + os.sep
     for module in list(sys.modules.values()):
@@ -116,6 +120,16 @@ def preload(root: str) -> tuple[list[str], float]:
             ):
                 files.add(os.path.relpath(absolute, root))
     return sorted(files), (time.perf_counter() - started) * 1000
+
+
+def warm_up() -> None:
+    """Build what every run would otherwise build again: the spec schema's validator."""
+    try:
+        from simulator import spec
+
+        spec._validator()
+    except Exception as exc:
+        emit({"event": "preload_error", "module": "simulator.spec", "error": f"{type(exc).__name__}: {exc}"})
 
 
 def run_child(root: str, command: dict[str, Any]) -> None:
