@@ -790,12 +790,17 @@ class Engine:
                     "outcome": "error",
                     "durationMs": None,
                     "kind": "collection",
-                    "diagnostics": [d.to_dict() for d in self.node_diagnostics.get(path, [])],
+                    "diagnostics": self.wire.diagnostics(self.node_diagnostics.get(path, [])),
                     "message": self.node_messages.get(path),
                 }
             )
+        current_files = self.file_diagnostics()
         diagnostics = {
-            path: {"version": version, "uri": self.workspace.uri(path), "diagnostics": rendered}
+            path: {
+                "version": version,
+                "uri": self.workspace.uri(path),
+                "diagnostics": self.wire.diagnostics(current_files.get(path, [])),
+            }
             for path, (version, rendered) in sorted(self.published.items())
             if rendered
         }

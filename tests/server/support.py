@@ -15,7 +15,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -55,35 +54,6 @@ def copy_workspace(destination: Path) -> Path:
 # ---------------------------------------------------------------------------- schema checks
 
 
-#: A known bug outside the server: ``Engine.snapshot()`` (daemon/engine.py) renders the snapshot's
-#: per-file diagnostics, and collection nodes' diagnostics, with ``Diagnostic.to_dict()`` (the CI
-#: shape) instead of as LSP Diagnostics. Only those violations are tolerated here, so that runs with
-#: failures can be tested at all; ``test_schema.py`` has a strict xfail test that shows the bug and
-#: fails as soon as it is fixed (then delete this).
-_SNAPSHOT_FILE_DIAGNOSTIC = re.compile(
-    r" at \[(?:'snapshot', )?'diagnostics', '[^']*', 'diagnostics', \d+[,\]]"
-)
-_SNAPSHOT_NODE_DIAGNOSTIC = re.compile(r" at \[(?:'snapshot', )?'nodes', (\d+), 'diagnostics', \d+[,\]]")
-
-
-def _known_engine_bug(error: str, snapshot: Any) -> bool:
-    if _SNAPSHOT_FILE_DIAGNOSTIC.search(error):
-        return True
-    match = _SNAPSHOT_NODE_DIAGNOSTIC.search(error)
-    if match and isinstance(snapshot, dict):
-        nodes = snapshot.get("nodes") or []
-        index = int(match.group(1))
-        return index < len(nodes) and nodes[index].get("kind") == "collection"
-    return False
-
-
-def _snapshot_in(message: dict[str, Any]) -> Any:
-    body = message.get("result") if "result" in message else message.get("params")
-    if isinstance(body, dict):
-        return body.get("snapshot", body)
-    return None
-
-
 @functools.lru_cache(maxsize=1024)
 def _notification_errors(text: str) -> tuple[str, ...]:
     return tuple(protocol.message_errors(json.loads(text)))
@@ -91,11 +61,7 @@ def _notification_errors(text: str) -> tuple[str, ...]:
 
 def violations(message: Any, method_of: Callable[[Any], str | None] = lambda _id: None) -> list[str]:
     """What is wrong with one message the daemon sent (empty when it follows the schema)."""
-    errors = schema_violations(message, method_of)
-    if errors and isinstance(message, dict):
-        snapshot = _snapshot_in(message)
-        errors = [e for e in errors if not _known_engine_bug(e, snapshot)]
-    return errors
+    return schema_violations(message, method_of)
 
 
 def schema_violations(message: Any, method_of: Callable[[Any], str | None] = lambda _id: None) -> list[str]:

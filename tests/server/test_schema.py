@@ -38,12 +38,6 @@ def test_a_run_with_failures_follows_the_schema(failing_daemon: Daemon) -> None:
     failing_daemon.assert_healthy()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.snapshot() (daemon/engine.py, not ours) renders file diagnostics and collection nodes' "
-    "diagnostics with Diagnostic.to_dict(), the CI shape, instead of the LSP Diagnostic the schema and "
-    "every notification use",
-)
 def test_a_snapshot_with_diagnostics_follows_the_schema(failing_daemon: Daemon) -> None:
     async def initialize_unchecked() -> dict[str, Any]:
         async with await Client.open(failing_daemon.url) as client:
