@@ -205,6 +205,9 @@ export function statusView(connection: string, state: DaemonState, detail?: stri
     return { text: `$(debug-disconnect) connector-watch: ${text}`, tooltip, kind: "disconnected" };
   }
   const c = state.counts();
+  if (c.total === 0) {
+    return { text: "$(plug) connector-watch: connected", tooltip: "Connected; the daemon is collecting the tests.", kind: "connected" };
+  }
   const summary = `${c.total} tests: ${c.passed} passed, ${c.failing} failing, ${c.skipped} skipped (mode ${state.mode})`;
   if (state.run) {
     return {

@@ -112,7 +112,6 @@ export function buildTree(nodes: Iterable<ProtocolNode>, locate: LineLocator): I
       kind: "test",
       file: node.file,
       line: testLine(node, locate),
-      description: node.table ?? undefined,
       nodeId: node.nodeId,
       children: [],
     });

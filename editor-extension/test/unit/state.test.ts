@@ -85,4 +85,5 @@ test("the status bar says disconnected / connecting / starting before a connecti
   assert.match(statusView("waiting", state, "connection refused").tooltip, /connection refused/);
   assert.match(statusView("connecting", state).text, /connecting/);
   assert.equal(statusView("starting", state).kind, "starting");
+  assert.match(statusView("connected", state).text, /connector-watch: connected$/, "no nodes yet: connected, not '0 passed'");
 });

@@ -1,0 +1,288 @@
+// A real editor, end to end (issue 7): the packaged .vsix installed into code-server (real VS Code),
+// driven by Debian's chromium through playwright-core. The extension starts the daemon by itself; the
+// test only edits files on disk and looks at what a user sees: the status bar, the Test Explorer, the
+// Problems panel, the Test Results view and the panel webview. Screenshots go to artifacts/.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import support from "../../out/test/support/realDaemon.js";
+import { artifact, launchChromium } from "../support/browser.mjs";
+import { CodeServer, VSIX, checkTools, stopWorkspaceDaemon, sweep } from "../support/codeServer.mjs";
+
+const { connectorWatchCommand, copyExamples, editFile, readDaemonInfo } = support;
+const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
+const SPEC = "simulator/specs/zendesk/endpoints.yaml";
+const SPEC_KEY = "  - path: /api/v2/incremental/tickets/cursor.json";
+const SPEC_KEY_BROKEN = "  - path: /api/v2/incremental/tickets/cursors.json";
+const STATUS = '[id="connector-watch.connector-watch.connectorWatch.status"]';
+
+let root, workspace, codeServer, browser, page;
+let shot = 0;
+
+before(async () => {
+  checkTools();
+  root = mkdtempSync(join(tmpdir(), "cw-e2e-"));
+  workspace = copyExamples(`cw-e2e-ws-`);
+  codeServer = new CodeServer(root, {
+    "workbench.startupEditor": "none",
+    "security.workspace.trust.enabled": false,
+    "telemetry.telemetryLevel": "off",
+    "extensions.autoCheckUpdates": false,
+    "extensions.autoUpdate": false,
+    "workbench.tips.enabled": false,
+    "chat.disableAIFeatures": true,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "testing.automaticallyOpenTestResults": "neverOpen",
+    "testing.automaticallyOpenPeekView": "never",
+    // The one setting a user gives: which connector-watch to start (here the repo's venv).
+    "connectorWatch.serverCommand": connectorWatchCommand(),
+  });
+  const installed = codeServer.installExtension(VSIX);
+  assert.match(installed, /successfully installed/);
+  const url = await codeServer.start(workspace);
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(url);
+  await page.waitForSelector(".monaco-workbench", { timeout: 60_000 });
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await codeServer?.stop();
+  if (workspace) await stopWorkspaceDaemon(workspace);
+  const leftovers = [...(root ? await sweep(root) : []), ...(workspace ? await sweep(workspace) : [])];
+  if (workspace) rmSync(workspace, { recursive: true, force: true });
+  if (root) rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(leftovers, [], "every process the test started is gone");
+});
+
+async function screenshot(name) {
+  shot += 1;
+  await page.screenshot({ path: artifact(`e2e-${String(shot).padStart(2, "0")}-${name}.png`) });
+}
+
+/** Run a step; on failure keep a screenshot of what the editor showed. */
+async function step(name, body) {
+  try {
+    await body();
+  } catch (error) {
+    await page?.screenshot({ path: artifact(`e2e-FAILED-${name}.png`) }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function command(title) {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  try {
+    await row.waitFor({ timeout: 10_000 });
+  } catch {
+    const offered = await page.locator(".quick-input-list .monaco-list-row").allTextContents();
+    throw new Error(`no command "${title}" in the command palette (offered: ${JSON.stringify(offered)})`);
+  }
+  await page.keyboard.press("Enter");
+}
+
+async function statusText() {
+  return (await page.locator(STATUS).textContent()).trim();
+}
+
+/** The Test Explorer's visible rows: tree level, label text, and the state VS Code announces. */
+async function testExplorerRows() {
+  return page.locator(".test-explorer .monaco-list-row").evaluateAll((rows) =>
+    rows.map((r) => ({
+      level: Number(r.getAttribute("aria-level")),
+      label: r.querySelector(".label")?.firstChild?.textContent, // the item's label, without its description
+      state: /\((Passed|Failed|Errored|Skipped|Queued|Running|Not yet run|Unset)\)/.exec(r.getAttribute("aria-label") || "")?.[1],
+    })),
+  );
+}
+
+/** Until the four sources are the tree's roots and all of them passed. */
+async function allSourcesGreen(timeout) {
+  await page.waitForFunction(
+    () => {
+      const roots = [...document.querySelectorAll('.test-explorer .monaco-list-row[aria-level="1"]')].map((r) => r.getAttribute("aria-label"));
+      return roots.length === 4 && roots.every((l) => / \(Passed\)/.test(l));
+    },
+    undefined,
+    { timeout },
+  );
+}
+
+async function filterTests(text) {
+  await command("Testing: Focus on Test Explorer View");
+  const filter = page.locator(".testing-filter-action-item, .testing-filter").first();
+  await filter.click();
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.press("Backspace");
+  if (text) await page.keyboard.type(text);
+}
+
+async function problems() {
+  await command("View: Focus Problems");
+  await page.locator(".markers-panel").waitFor();
+  return page.locator(".markers-panel .monaco-list-row");
+}
+
+async function problemTexts() {
+  const rows = await problems();
+  return Promise.all((await rows.all()).map((r) => r.textContent()));
+}
+
+test("the extension starts the daemon by itself; the Test Explorer shows every node green", () =>
+  step("green", async () => {
+    await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 120_000 });
+    const info = readDaemonInfo(workspace);
+    assert.ok(info, "the extension started a daemon for the workspace (daemon.json)");
+    await command("Testing: Focus on Test Explorer View");
+    await allSourcesGreen(60_000);
+    const roots = (await testExplorerRows()).filter((r) => r.level === 1);
+    assert.deepEqual(roots.map((r) => [r.label, r.state]), [
+      ["github", "Passed"], ["hubspot", "Passed"], ["msgraph", "Passed"], ["zendesk", "Passed"],
+    ]);
+    assert.match(await statusText(), /^connector-watch: \d+ passed$/);
+    await screenshot("all-green");
+  }));
+
+test("running a source from the Test Explorer goes through the daemon; continuous run can be turned on", () =>
+  step("run-from-explorer", async () => {
+    await filterTests("");
+    await allSourcesGreen(30_000);
+    const zendesk = page.locator('.test-explorer .monaco-list-row[aria-level="1"]', { hasText: "zendesk" });
+    await zendesk.hover();
+    await zendesk.locator('.action-label[aria-label="Run Test"]').click();
+    // The profile's run is named "connector-watch" (a daemon run nobody asked for would be "connector-watch #N (…)").
+    await command("Focus on Test Results View");
+    const run = page.locator(".monaco-list-row", { hasText: /^connector-watch$/ }).first();
+    await run.waitFor({ timeout: 30_000 });
+    await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 60_000 });
+    await command("Testing: Focus on Test Explorer View");
+    await allSourcesGreen(30_000);
+    await zendesk.hover();
+    const continuous = zendesk.locator('.action-label[aria-label="Turn on Continuous Run"]');
+    await continuous.click();
+    await zendesk.hover();
+    await zendesk.locator('.action-label[aria-label="Turn off Continuous Run"]').waitFor({ timeout: 10_000 });
+    await screenshot("run-from-explorer-continuous-on");
+  }));
+
+test("a broken corpus record: the Problems panel and the Test Explorer show the failure with corpus blame", () =>
+  step("corpus", async () => {
+    editFile(workspace, CORPUS, '"id": 10551,', '"id": "not-a-number",');
+    await page.waitForSelector(`${STATUS}:has-text("1 failing")`, { timeout: 60_000 });
+
+    // Problems: at the record (line 4), blamed on the corpus, linked to the connector's schema line.
+    await problems();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll(".markers-panel .monaco-list-row")].some((r) => r.textContent.includes("does not fit the connector's schema")),
+      undefined,
+      { timeout: 30_000 },
+    );
+    const texts = await problemTexts();
+    const blamed = texts.find((t) => t.includes("corpus value 'not-a-number' of 'id' does not fit the connector's schema"));
+    assert.ok(blamed, `a Problems entry for the failing test (got ${JSON.stringify(texts)})`);
+    // The row reads "… connector-watch(corpus) [Ln 4, Col 11]" (the parentheses are drawn by CSS).
+    assert.match(blamed, /connector-watch\(?corpus\)?\s*\[Ln 4, Col 11\]/, "blamed on the corpus, at the record's line");
+    assert.ok(
+      texts.some((t) => /zendesk\S*\.py\s*\[Ln \d+, Col \d+\]:\s*the schema declares the type here/.test(t)),
+      `related information links the connector's schema line (${JSON.stringify(texts)})`,
+    );
+    const ariaError = await (await problems()).filter({ hasText: "corpus value 'not-a-number'" }).first().getAttribute("aria-label");
+    assert.match(ariaError, /^Error: /, "an error (the daemon is confident: confidence 0.8)");
+    await screenshot("corpus-problems");
+
+    // Test Explorer: the node fails (source → class → test[table]).
+    await filterTests("test_read_table[tickets]");
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.test-explorer .monaco-list-row[aria-level="3"]')].some(
+        (r) => r.textContent.startsWith("test_read_table[tickets]") && / \(Failed\)/.test(r.getAttribute("aria-label")),
+      ),
+      undefined,
+      { timeout: 30_000 },
+    );
+    const rows = await testExplorerRows();
+    assert.deepEqual(
+      rows.map((r) => [r.level, r.label, r.state]),
+      [[1, "zendesk", "Failed"], [2, "TestZendeskConnector", "Failed"], [3, "test_read_table[tickets]", "Failed"]],
+      "source → test class → test[table], failed",
+    );
+    await screenshot("corpus-test-explorer");
+
+    // Test Results: the failure's message carries the blame.
+    await command("Focus on Test Results View");
+    const result = page.locator(".monaco-list-row", { hasText: "test_read_table[tickets]" }).filter({ hasText: "corpus blame" }).first();
+    await result.waitFor({ timeout: 30_000 });
+    assert.match(await result.textContent(), /corpus blame \(confidence 80%\)/);
+    await screenshot("corpus-test-results");
+  }));
+
+test("the panel renders in a webview: the node red with its corpus blame; a link opens the record", () =>
+  step("panel", async () => {
+    await command("connector-watch: Open Panel");
+    let frame;
+    const deadline = Date.now() + 30_000;
+    while (!frame) {
+      for (const f of page.frames()) {
+        if (await f.$('#connection[data-state="connected"]').catch(() => null)) frame = f;
+      }
+      if (!frame && Date.now() > deadline) throw new Error("the panel webview did not connect within 30 s");
+      if (!frame) await new Promise((r) => setTimeout(r, 200));
+    }
+    const node = frame.locator('li.node[data-status="failed"]', { hasText: "test_read_table" });
+    await node.waitFor({ timeout: 30_000 });
+    assert.equal(await node.locator(".badge").first().textContent(), "corpus");
+    assert.equal(await frame.locator('section.source[data-source="zendesk"]').getAttribute("data-status"), "failed");
+    assert.match(await frame.locator("#summary").textContent(), /1 failing/);
+    const actions = await frame.locator("a.cw-action").allTextContents();
+    assert.deepEqual(actions, ["Reports…", "Mode…"], "the extension's header actions");
+    await node.scrollIntoViewIfNeeded();
+    await screenshot("panel-webview");
+
+    await node.locator("a.loc").first().click();
+    await page.locator(".tabs-container .tab.active", { hasText: "tickets.json" }).waitFor({ timeout: 15_000 });
+    await page.locator(".statusbar-item", { hasText: "Ln 4, Col 11" }).first().waitFor({ timeout: 15_000 });
+    await screenshot("panel-link-opened-record");
+  }));
+
+test("fixing the record turns everything green again and clears the Problems entry", () =>
+  step("corpus-fixed", async () => {
+    editFile(workspace, CORPUS, '"id": "not-a-number",', '"id": 10551,');
+    await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 60_000 });
+    const rows = await problems();
+    await page.waitForFunction(() => document.querySelectorAll(".markers-panel .monaco-list-row").length === 0, undefined, { timeout: 30_000 });
+    assert.equal(await rows.count(), 0);
+  }));
+
+test("a broken spec key: a Problems entry at that key with spec blame and a link to the connector line; the fix clears it", () =>
+  step("spec", async () => {
+    editFile(workspace, SPEC, SPEC_KEY, SPEC_KEY_BROKEN);
+    try {
+      await page.waitForSelector(`${STATUS}:has-text("failing")`, { timeout: 60_000 });
+      await problems();
+      await page.waitForFunction(
+        () => [...document.querySelectorAll(".markers-panel .monaco-list-row")].some((r) => /connector-watch\(?spec/.test(r.textContent)),
+        undefined,
+        { timeout: 30_000 },
+      );
+      const texts = await problemTexts();
+      const entry = texts.find((t) => /connector-watch\(?spec/.test(t));
+      assert.match(entry, /the spec no longer models GET \/api\/v2\/incremental\/tickets\/cursor\.json/);
+      assert.match(entry, /connector-watch\(?spec\)?\s*\[Ln 10, Col 1\]/, "spec blame at the endpoint's path key (line 10)");
+      assert.ok(texts.some((t) => /zendesk\.py\s*\[Ln \d+, Col \d+\]/.test(t)), `linked to the connector line (${JSON.stringify(texts)})`);
+      await screenshot("spec-problems");
+    } finally {
+      editFile(workspace, SPEC, SPEC_KEY_BROKEN, SPEC_KEY);
+    }
+    await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelectorAll(".markers-panel .monaco-list-row").length === 0, undefined, { timeout: 30_000 });
+    await filterTests("");
+    await allSourcesGreen(30_000);
+    await screenshot("spec-fixed-green");
+  }));
