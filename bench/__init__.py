@@ -1,0 +1,1 @@
+"""Benchmarks of the watch daemon (``python bench/latency.py``); see bench/README.md."""
