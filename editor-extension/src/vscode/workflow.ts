@@ -173,7 +173,7 @@ export class Workflow {
   async mergeSource(): Promise<void> {
     const source = await this.pickSource("Merge which connector's source?");
     if (!source) return;
-    const template = this.config().get<string>("mergeCommand") || "${python} tools/scripts/merge_python_source.py ${source}";
+    const template = this.config().get<string>("mergeCommand") || "${python} -m simulator.tools.merge_source ${source}";
     this.run(mergeCommand(template, { python: pythonFor(this.root, this.config()), source, workspaceFolder: this.root }));
   }
 

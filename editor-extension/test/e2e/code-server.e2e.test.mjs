@@ -3,7 +3,7 @@
 // test only edits files on disk and looks at what a user sees: the status bar, the Test Explorer, the
 // Problems panel, the Test Results view and the panel webview. Screenshots go to artifacts/.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -285,4 +285,23 @@ test("a broken spec key: a Problems entry at that key with spec blame and a link
     await filterTests("");
     await allSourcesGreen(30_000);
     await screenshot("spec-fixed-green");
+  }));
+
+test("a workflow command runs in a terminal the user sees: merge a connector's source", () =>
+  step("merge", async () => {
+    const merged = join(workspace, "sources", "zendesk", "_generated_zendesk_python_source.py");
+    assert.equal(existsSync(merged), false);
+    await command("connector-watch: Merge Connector Source…");
+    const pick = page.locator(".quick-input-list .monaco-list-row", { hasText: "zendesk" }).first();
+    await pick.waitFor({ timeout: 10_000 });
+    await pick.click();
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(merged)) {
+      if (Date.now() > deadline) throw new Error("the merge command did not write its file within 60 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await page.locator(".terminal-wrapper, .xterm").first().waitFor({ timeout: 15_000 });
+    const tabs = await page.locator(".terminal-tabs-entry, .single-terminal-tab, .panel .composite.title").allTextContents();
+    assert.ok(tabs.some((t) => t.includes("connector-watch")), `a terminal named connector-watch (${JSON.stringify(tabs)})`);
+    await screenshot("merge-in-terminal");
   }));

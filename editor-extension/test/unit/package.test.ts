@@ -42,3 +42,9 @@ test("activation: connector sources, endpoints.yaml files, or a running daemon",
   assert.equal(manifest.main, "./dist/extension.js");
   assert.ok(existsSync(join(EXTENSION_ROOT, "dist", "extension.js")));
 });
+
+test("the merge command's default is the same in the manifest and the code", () => {
+  const fromManifest = manifest.contributes.configuration.properties["connectorWatch.mergeCommand"].default;
+  assert.equal(fromManifest, "${python} -m simulator.tools.merge_source ${source}");
+  assert.ok(readFileSync(join(EXTENSION_ROOT, "src", "vscode", "workflow.ts"), "utf8").includes(JSON.stringify(fromManifest)));
+});
