@@ -63,7 +63,7 @@ class Run:
 class EngineOptions:
     jobs: int = max(1, min(os.cpu_count() or 1, 8))
     node_timeout: float = 30.0
-    debounce: float = 0.04
+    debounce: float = 0.02
     mode: str = "simulate"
     log_dir: str | None = None
 
@@ -96,6 +96,8 @@ class Engine:
         self.static: dict[str, list[Diagnostic]] = {}
         self.drift: dict[str, list[Diagnostic]] = {}  # validation report → drift diagnostics (record mode)
         self.node_diagnostics: dict[str, list[Diagnostic]] = {}
+        self._nodes_by_file: dict[str, set[str]] = {}  # file → nodes with a diagnostic located there
+        self._dirty: set[str] = set()  # files whose published diagnostics may be stale
         self.node_messages: dict[str, str | None] = {}
         self.collect_errors: dict[str, str] = {}  # test file → outcome "error"
         self.published: dict[str, tuple[int, list[dict[str, Any]]]] = {}
@@ -261,6 +263,7 @@ class Engine:
         """A batch of saves: static checks now, then queue the affected nodes."""
         changed = []
         for path in sorted(set(paths)):
+            self.workspace.notice_change(path)
             digest = self._hash(path)
             if digest is not None and self.hashes.get(path) == digest:
                 continue  # touched, not changed
@@ -297,7 +300,7 @@ class Engine:
                 del selection.files[path]
                 removed = [n for n in self.index.nodes_of_file(path)]
                 for node_id in removed:
-                    self.index.nodes.pop(node_id, None)
+                    self.index.remove(node_id)
                     self._drop_node(node_id)
                 if removed:
                     self.emit(ev.NodesChanged([], removed))
@@ -329,8 +332,10 @@ class Engine:
                 # The spec speaks for corpus files only about existence and use.
                 kept = [d for d in self.static.get(file, []) if d.code not in ("corpus.unused-corpus",)]
                 self.static[file] = kept + diagnostics
+                self._dirty.add(file)
             else:
                 self.static[file] = diagnostics
+                self._dirty.add(file)
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec
@@ -436,23 +441,24 @@ class Engine:
             for path, spec in self.specs.items()
             if spec is not None
         }
-        target = self.workspace.root / ".connector-watch" / "index.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_text(json.dumps(dump(self.index)), encoding="utf-8")
-        temporary.replace(target)
+        _write_json(self.workspace.root / ".connector-watch" / "index.json", dump(self.index))
 
     def _schedule_index_save(self) -> None:
+        """Save the index a little after runs settle; the JSON is written off the event loop."""
         if self._index_save is not None and not self._index_save.cancelled():
             return
         loop = asyncio.get_running_loop()
 
         def save() -> None:
+            from daemon.index import dump
+
             self._index_save = None
-            try:
-                self.save_index()
-            except OSError as exc:
-                self.log("warning", f"cannot save the index: {exc}")
+            document = dump(self.index)
+            target = self.workspace.root / ".connector-watch" / "index.json"
+            future = loop.run_in_executor(None, _write_json, target, document)
+            future.add_done_callback(
+                lambda f: f.exception() and self.log("warning", f"cannot save the index: {f.exception()}")
+            )
 
         self._index_save = loop.call_later(2.0, save)
 
@@ -483,9 +489,8 @@ class Engine:
             event = replayed.get(node_id)
             if event is None or run.cancelled:
                 continue
-            self.node_diagnostics[node_id] = differential_verdict(
-                self.node_diagnostics.get(node_id, []), event, node_id
-            )
+            revised = differential_verdict(self.node_diagnostics.get(node_id, []), event, node_id)
+            self._set_node_diagnostics(node_id, revised)
 
     def _collect_drift(self, run: Run) -> None:
         """Record mode: the validation reports the run wrote, as drift diagnostics on nodes and files."""
@@ -512,13 +517,17 @@ class Engine:
                     self.specs.get(spec_file) if spec_file else None,
                     nodes,
                 )
-                self.drift[self.workspace.relative(report_file)] = diagnostics
+                report_path = self.workspace.relative(report_file)
+                for old in self.drift.get(report_path, []):
+                    self._dirty.add(old.location.path)
+                self.drift[report_path] = diagnostics
+                self._dirty.update(d.location.path for d in diagnostics)
                 for diagnostic in diagnostics:
                     for node_id in diagnostic.node_ids:
                         if run.finished.get(node_id) in ("failed", "error"):
-                            existing = self.node_diagnostics.setdefault(node_id, [])
+                            existing = self.node_diagnostics.get(node_id, [])
                             if diagnostic.key() not in {d.key() for d in existing}:
-                                existing.insert(0, diagnostic)
+                                self._set_node_diagnostics(node_id, [diagnostic, *existing])
 
     def _unfinished(self, run: Run) -> list[str]:
         return sorted(n for n in run.expected if n not in run.finished and n in self.index.nodes)
@@ -589,7 +598,7 @@ class Engine:
             for path, info in event.get("files", {}).items():
                 if path in self.collect_errors and not info.get("collectError"):
                     del self.collect_errors[path]
-                    self.node_diagnostics.pop(path, None)
+                    self._set_node_diagnostics(path, [])
                     self.emit(ev.NodesChanged([], [path]))
             for node_id in removed:
                 self._drop_node(node_id)
@@ -627,7 +636,7 @@ class Engine:
         diagnostics = self._blame(failure)
         is_new = path not in self.collect_errors
         self.collect_errors[path] = "error"
-        self.node_diagnostics[path] = diagnostics
+        self._set_node_diagnostics(path, diagnostics)
         self.node_messages[path] = event.get("longrepr")
         run.finished[path] = "error"
         if is_new or removed:
@@ -661,7 +670,7 @@ class Engine:
         diagnostics: list[Diagnostic] = []
         if outcome in ("failed", "error", "timeout"):
             diagnostics = self._blame(self._failure_input(record, node_id, outcome, event))
-        self.node_diagnostics[node_id] = diagnostics
+        self._set_node_diagnostics(node_id, diagnostics)
         self.node_messages[node_id] = event.get("message")
         if outcome in ("passed", "skipped"):
             self.changed_since_pass.pop(node_id, None)
@@ -681,7 +690,7 @@ class Engine:
         if record is not None:
             record.outcome = "crashed"
         run.finished[node_id] = "crashed"
-        self.node_diagnostics[node_id] = diagnostics
+        self._set_node_diagnostics(node_id, diagnostics)
         self.emit(ev.TestFinished(run.id, node_id, "crashed", 0.0, diagnostics, "the worker process died"))
 
     def _failure_input(
@@ -731,35 +740,52 @@ class Engine:
         return self.current.paths if self.current else []
 
     def _drop_node(self, node_id: str) -> None:
-        self.node_diagnostics.pop(node_id, None)
+        self._set_node_diagnostics(node_id, [])
         self.node_messages.pop(node_id, None)
         self.changed_since_pass.pop(node_id, None)
 
     # ------------------------------------------------------------------ diagnostics per file
-    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
-        by_file: dict[str, dict[tuple[Any, ...], Diagnostic]] = {}
-        for path, diagnostics in self.static.items():
-            for d in diagnostics:
-                by_file.setdefault(path, {})[d.key()] = d
-        for node_id, diagnostics in self.node_diagnostics.items():
-            for d in diagnostics:
-                bucket = by_file.setdefault(d.location.path, {})
+    def _set_node_diagnostics(self, node_id: str, diagnostics: list[Diagnostic]) -> None:
+        """Replace a node's diagnostics, remembering which files' published sets this changes."""
+        for old in self.node_diagnostics.get(node_id, []):
+            self._dirty.add(old.location.path)
+            self._nodes_by_file.get(old.location.path, set()).discard(node_id)
+        if diagnostics:
+            self.node_diagnostics[node_id] = diagnostics
+        else:
+            self.node_diagnostics.pop(node_id, None)
+        for d in diagnostics:
+            self._dirty.add(d.location.path)
+            self._nodes_by_file.setdefault(d.location.path, set()).add(node_id)
+
+    def _diagnostics_of(self, path: str) -> list[Diagnostic]:
+        """Every current diagnostic located in ``path``: static, from tests, and drift."""
+        bucket: dict[tuple[Any, ...], Diagnostic] = {d.key(): d for d in self.static.get(path, [])}
+        for node_id in sorted(self._nodes_by_file.get(path, ())):
+            for d in self.node_diagnostics.get(node_id, []):
+                if d.location.path != path:
+                    continue
                 existing = bucket.get(d.key())
-                if existing is None:
+                if existing is None or existing.source == "static":
                     bucket[d.key()] = Diagnostic(**{**d.__dict__, "node_ids": list(d.node_ids)})
                 elif node_id not in existing.node_ids:
                     existing.node_ids.append(node_id)
         for diagnostics in self.drift.values():
             for d in diagnostics:
-                by_file.setdefault(d.location.path, {}).setdefault(d.key(), d)
-        for path in self.static:
-            by_file.setdefault(path, {})
-        return {path: _prefer_run_findings(list(items.values())) for path, items in by_file.items()}
+                if d.location.path == path:
+                    bucket.setdefault(d.key(), d)
+        return _prefer_run_findings(list(bucket.values()))
+
+    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
+        paths = set(self.static) | {p for p, nodes in self._nodes_by_file.items() if nodes}
+        paths |= {d.location.path for diagnostics in self.drift.values() for d in diagnostics}
+        return {path: self._diagnostics_of(path) for path in paths}
 
     def _publish_changed(self) -> None:
-        current = self.file_diagnostics()
-        for path in sorted(set(current) | set(self.published)):
-            diagnostics = current.get(path, [])
+        """Publish the files whose diagnostics changed (each set replaces the previous one)."""
+        dirty, self._dirty = self._dirty, set()
+        for path in sorted(dirty):
+            diagnostics = self._diagnostics_of(path)
             rendered = [d.to_dict() for d in diagnostics]
             version, previous = self.published.get(path, (0, None))
             if previous == rendered or (previous is None and not rendered):
@@ -824,6 +850,13 @@ class Engine:
             "diagnostics": diagnostics,
             "run": current,
         }
+
+
+def _write_json(target: Path, document: Any) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document), encoding="utf-8")
+    temporary.replace(target)
 
 
 def _prefer_run_findings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

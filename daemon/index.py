@@ -97,6 +97,7 @@ class Index:
         self.nodes: dict[str, NodeRecord] = {}
         self.files: dict[str, FileRecord] = {}
         self.tables: dict[tuple[str | None, str], TableInfo] = {}
+        self._corpus_tables: dict[str, set[tuple[str | None, str]]] | None = None
         #: Per spec file, the future-record directives in force when nodes last ran.
         self.spec_future: dict[str, dict[str, list[Any]]] = {}
 
@@ -108,6 +109,7 @@ class Index:
 
         Nodes of a file that was collected whole but no longer appear are removed.
         """
+        self._corpus_tables = None
         added: list[NodeRecord] = []
         seen_by_file: dict[str, set[str]] = {}
         for item in event.get("nodes", []):
@@ -139,6 +141,7 @@ class Index:
 
     def collect_error(self, path: str, event: dict[str, Any]) -> list[str]:
         """A file failed to collect: its nodes are gone until it collects again."""
+        self._corpus_tables = None
         file = self.files.setdefault(path, FileRecord(path))
         file.collect_error = True
         file.modules = set(event.get("modules", [])) | {path}
@@ -155,6 +158,7 @@ class Index:
         file = self.files.get(record.file)
         record.modules = set(event.get("modules", [])) | (file.modules if file else {record.file})
         record.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        self._corpus_tables = None
         record.outcome = event.get("outcome")
         record.duration_ms = event.get("durationMs")
         record.ran = True
@@ -167,6 +171,10 @@ class Index:
                 table.metadata = info["metadata"]
         return record
 
+    def remove(self, node_id: str) -> None:
+        self.nodes.pop(node_id, None)
+        self._corpus_tables = None
+
     # ------------------------------------------------------------------ queries
     def nodes_of_file(self, path: str) -> list[str]:
         return [n for n, r in self.nodes.items() if r.file == path]
@@ -177,16 +185,24 @@ class Index:
     def failing(self) -> list[str]:
         return [n for n, r in self.nodes.items() if r.failing]
 
+    def _corpus_map(self) -> dict[str, set[tuple[str | None, str]]]:
+        """corpus file → the (source, table) pairs whose reading tests were answered from it."""
+        if self._corpus_tables is None:
+            mapping: dict[str, set[tuple[str | None, str]]] = {}
+            for record in self.nodes.values():
+                if record.table is not None and record.name in READING_TESTS:
+                    for path in record.corpus_files:
+                        mapping.setdefault(path, set()).add((record.source, record.table))
+            self._corpus_tables = mapping
+        return self._corpus_tables
+
     def corpus_files_of(self, source: str | None, table: str) -> set[str]:
         """Corpus files the reads of a table were answered from (by its reading nodes)."""
-        files: set[str] = set()
-        for record in self.nodes.values():
-            if record.source == source and record.table == table and record.name in READING_TESTS:
-                files |= record.corpus_files
-        return files
+        return {path for path, tables in self._corpus_map().items() if (source, table) in tables}
 
     def table_for_corpus(self, corpus_file: str) -> list[TableInfo]:
-        return [t for t in self.tables.values() if corpus_file in self.corpus_files_of(t.source, t.table)]
+        keys = self._corpus_map().get(corpus_file, set())
+        return [self.tables[key] for key in sorted(keys, key=str) if key in self.tables]
 
 
 # ---------------------------------------------------------------------------- persistence

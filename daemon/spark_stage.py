@@ -19,12 +19,20 @@ API (all the engine needs)::
 and each problem carries what blame needs::
 
     {"kind": "conversion" | "count" | "primary_key" | "nulls" | "error",
-     "table", "message",
-     "field", "value", "sparkType", "record",              # conversion / nulls
-     "corpusFile", "recordIndex", "corpusLine",            # where the record sits (1-based line)
+     "source", "table", "message",
+     "field", "value", "sparkType", "record", "keys",      # conversion (and field/value for the others)
+     "reason",                                             # count: "lost" | "future"; primary_key: "duplicate"
+     "corpusFile", "recordIndex", "corpusLine",            # where the record sits (line 1-based)
      "schemaFile", "schemaLine",                           # where the schema declares the field
-     "connectorFile", "connectorLine",                     # error: the deepest connector frame
-     "diagnostics": [Diagnostic.to_dict(), ...]}           # ready to publish, blamed and located
+     "connectorFile", "connectorLine", "frames",           # error: the deepest connector frame, the stack
+     "lost": [{"key", "corpusFile", "recordIndex", "reason", "explanation"}],   # count/lost
+     "diagnostics": [Diagnostic.to_dict(), ...]}           # ready to publish: blamed and located
+
+Paths are relative to ``root``. Keys a kind does not use are absent. The diagnostics
+follow blame's rules: a conversion error is the connector's schema (underlined at the
+field's declaration, the corpus value as related location) unless the corpus value is
+the odd one out among that field's values, then the corpus record is blamed.
+:func:`diagnostics_for` rebuilds them from a problem.
 
 ``outcome`` is ``error`` when the read itself failed (conversion errors included: the
 Spark job stops at the first bad value), ``failed`` when it completed but the rows

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: One event is one line; a collection of hundreds of tests or a long trace is a long line.
+EVENT_LINE_LIMIT = 1 << 28
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 #: Arguments every run passes to pytest.
@@ -43,6 +45,15 @@ BASE_ARGS = (
     "--no-header",
     "-rN",
 )
+
+
+LOG_SLOTS = 32
+
+
+def log_name(job_id: str) -> str:
+    """Job logs rotate through a few files: a long session does not fill the disk."""
+    digits = "".join(c for c in job_id if c.isdigit()) or "0"
+    return f"job-{int(digits) % LOG_SLOTS:02d}.log"
 
 
 @dataclass
@@ -97,7 +108,9 @@ class WorkerPool:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_unix_server(self._on_connection, path=self.socket_path)
+            self._server = await asyncio.start_unix_server(
+                self._on_connection, path=self.socket_path, limit=EVENT_LINE_LIMIT
+            )
             os.chmod(self.socket_path, 0o600)
         await self._start_zygote()
         if self._watchdog_task is None:
@@ -119,6 +132,7 @@ class WorkerPool:
                 self.root,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                limit=EVENT_LINE_LIMIT,
                 stderr=asyncio.subprocess.DEVNULL,
                 cwd=self.root,
                 env=env,
@@ -180,7 +194,7 @@ class WorkerPool:
         if self._zygote is None or self._zygote.returncode is not None:
             await self._start_zygote()
         job = Job(id=f"j{next(self._ids)}", args=[*BASE_ARGS, *args], on_event=on_event, env=dict(env or {}))
-        job.log_path = str(self.log_dir / f"{job.id}.log")
+        job.log_path = str(self.log_dir / log_name(job.id))
         self._jobs[job.id] = job
         command = {
             "cmd": "run",

@@ -144,24 +144,45 @@ class Workspace:
         return FileKind(source, kind)
 
     # ------------------------------------------------------------------ discovery
+    # Listing is cached: a save must not cost a walk of every source. ``notice_change`` drops the
+    # cache when a change may add or remove a source or a test file.
+    _sources: list[str] | None = None
+    _test_files: list[str] | None = None
+    _tests_by_source: dict[str, list[str]] | None = None
+
+    def notice_change(self, path: str) -> None:
+        name = path.rsplit("/", 1)[-1]
+        if (name.startswith("test_") and name.endswith(".py")) or "." not in name:
+            self._test_files = self._tests_by_source = None
+        if name == "endpoints.yaml" or (name.endswith(".py") and path.startswith(self.layout.sources + "/")):
+            self._sources = None
+
     def sources(self) -> list[str]:
-        return self.layout.source_names()
+        if self._sources is None:
+            self._sources = self.layout.source_names()
+        return list(self._sources)
 
     def test_files(self) -> list[str]:
         """Every connector test module under the tests root (``test_*.py`` in a source's dir)."""
-        root = self.layout.tests_dir()
-        if not root.is_dir():
-            return []
-        files = []
-        for path in sorted(root.glob("*/**/test_*.py")):
-            rel = self.relative(path)
-            if not self.ignored(rel):
-                files.append(rel)
-        return files
+        if self._test_files is None:
+            root = self.layout.tests_dir()
+            files = []
+            if root.is_dir():
+                for path in sorted(root.glob("*/**/test_*.py")):
+                    rel = self.relative(path)
+                    if not self.ignored(rel):
+                        files.append(rel)
+            self._test_files = files
+        return list(self._test_files)
 
     def test_files_of(self, source: str) -> list[str]:
-        prefix = self.layout.relative(self.layout.test_dir(source)) + "/"
-        return [f for f in self.test_files() if f.startswith(prefix)]
+        if self._tests_by_source is None:
+            by_source: dict[str, list[str]] = {}
+            prefix = self.layout.tests.rstrip("/") + "/"
+            for file in self.test_files():
+                by_source.setdefault(file[len(prefix) :].split("/", 1)[0], []).append(file)
+            self._tests_by_source = by_source
+        return list(self._tests_by_source.get(source, []))
 
     def spec_files(self) -> list[str]:
         return [

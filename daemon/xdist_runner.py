@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from daemon import plugin
-from daemon.workers import BASE_ARGS, EventHandler, Job, WorkerPool
+from daemon.workers import BASE_ARGS, EVENT_LINE_LIMIT, EventHandler, Job, WorkerPool, log_name
 
 
 class XdistRunner(WorkerPool):
@@ -37,7 +37,9 @@ class XdistRunner(WorkerPool):
 
     async def start(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_unix_server(self._on_connection, path=self.socket_path)
+            self._server = await asyncio.start_unix_server(
+                self._on_connection, path=self.socket_path, limit=EVENT_LINE_LIMIT
+            )
             os.chmod(self.socket_path, 0o600)
         if self._watchdog_task is None:
             self._watchdog_task = asyncio.create_task(self._watchdog())
@@ -47,7 +49,7 @@ class XdistRunner(WorkerPool):
 
     async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
         job = Job(id=f"x{next(self._ids)}", args=list(args), on_event=on_event, env=dict(env or {}))
-        job.log_path = str(self.log_dir / f"{job.id}.log")
+        job.log_path = str(self.log_dir / log_name(job.id))
         self._jobs[job.id] = job
         parallel = ["-n", str(self.workers)] if self.workers > 1 else ["-p", "no:xdist"]
         command = [

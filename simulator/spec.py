@@ -759,9 +759,33 @@ def check_spec(
     return Spec(path, file, endpoints, corpus_dir, reader.issues, doc), reader.issues
 
 
+_loaded: dict[tuple[Any, ...], Spec] = {}
+
+
 def load_spec(path: str | Path, corpus_dir: str | Path | None = None, *, check_files: bool = True) -> Spec:
-    """Load a spec, raising :class:`SpecError` (a ``ValueError``) on any blocking issue."""
+    """Load a spec, raising :class:`SpecError` (a ``ValueError``) on any blocking issue.
+
+    A spec whose file (and corpus directory) did not change since it was last loaded in this
+    process is returned again rather than parsed and validated again; specs are read-only.
+    """
+    path = Path(path)
+    corpus = Path(corpus_dir) if corpus_dir is not None else path.parent / "corpus"
+    key = (str(path.resolve()), str(corpus), check_files, _stamp(path), _stamp(corpus))
+    cached = _loaded.get(key)
+    if cached is not None:
+        return cached
     spec, issues = check_spec(path, corpus_dir, check_files=check_files)
     if spec is None:
         raise SpecError([i for i in issues if i.blocking])
+    if len(_loaded) > 32:
+        _loaded.clear()
+    _loaded[key] = spec
     return spec
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

@@ -29,7 +29,7 @@ GET_LINE = "            response = self._session.get(url, params=params, timeout
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory):
     root = copy_examples(tmp_path_factory.mktemp("hostile"), sources=("zendesk", "github"))
-    engine = LiveEngine(root, node_timeout=3.0)
+    engine = LiveEngine(root, node_timeout=8.0)
     yield engine
     engine.close()
 
