@@ -8,7 +8,8 @@
 The file concatenates, in order: ``sources/parsing.py`` and
 ``sources/interface.py`` (the shared runtime), the source package's other
 modules (dependencies first), ``sources/<name>/<name>.py``, then the data
-source template (:mod:`simulator.tools.datasource_template`). Imports from this
+source readers (``sources/spark/readers.py``: batch drains, partitions, streams, deletes;
+:mod:`simulator.tools.datasource_template` where a workspace has none). Imports from this
 repository are removed (their definitions are in the file; ``import X as Y``
 becomes ``Y = X``), every other import is hoisted to the top once, and the
 template's ``LakeflowConnectImpl`` line names the connector class.
@@ -35,7 +36,7 @@ from simulator.layout import Layout
 
 INTERNAL_ROOTS = ("sources", "simulator", "tests", "daemon")
 RUNTIME = ("sources/parsing.py", "sources/interface.py")
-TEMPLATE_MODULE = "simulator/tools/datasource_template.py"
+TEMPLATE_MODULE = "sources/spark/readers.py"  # the Spark data source's readers (issue 8)
 IMPL_MARKER = "# __LAKEFLOW_CONNECT_IMPL__"
 EXCLUDE_SUFFIXES = ("_test.py", "_tests.py", "_test_utils.py")
 #: Top-level names that may repeat across files (module plumbing, not definitions).
@@ -262,10 +263,12 @@ def merge(layout: Layout, name: str, template: Path | None = None) -> str:
     main = next(f for f in package if f.path.name == f"{name}.py")
     package = [f for f in package if f is not main] + [main]
     template_path = template or (root / TEMPLATE_MODULE)
-    if not template_path.is_file():
+    display = TEMPLATE_MODULE if template is None else str(template)
+    if not template_path.is_file():  # a workspace without sources/spark: the small bundled template
         template_path = Path(__file__).with_name("datasource_template.py")
+        display = "simulator/tools/datasource_template.py"
     template_source = _load(template_path.parent, template_path)
-    template_source.display = TEMPLATE_MODULE if template is None else str(template)
+    template_source.display = display
     impl = connector_class(main)
     files = [*runtime, *package, template_source]
 
@@ -331,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workspace", type=Path, help="workspace root (default: found from the current directory)"
     )
     parser.add_argument(
-        "--template", type=Path, help="data source template module (default: the bundled one)"
+        "--template",
+        type=Path,
+        help="data source template module (default: sources/spark/readers.py, else the bundled one)",
     )
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the generated file is missing or stale"

@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--show", type=int, default=20, metavar="N", help="rows to show (default 20; 0: none)")
     read.add_argument("--truncate", type=int, default=30, help="cut cells to this width (0: no cut)")
     read.add_argument("--schema", action="store_true", help="print the schema too")
+    read.add_argument("--columns", default=None, help="comma-separated columns to show (default: all)")
     read.add_argument("--deletes", action="store_true", help="read_table_deletes (isDeleteFlow)")
     read.add_argument("--stream", action="store_true", help="a streaming read with Trigger.AvailableNow")
     tables = sub.add_parser("tables", help="list the tables and their metadata")
@@ -121,6 +122,13 @@ def _explain(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     layout = Layout.load(args.workspace) if args.workspace else Layout.discover()
+    if not args.workspace and not layout.connector_file(args.source).is_file():
+        # Outside a workspace: the example sources shipped with the package.
+        import sources
+
+        packaged = Layout.load(Path(sources.__file__).resolve().parent.parent)
+        if packaged.connector_file(args.source).is_file():
+            layout = packaged
     try:
         options = _options(args, layout, getattr(args, "table", None))
     except SourceConfigError as exc:
@@ -154,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.schema:
             df.printSchema()
         if args.show:
-            df.show(args.show, truncate=args.truncate or False)
+            shown = (
+                df.select(*[c.strip() for c in args.columns.split(",") if c.strip()]) if args.columns else df
+            )
+            shown.show(args.show, truncate=args.truncate or False)
         kind = "deletes of " if args.deletes else ""
         how = "streamed (availableNow)" if args.stream else "read"
         print(

@@ -6,9 +6,9 @@ partitions, the simple and partitioned stream readers, deletes, virtual tables,
 and the conversion of raw records with errors that name the table, the field, the
 value and the record. It imports only the standard library, PySpark,
 :mod:`sources.interface` and :mod:`sources.parsing`, so it also serves as the
-template of a merged single-file connector::
+template of a merged single-file connector (``merge_source``'s default template)::
 
-    python -m simulator.tools.merge_source github --template sources/spark/readers.py
+    python -m simulator.tools.merge_source github
 
 (the merge replaces the ``LakeflowConnectImpl`` line with the connector's class;
 ``register_lakeflow_source(spark)`` then registers the format). Inside this
@@ -513,6 +513,15 @@ def read_all_batches(ctx: ReadContext, schema: StructType) -> Iterator[Any]:
         "offset it was given once caught up (or raise option maxBatches)",
         {"kind": "error", "table": ctx.table, "call": call, "exception": "DidNotSettle", "offset": offset},
     )
+
+
+def read_all(
+    connector: Any, table: str, table_options: dict[str, str], schema: StructType
+) -> Iterator[tuple]:
+    """Every row of ``table`` from a connector instance, without Spark (tests, notebooks)."""
+    ctx = ReadContext({**table_options, OPT_TABLE: table})
+    ctx._connector = connector
+    return read_all_batches(ctx, schema)
 
 
 def _virtual_rows(ctx: ReadContext) -> Iterator[tuple[Any, ...]]:

@@ -1,7 +1,7 @@
 """A merged single-file connector built on :mod:`sources.spark.readers` reads through Spark like the package.
 
-``python -m simulator.tools.merge_source github --template sources/spark/readers.py``
-gives one file with no import from this repository; its ``register_lakeflow_source``
+``python -m simulator.tools.merge_source github`` (its default template is
+``sources/spark/readers.py``) gives one file with no import from this repository; its ``register_lakeflow_source``
 registers the same readers (batch drain, partitions, streams). The connector talks to
 a real local HTTP server (:mod:`simulator.live_servers`), since no simulator is
 inside a merged file.
@@ -28,10 +28,9 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 @pytest.fixture
 def merged_github(spark: Any, tmp_path: Path) -> Iterator[Any]:
     path = tmp_path / "github_merged.py"
-    path.write_text(
-        merge(Layout.load(ROOT), "github", ROOT / "sources" / "spark" / "readers.py"), encoding="utf-8"
-    )
-    assert "from sources" not in path.read_text(encoding="utf-8")
+    path.write_text(merge(Layout.load(ROOT), "github"), encoding="utf-8")  # default template: these readers
+    text = path.read_text(encoding="utf-8")
+    assert "from sources" not in text and "class LakeflowPartitionedStreamReader" in text
     spec = importlib.util.spec_from_file_location("github_merged", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
