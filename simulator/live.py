@@ -30,6 +30,7 @@ import requests
 from simulator import interception, trace
 from simulator.cassette import Interaction, RecordedRequest, RecordedResponse, body_sha256, request_query
 from simulator.request import SimRequest
+from simulator.scrub import scrub_url_query
 from simulator.trace import Caller, TraceEntry
 
 ENV_LIVE_TIMEOUT = "CONNECTOR_TEST_LIVE_TIMEOUT"
@@ -153,7 +154,7 @@ class LiveResponder:
             seq=trace.next_seq(),
             mode=self.mode,
             method=request.method,
-            url=request.url,
+            url=scrub_url_query(request.url),  # traces may be kept (the daemon's): no credentials in them
             outcome="live",
             caller=caller,
             timeout=request.timeout,
@@ -213,8 +214,6 @@ class LiveResponder:
         hint: str,
         caller: Caller | None,
     ) -> LiveAPIError:
-        from simulator.scrub import scrub_url_query
-
         url = scrub_url_query(request.url)
         error = LiveAPIError(kind, request.method, url, detail, hint)
         entry.outcome = f"live-{kind}"

@@ -135,6 +135,27 @@ def scrub_interaction(call: LiveCall, scrubber: Scrubber) -> Interaction:
     return Interaction(request, response)
 
 
+def rescrub(interaction: Interaction, scrubber: Scrubber) -> Interaction:
+    """An interaction read from an existing cassette, scrubbed again (idempotent on our own)."""
+    request, response = interaction.request, interaction.response
+    return Interaction(
+        RecordedRequest(
+            method=request.method,
+            url=scrubber.url(request.url) or request.url,
+            query=scrubber.query(scrub_query(request.query)),
+            body_sha256=request.body_sha256,
+        ),
+        RecordedResponse(
+            status_code=response.status_code,
+            headers=scrubber.headers(response.headers),
+            body_text=scrubber.body_text(response.body_text, path=request.path),
+            body_b64=response.body_b64,
+            encoding=response.encoding,
+            url=scrubber.url(response.url),
+        ),
+    )
+
+
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -179,10 +200,11 @@ def finish(sim: Simulator) -> RecordingResult:
         bytes_sampled += _body_size(copy_)
         sampled.append(copy_)
 
-    # 4. merge
+    # 4. merge (recordings kept from earlier runs, perhaps made by the public tools, are scrubbed too)
     cassette = Cassette.load(cassette_file) if cassette_file.is_file() else Cassette(sim.source)
     cassette.source = cassette.source or sim.source
-    cassette.interactions, stats = merge(cassette.interactions, sampled, sim.ignore_query_params)
+    earlier = [rescrub(i, scrubber) for i in cassette.interactions]
+    cassette.interactions, stats = merge(earlier, sampled, sim.ignore_query_params)
 
     # 5. coverage
     calls = [

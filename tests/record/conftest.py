@@ -107,6 +107,7 @@ def run_suite(
     report = workspace / f".junit-{source}-{mode}-{time.monotonic_ns()}.xml"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_TEST_", "PYTEST_"))}
     environment["CONNECTOR_TEST_MODE"] = mode
+    environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the suites need no plugin; startup is faster
     if config is not None and config_path is not None:
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.touch(mode=0o600)

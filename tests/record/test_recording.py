@@ -142,3 +142,29 @@ def test_no_configured_or_issued_secret_reaches_any_written_file(live_servers: A
         if i.request.method == "POST" and i.response.status_code == 200
     )
     assert json.loads(token_response.response.body_text)["access_token"] == "***REDACTED***"
+
+
+def test_recordings_kept_from_an_older_cassette_are_scrubbed_too(live_servers: Any, tmp_path: Path) -> None:
+    server = live_servers["zendesk"]
+    cassette = tmp_path / "cassettes" / "TestZendesk.json"
+    legacy = Cassette(
+        "zendesk",
+        [
+            Interaction(
+                RecordedRequest(
+                    "GET", "https://northwind.zendesk.com/api/v2/users/me.json", {"api_key": "legacy-key-123"}
+                ),
+                RecordedResponse(
+                    200, {"Set-Cookie": "sid=1"}, json.dumps({"user": {"email": "old@northwind.com"}})
+                ),
+            )
+        ],
+    )
+    legacy.save(cassette)
+    connector = ZendeskLakeflowConnect(server.config)
+    record(
+        tmp_path, "zendesk", server.config, lambda: connector.read_table("groups", {}, {}), cassette=cassette
+    )
+    text = cassette.read_text()
+    assert "legacy-key-123" not in text and "old@northwind.com" not in text and "sid=1" not in text
+    assert "/api/v2/users/me.json" in text  # kept, not dropped
