@@ -129,7 +129,9 @@
         setConnection("error", `initialize failed: ${error.message || error}`);
       }
     };
-    transport.onclose = () => setConnection("error", "disconnected — restart connector-watch serve and reload");
+    // In VS Code the extension reconnects by itself (and says "connected" again); a browser page cannot.
+    transport.onclose = () => setConnection("error", vscode ? "disconnected — reconnecting…"
+      : "disconnected — restart connector-watch serve and reload");
   }
 
   // ------------------------------------------------------------------ rendering

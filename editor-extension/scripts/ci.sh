@@ -7,9 +7,9 @@
 # Python venv at ../.venv with connector-watch installed (the repo's .ci/run creates it first).
 #
 #   1. apt: chromium (the browser tests) and the headers code-server's native modules build against
-#   2. npm ci for the extension (skipped while node_modules matches package-lock.json)
-#   3. in the background: Node 24 and code-server 4.139.1 from the npm registry (ENVIRONMENT.md,
-#      route B), into test/e2e/tools/*/node_modules (kept between runs: the slowest step)
+#   2. in the background, once apt is done: Node 24 and code-server 4.139.1 from the npm registry
+#      (ENVIRONMENT.md, route B) into test/e2e/tools/*/node_modules (kept between runs: the slowest step)
+#   3. npm ci for the extension (skipped while node_modules matches package-lock.json)
 #   4. build (types generated from daemon/protocol.schema.json, checked fresh), unit tests,
 #      integration tests against a real `connector-watch serve`, the .vsix
 #   5. the daemon's panel in headless Chromium, then the code-server end-to-end test
@@ -75,17 +75,18 @@ apt_install() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
+rm -f "$LOGS/.apt-done" "$LOGS/.apt-failed"
 if [ "${CW_SKIP_APT:-0}" = 1 ]; then
   APT_PID=""
+  touch "$LOGS/.apt-done"
 else
   step "apt (background): ${APT_PACKAGES[*]}"
-  apt_install >"$LOGS/apt.log" 2>&1 &
+  { if apt_install; then touch "$LOGS/.apt-done"; else touch "$LOGS/.apt-failed"; exit 1; fi; } >"$LOGS/apt.log" 2>&1 &
   APT_PID=$!
   BACKGROUND+=("$APT_PID")
 fi
 
-# ------------------------------------------------------------------------------ 2. npm ci
-# A stamp of the lock file's hash lets a warm checkout skip npm ci.
+# npm ci, skipped while node_modules carries a stamp of package-lock.json's hash (a warm checkout).
 npm_ci_cached() {
   local dir=$1 stamp hash
   stamp="$dir/node_modules/.ci-stamp"
@@ -97,10 +98,7 @@ npm_ci_cached() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$hash" >"$stamp"
 }
-step "npm ci (extension)"
-timed npm_ci_cached "$HERE"
-
-# ------------------------------------------------------------------------------ 3. code-server (background)
+# ------------------------------------------------------------------------------ 2. code-server (background)
 install_code_server() {
   set -euo pipefail
   # Node 24 first: code-server 4.139 runs on it, and its native modules build for the node on PATH.
@@ -121,12 +119,22 @@ install_code_server() {
 if [ "${CW_SKIP_E2E:-0}" != 1 ]; then
   step "code-server (background, after apt): Node 24 + code-server 4.139.1"
   (
-    [ -z "$APT_PID" ] || while kill -0 "$APT_PID" 2>/dev/null; do sleep 1; done
+    # Its native modules compile against the apt headers: wait for apt (a marker file, not a PID).
+    while [ ! -e "$LOGS/.apt-done" ]; do
+      [ ! -e "$LOGS/.apt-failed" ] || { echo "apt failed: see apt.log"; exit 1; }
+      sleep 1
+    done
+    echo "$(date +%T) apt done; installing"
     install_code_server
+    echo "$(date +%T) done"
   ) >"$LOGS/code-server.log" 2>&1 &
   CS_PID=$!
   BACKGROUND+=("$CS_PID")
 fi
+
+# ------------------------------------------------------------------------------ 3. npm ci (extension)
+step "npm ci (extension)"
+timed npm_ci_cached "$HERE"
 
 # ------------------------------------------------------------------------------ 4. build, unit, integration, package
 step "build (generated protocol types must be fresh)"
@@ -137,7 +145,7 @@ timed node --test --test-reporter=spec out/test/unit/
 step "integration tests (real connector-watch serve)"
 timed node --test --test-reporter=spec out/test/integration/
 step "package the .vsix"
-timed npm run --silent package
+timed npm run --silent package:vsix
 ls -l "$HERE/connector-watch.vsix"
 
 # ------------------------------------------------------------------------------ 5. browsers
