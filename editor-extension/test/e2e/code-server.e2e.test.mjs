@@ -3,7 +3,8 @@
 // test only edits files on disk and looks at what a user sees: the status bar, the Test Explorer, the
 // Problems panel, the Test Results view and the panel webview. Screenshots go to artifacts/.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -25,6 +26,9 @@ before(async () => {
   checkTools();
   root = mkdtempSync(join(tmpdir(), "cw-e2e-"));
   workspace = copyExamples(`cw-e2e-ws-`);
+  // Like a connector author's checkout: the project's venv in the workspace, so the extension finds
+  // .venv/bin/connector-watch by itself (no setting). Here it is the repo's venv, linked in.
+  symlinkSync(dirname(dirname(connectorWatchCommand())), join(workspace, ".venv"));
   codeServer = new CodeServer(root, {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": false,
@@ -36,8 +40,6 @@ before(async () => {
     "workbench.secondarySideBar.defaultVisibility": "hidden",
     "testing.automaticallyOpenTestResults": "neverOpen",
     "testing.automaticallyOpenPeekView": "never",
-    // The one setting a user gives: which connector-watch to start (here the repo's venv).
-    "connectorWatch.serverCommand": connectorWatchCommand(),
   });
   const installed = codeServer.installExtension(VSIX);
   assert.match(installed, /successfully installed/);
@@ -141,6 +143,9 @@ test("the extension starts the daemon by itself; the Test Explorer shows every n
     await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 120_000 });
     const info = readDaemonInfo(workspace);
     assert.ok(info, "the extension started a daemon for the workspace (daemon.json)");
+    const cmdline = readFileSync(`/proc/${info.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    assert.ok(cmdline.includes(join(workspace, ".venv", "bin", "connector-watch")), `started from the workspace's venv: ${cmdline.join(" ")}`);
+    assert.deepEqual(cmdline.slice(-4), ["serve", "--workspace", workspace, "--quiet"]);
     await command("Testing: Focus on Test Explorer View");
     await allSourcesGreen(60_000);
     const roots = (await testExplorerRows()).filter((r) => r.level === 1);
