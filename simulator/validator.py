@@ -811,7 +811,7 @@ class Validator:
                         "type_mismatch",
                         "error",
                         f"field '{path}': live={live_t} corpus={spec_t}",
-                        fix=f"make '{path}' a {live_t} in {corpus_display}"
+                        fix=f"change '{path}' to {live_t} values in {corpus_display}"
                         + (
                             f" (record #{record}; live example: {live_stats.example!r})"
                             if record is not None
@@ -1100,3 +1100,33 @@ def sample_url_of(interaction: Interaction) -> str:
 def write_report(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m simulator.validator <cassette>.validation.json ...``: print reports as text.
+
+    Exit status 1 when any report shows drift (an endpoint mismatched or without spec).
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator.validator", description=main.__doc__.splitlines()[0]
+    )
+    parser.add_argument("reports", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    drift = False
+    for path in args.reports:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path}:")
+        print(render_text(report))
+        drift = drift or bool(report.get("summary", {}).get("drift"))
+    return 1 if drift else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

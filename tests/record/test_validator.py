@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,15 @@ def test_an_extra_field_names_the_field_the_corpus_record_and_the_spec_line(
     assert related["file"].endswith("simulator/specs/github/endpoints.yaml")
     assert related["line"] == line_of(GITHUB_SPEC, "corpus: issues")
     assert "cassette_to_corpus" in finding["fix"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "simulator.validator", str(simulator.recording.validation)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 1  # drift
+    assert "mismatched  GET /repos/{owner}/{repo}/issues" in printed.stdout
+    assert "record field 'issue_dependencies_summary' in live missing from corpus" in printed.stdout
     row = next(r for r in report["endpoints"] if r["spec_path"] == "/repos/{owner}/{repo}/issues")
     assert row["status"] == "mismatched"
     assert any("issue_dependencies_summary" in issue for issue in row["issues"])  # the public string form too
@@ -59,7 +70,7 @@ def test_a_changed_type_in_a_nested_field_is_an_error_at_its_corpus_record(
     assert finding["live"] == ["int"] and finding["spec"] == ["str"]
     assert finding["severity"] == "error"
     assert finding["location"]["file"].endswith("hubspot/corpus/companies.json")
-    assert "make 'properties.numberofemployees' a int" in finding["fix"]
+    assert "change 'properties.numberofemployees' to int values" in finding["fix"]
 
 
 def test_a_renamed_wrapper_key_points_at_records_key(fresh_server: Any, tmp_path: Path) -> None:
