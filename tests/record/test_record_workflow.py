@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -160,18 +161,19 @@ def test_refused_credentials_fail_fast_with_the_401(recorded: Any) -> None:
     assert any("invalid_client" in run.messages[node] for node in failed)
 
 
-def test_drift_is_reported_then_reseeding_clears_it_and_simulate_mode_stays_green(tmp_path: Path) -> None:
+def test_drift_is_reported_then_reseeding_clears_it_and_simulate_mode_stays_green(
+    recorded: Any, tmp_path: Path
+) -> None:
     workspace = copy_examples(tmp_path / "workspace", sources=("zendesk",))
     cassette, validation, coverage = cassette_paths(workspace, "zendesk")
     spec = workspace / "simulator" / "specs" / "zendesk" / "endpoints.yaml"
     corpus = workspace / "simulator" / "specs" / "zendesk" / "corpus"
+    # 1. the suite was recorded against the live API as it is (the ``recorded`` fixture): a cassette
+    #    and both reports, no drift. Continue from that recording.
+    shutil.copytree(cassette_paths(recorded[0], "zendesk")[0].parent, cassette.parent)
+    assert read_json(validation)["summary"]["drift"] is False and coverage.is_file()
+    interactions_before = len(Cassette.load(cassette).interactions)
     with start("zendesk") as server:
-        # 1. record against the live API as it is: a cassette and both reports, no drift
-        first = run_suite(workspace, "zendesk", mode="record", config=server.config)
-        assert first.returncode == 0, first.output[-2000:]
-        assert read_json(validation)["summary"]["drift"] is False and coverage.is_file()
-        interactions_before = len(Cassette.load(cassette).interactions)
-
         # 2. the live API drifts: tickets gain a field, groups come under another key
         server.set_drift("extra_field", "renamed_wrapper")
         second = run_suite(workspace, "zendesk", mode="record", config=server.config)
@@ -211,14 +213,15 @@ def test_drift_is_reported_then_reseeding_clears_it_and_simulate_mode_stays_gree
         assert "tickets.json" in reseed.stdout and "encoded_id" in reseed.stdout
         assert any("encoded_id" in t for t in json.loads((corpus / "tickets.json").read_text()))
 
-        # 4. the field's drift is gone from the next recording (the wrapper still needs a spec edit)
+        # 4. the field's drift is gone from the next recording (the wrapper still needs a spec edit),
+        # 5. and offline, simulate mode over the re-seeded corpus passes (WORKFLOW.md R6); both at once
         server.set_drift("extra_field")
-        third = run_suite(workspace, "zendesk", mode="record", config=server.config)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            third_run = pool.submit(run_suite, workspace, "zendesk", mode="record", config=server.config)
+            final_run = pool.submit(run_suite, workspace, "zendesk", mode="simulate")
+            third, final = third_run.result(), final_run.result()
         assert third.returncode == 0, third.output[-2000:]
         kinds = {f["kind"] for row in read_json(validation)["endpoints"] for f in row["findings"]}
         assert "extra_field" not in kinds and read_json(validation)["summary"]["drift"] is False
-
-    # 5. offline again: simulate mode over the re-seeded corpus passes (WORKFLOW.md R6)
-    final = run_suite(workspace, "zendesk", mode="simulate")
     assert final.returncode == 0, final.output[-3000:]
     assert not final.by_outcome("failed") and not final.by_outcome("error")
