@@ -128,7 +128,7 @@ def scrub_interaction(call: LiveCall, scrubber: Scrubber) -> Interaction:
         status_code=raw.response.status_code,
         headers=scrubber.headers(raw.response.headers),
         body_text=scrubber.body_text(raw.response.body_text, path=call.request.path),
-        body_b64=raw.response.body_b64,
+        body_b64=scrubber.body_b64(raw.response.body_b64),
         encoding=raw.response.encoding,
         url=scrubber.url(raw.response.url),
     )
@@ -149,7 +149,7 @@ def rescrub(interaction: Interaction, scrubber: Scrubber) -> Interaction:
             status_code=response.status_code,
             headers=scrubber.headers(response.headers),
             body_text=scrubber.body_text(response.body_text, path=request.path),
-            body_b64=response.body_b64,
+            body_b64=scrubber.body_b64(response.body_b64),
             encoding=response.encoding,
             url=scrubber.url(response.url),
         ),

@@ -307,6 +307,22 @@ class Scrubber:
         scrubbed = self.json(data, token_response=is_token_endpoint(path, data))
         return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
 
+    def body_b64(self, value: str | None) -> str | None:
+        """A binary body (base64): known secrets inside the bytes are overwritten."""
+        if not value:
+            return value
+        try:
+            data = base64.b64decode(value)
+        except ValueError:
+            return value
+        changed = False
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            raw = secret.encode("utf-8")
+            if raw in data:
+                data = data.replace(raw, REDACTED.encode())
+                changed = True
+        return base64.b64encode(data).decode() if changed else value
+
     # ------------------------------------------------------------------ the last check
     def check(self, text: str, where: str) -> None:
         for secret in self._secrets:

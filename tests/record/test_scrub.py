@@ -181,3 +181,12 @@ def test_secret_values_of_a_config() -> None:
         "nested": {"api_key": "k-999999"},
     }
     assert sorted(secret_values(config)) == ["cs-654321", "k-999999", "t-123456"]
+
+
+def test_binary_bodies_lose_known_secrets_too() -> None:
+    scrubber = Scrubber(["binary-secret-42"])
+    blob = base64.b64encode(b"\x00\x01PK...binary-secret-42...\xff").decode()
+    cleaned = base64.b64decode(scrubber.body_b64(blob) or "")
+    assert b"binary-secret-42" not in cleaned and REDACTED.encode() in cleaned
+    untouched = base64.b64encode(b"\x00\x01").decode()
+    assert scrubber.body_b64(untouched) == untouched
