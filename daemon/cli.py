@@ -32,7 +32,26 @@ INDEX_FILE = ".connector-watch/index.json"
 
 
 def _options(args: argparse.Namespace) -> EngineOptions:
-    return EngineOptions(jobs=args.jobs or EngineOptions().jobs, node_timeout=args.timeout, mode=args.mode)
+    settings = workspace_settings(Path(args.workspace))
+    return EngineOptions(
+        jobs=args.jobs or EngineOptions().jobs,
+        node_timeout=args.timeout,
+        mode=args.mode,
+        spark=bool(getattr(args, "spark", False) or settings.get("spark", False)),
+        spark_master=getattr(args, "spark_master", None) or settings.get("spark_master"),
+    )
+
+
+def workspace_settings(root: Path) -> dict[str, Any]:
+    """``[tool.connector-watch]`` of the workspace's pyproject.toml (empty when there is none)."""
+    from simulator.layout import tomllib
+
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    section = data.get("tool", {}).get("connector-watch", {})
+    return section if isinstance(section, dict) else {}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +62,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="per-test timeout in seconds (default 30)"
     )
+    parser.add_argument(
+        "--spark",
+        action="store_true",
+        help="after a source's tests pass, read every table through Spark (the end-to-end stage)",
+    )
+    parser.add_argument("--spark-master", default=None, help="Spark master for that stage (default local[*])")
     parser.add_argument(
         "--mode",
         default=os.environ.get("CONNECTOR_TEST_MODE") or "simulate",

@@ -126,6 +126,33 @@ class Diagnostic:
             "code": self.code,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnostic:
+        """The inverse of :meth:`to_dict`."""
+
+        def location(item: dict[str, Any]) -> Location:
+            r = item["range"]
+            return Location(
+                item["path"],
+                Range(
+                    Position(r["start"]["line"], r["start"]["character"]),
+                    Position(r["end"]["line"], r["end"]["character"]),
+                ),
+            )
+
+        return cls(
+            blame=data["blame"],
+            message=data["message"],
+            location=location(data["location"]),
+            confidence=float(data.get("confidence", 0.8)),
+            severity=data.get("severity", "error"),
+            related=[Related(location(r["location"]), r.get("message", "")) for r in data.get("related", [])],
+            evidence=list(data.get("evidence", [])),
+            fix=data.get("fix"),
+            node_ids=list(data.get("nodeIds", [])),
+            code=data.get("code"),
+        )
+
     def to_lsp(self, uri_for: Any) -> dict[str, Any]:
         """An LSP ``Diagnostic``; ``uri_for(path)`` turns a workspace path into a URI."""
         return {

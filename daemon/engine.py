@@ -66,6 +66,10 @@ class EngineOptions:
     debounce: float = 0.02
     mode: str = "simulate"
     log_dir: str | None = None
+    #: Read every table of a source through Spark after its unit tests pass (``--spark``, or
+    #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
+    spark: bool = False
+    spark_master: str | None = None
 
 
 class Engine:
@@ -95,6 +99,8 @@ class Engine:
         self.subscribers: list[Subscriber] = []
         self.static: dict[str, list[Diagnostic]] = {}
         self.drift: dict[str, list[Diagnostic]] = {}  # validation report → drift diagnostics (record mode)
+        self.spark_nodes: dict[str, dict[str, Any]] = {}  # "spark::<source>::<table>" → its last result
+        self._spark_stage: Any = None
         self.node_diagnostics: dict[str, list[Diagnostic]] = {}
         self._nodes_by_file: dict[str, set[str]] = {}  # file → nodes with a diagnostic located there
         self._dirty: set[str] = set()  # files whose published diagnostics may be stale
@@ -179,6 +185,9 @@ class Engine:
             self.request(selection, "startup", [])
 
     async def stop(self) -> None:
+        if self._spark_stage is not None:
+            with contextlib.suppress(Exception):
+                await self._spark_stage.stop()
         if self._index_save is not None:
             self._index_save.cancel()
             self._index_save = None
@@ -421,6 +430,8 @@ class Engine:
             self._collect_drift(run)
         if self.mode == "simulate" and not run.cancelled:
             await self._differential(run)
+        if self.options.spark and self.mode == "simulate" and not run.cancelled:
+            await self._spark_check(run)
         counts = {o: 0 for o in OUTCOMES}
         for outcome in run.finished.values():
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -461,6 +472,67 @@ class Engine:
             )
 
         self._index_save = loop.call_later(2.0, save)
+
+    async def _spark_check(self, run: Run) -> None:
+        """The end-to-end stage: each source whose tests all pass is read through Spark, table by table."""
+        sources = sorted({self.index.nodes[n].source for n in run.finished if n in self.index.nodes} - {None})
+        ready = [
+            s
+            for s in sources
+            if not any(self.index.nodes[n].failing for n in self.index.nodes_of_source(s))
+            and not any(self.workspace.classify(p).source == s for p in self.collect_errors)
+        ]
+        if not ready:
+            return
+        if self._spark_stage is None:
+            from daemon.spark_stage import SparkStage
+
+            self._spark_stage = SparkStage(
+                self.workspace.root,
+                self.options.spark_master,
+                log_path=self.workspace.root / ".connector-watch" / "logs" / "spark.log",
+            )
+        for source in ready:
+            if run.cancelled:
+                return
+            started = time.monotonic()
+            try:
+                await self._spark_stage.start()
+                results = await self._spark_stage.check_source(source)
+            except Exception as exc:  # the stage is optional: report and keep serving
+                self.log("error", f"spark stage for {source} failed: {exc}")
+                continue
+            for result in results:
+                node_id = f"spark::{source}::{result.get('table') or '(source)'}"
+                diagnostics = [
+                    Diagnostic.from_dict({**d, "nodeIds": [node_id]})
+                    for problem in result.get("problems", [])
+                    for d in problem.get("diagnostics", [])
+                ]
+                outcome = result.get("outcome", "error")
+                duration = result.get("durationMs") or (time.monotonic() - started) * 1000
+                message = "; ".join(p.get("message", "") for p in result.get("problems", [])) or result.get(
+                    "note"
+                )
+                is_new = node_id not in self.spark_nodes
+                self.spark_nodes[node_id] = {
+                    "nodeId": node_id,
+                    "file": self.workspace.relative(self.workspace.layout.connector_file(source)),
+                    "testClass": None,
+                    "name": "spark_read",
+                    "table": result.get("table"),
+                    "source": source,
+                    "line": None,
+                    "outcome": outcome,
+                    "durationMs": duration,
+                    "kind": "spark",
+                    "message": message,
+                }
+                if is_new:
+                    self.emit(ev.NodesChanged([dict(self.spark_nodes[node_id])], []))
+                self._set_node_diagnostics(node_id, diagnostics)
+                run.finished[node_id] = outcome
+                self.emit(ev.TestFinished(run.id, node_id, outcome, duration, diagnostics, message))
 
     async def _differential(self, run: Run) -> None:
         """Rerun failed nodes against their class's cassette (recorded live traffic), when one exists.
@@ -819,6 +891,10 @@ class Engine:
                     "diagnostics": self.wire.diagnostics(self.node_diagnostics.get(path, [])),
                     "message": self.node_messages.get(path),
                 }
+            )
+        for node_id, item in sorted(self.spark_nodes.items()):
+            nodes.append(
+                {**item, "diagnostics": self.wire.diagnostics(self.node_diagnostics.get(node_id, []))}
             )
         current_files = self.file_diagnostics()
         diagnostics = {

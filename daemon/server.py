@@ -43,7 +43,7 @@ from websockets.http11 import Request, Response
 
 from daemon import events as ev
 from daemon import protocol
-from daemon.engine import Engine, EngineOptions
+from daemon.engine import Engine
 from daemon.impact import Change, SpecChange, select
 
 PANEL_DIR = Path(__file__).with_name("panel")
@@ -530,9 +530,9 @@ def serve_command(args: Any) -> int:
         return 0
 
     async def go() -> None:
-        options = EngineOptions(
-            jobs=args.jobs or EngineOptions().jobs, node_timeout=args.timeout, mode=args.mode
-        )
+        from daemon.cli import _options
+
+        options = _options(args)
         engine = Engine(root, options)
         server = DaemonServer(engine, port=args.port)
         await server.start()

@@ -27,6 +27,7 @@ class LiveEngine:
         jobs: int = 2,
         watch: bool = True,
         mode: str = "simulate",
+        spark: bool = False,
     ) -> None:
         self.root = Path(root)
         self.events: list[ev.Event] = []
@@ -35,14 +36,13 @@ class LiveEngine:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.engine: Engine = self.call(self._create(node_timeout, jobs, mode))
+        self.engine: Engine = self.call(self._create(node_timeout, jobs, mode, spark))
         self.call(self.engine.start(watch=watch, initial_run=True))
         self.wait_idle()
 
-    async def _create(self, node_timeout: float, jobs: int, mode: str) -> Engine:
-        engine = Engine(
-            self.root, EngineOptions(jobs=jobs, node_timeout=node_timeout, debounce=0.05, mode=mode)
-        )
+    async def _create(self, node_timeout: float, jobs: int, mode: str, spark: bool) -> Engine:
+        options = EngineOptions(jobs=jobs, node_timeout=node_timeout, debounce=0.05, mode=mode, spark=spark)
+        engine = Engine(self.root, options)
         engine.subscribe(self._record)
         return engine
 
