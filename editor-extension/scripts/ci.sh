@@ -104,10 +104,18 @@ install_code_server() {
   # Node 24 first: code-server 4.139 runs on it, and its native modules build for the node on PATH.
   npm_ci_cached "$TOOLS/node24"
   export PATH="$TOOLS/node24/node_modules/.bin:$PATH"
-  echo "building code-server's native modules with node $(node --version)"
+  # Build against Node 24's own headers (the registry's node package ships them), not whatever
+  # npm's nodedir says (Debian's npm points node-gyp at /usr: Node 20's) and without downloading any.
+  local headers="" candidate
+  for candidate in "$TOOLS"/node24/node_modules/node/node_modules/*/; do
+    [ -f "$candidate/include/node/node.h" ] && headers="${candidate%/}"
+  done
+  [ -n "$headers" ] || { echo "no Node 24 headers under $TOOLS/node24"; return 1; }
+  export npm_config_nodedir="$headers"
+  echo "building code-server's native modules with node $(node --version), headers in $npm_config_nodedir"
   local stamp="$TOOLS/code-server/node_modules/.ci-stamp"
   local hash
-  hash="$(sha256sum "$TOOLS/code-server/package-lock.json" | cut -d' ' -f1)-node$(node --version)"
+  hash="$(sha256sum "$TOOLS/code-server/package-lock.json" | cut -d' ' -f1)-node$(node --version)-own-headers"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && [ -x "$TOOLS/code-server/node_modules/.bin/code-server" ]; then
     echo "code-server: cached"
   else
@@ -141,9 +149,9 @@ step "build (generated protocol types must be fresh)"
 timed npm run --silent gen:check
 timed npm run --silent build
 step "unit tests"
-timed node --test --test-reporter=spec out/test/unit/
+timed node --test --test-reporter=spec out/test/unit/*.test.js
 step "integration tests (real connector-watch serve)"
-timed node --test --test-reporter=spec out/test/integration/
+timed node --test --test-reporter=spec out/test/integration/*.test.js
 step "package the .vsix"
 timed npm run --silent package:vsix
 ls -l "$HERE/connector-watch.vsix"
@@ -155,14 +163,14 @@ if [ -n "${APT_PID:-}" ]; then
 fi
 command -v chromium >/dev/null || fail "chromium is not installed (apt-get install chromium)"
 step "the daemon's panel in headless Chromium"
-timed node --test --test-reporter=spec test/browser/
+timed node --test --test-reporter=spec test/browser/*.test.mjs
 
 if [ "${CW_SKIP_E2E:-0}" != 1 ]; then
   step "waiting for code-server"
   await "$CS_PID" "the code-server install" "$LOGS/code-server.log"
   tail -n 3 "$LOGS/code-server.log"
   step "end to end: the .vsix in code-server, driven by Chromium"
-  timed node --test --test-reporter=spec test/e2e/
+  timed node --test --test-reporter=spec test/e2e/*.test.mjs
 fi
 
 step "all green in $((SECONDS - START)) s; screenshots in $ARTIFACTS"

@@ -132,7 +132,7 @@ export interface Node {
   line: number | null;
   outcome: Outcome | null;
   durationMs: number | null;
-  kind?: "test" | "collection";
+  kind?: "test" | "collection" | "spark";
   diagnostics?: Diagnostic[];
   message?: string | null;
 }

@@ -3,7 +3,7 @@
 import type { Diagnostic, Node as ProtocolNode, Outcome, Range, TestFinishedParams } from "../generated/protocol";
 import { CONFIDENT, UriRebaser } from "./diagnostics";
 
-export type ItemKind = "source" | "file" | "class" | "test" | "collection";
+export type ItemKind = "source" | "file" | "class" | "spark" | "test" | "collection";
 
 export interface ItemSpec {
   id: string;
@@ -29,6 +29,7 @@ export interface LineLocator {
 
 export const SOURCE_PREFIX = "source:";
 export const FILE_PREFIX = "file:";
+export const SPARK_PREFIX = "spark:";
 
 export function sourceOf(node: Pick<ProtocolNode, "source" | "file" | "nodeId">): string {
   if (node.source) return node.source;
@@ -42,6 +43,7 @@ function baseName(path: string): string {
 
 /** The test's label: its name with the table parameter, e.g. `test_read_table[issues]`. */
 export function testLabel(node: ProtocolNode): string {
+  if (node.kind === "spark") return `${node.name || "spark_read"}[${node.table ?? "(source)"}]`;
   const last = node.nodeId.split("::").pop() || node.nodeId;
   return last;
 }
@@ -87,6 +89,18 @@ export function buildTree(nodes: Iterable<ProtocolNode>, locate: LineLocator): I
         error: node.message || "this test file failed to collect",
         children: [],
       });
+      continue;
+    }
+    if (node.kind === "spark") {
+      // The end-to-end read of each table through Spark, after the source's tests pass.
+      const sparkId = `${SPARK_PREFIX}${sourceOf(node)}`;
+      let spark = parents.get(sparkId);
+      if (!spark) {
+        spark = { id: sparkId, label: "Spark read", kind: "spark", description: "end to end through Spark", children: [] };
+        parents.set(sparkId, spark);
+        source.children.push(spark);
+      }
+      spark.children.push({ id: node.nodeId, label: testLabel(node), kind: "test", file: node.file, nodeId: node.nodeId, children: [] });
       continue;
     }
     const parentId = node.testClass ? `${node.file}::${node.testClass}` : `${FILE_PREFIX}${node.file}`;
@@ -137,26 +151,48 @@ export function leafNodeIds(items: Iterable<ItemSpec>): string[] {
 
 export type RunParamsChoice = { all: true } | { source: string } | { nodeIds: string[] };
 
+/** Spark nodes (`spark::<source>::<table>`) cannot be requested: the daemon runs them after a source's tests pass. */
+export function isSparkNodeId(nodeId: string): boolean {
+  return nodeId.startsWith("spark::");
+}
+
 /**
  * The narrowest `run` request for a selection: everything → `{all}`, exactly one whole source →
  * `{source}` (the daemon then also runs that source's files that did not collect), else node IDs.
  */
+/** The node IDs a run of `selected` must request: a Spark node stands for its source's tests. */
+export function expandSelection(
+  selected: string[],
+  allNodeIds: string[],
+  sourceOfNode: (nodeId: string) => string | undefined,
+): string[] {
+  const chosen = new Set(selected.filter((id) => !isSparkNodeId(id)));
+  for (const id of selected) {
+    if (!isSparkNodeId(id)) continue;
+    const source = sourceOfNode(id);
+    for (const other of allNodeIds) if (!isSparkNodeId(other) && sourceOfNode(other) === source) chosen.add(other);
+  }
+  return [...chosen];
+}
+
 export function runParamsFor(
   selected: string[],
   allNodeIds: string[],
   sourceOfNode: (nodeId: string) => string | undefined,
 ): RunParamsChoice {
-  const chosen = new Set(selected);
-  if (allNodeIds.length > 0 && allNodeIds.every((id) => chosen.has(id))) return { all: true };
-  const sources = new Set(selected.map(sourceOfNode));
+  const requested = expandSelection(selected, allNodeIds, sourceOfNode);
+  const chosen = new Set(requested);
+  const requestable = allNodeIds.filter((id) => !isSparkNodeId(id));
+  if (requestable.length > 0 && requestable.every((id) => chosen.has(id))) return { all: true };
+  const sources = new Set(requested.map(sourceOfNode));
   if (sources.size === 1) {
     const [source] = sources;
     if (source && source !== "(other)") {
-      const ofSource = allNodeIds.filter((id) => sourceOfNode(id) === source);
+      const ofSource = requestable.filter((id) => sourceOfNode(id) === source);
       if (ofSource.length && ofSource.every((id) => chosen.has(id))) return { source };
     }
   }
-  return { nodeIds: [...chosen] };
+  return { nodeIds: requested };
 }
 
 // ---------------------------------------------------------------------------- results

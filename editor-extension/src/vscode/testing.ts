@@ -8,6 +8,7 @@ import {
   ItemSpec,
   MessageSpec,
   buildTree,
+  expandSelection,
   leafNodeIds,
   resultKind,
   runParamsFor,
@@ -274,8 +275,10 @@ export class TestExplorer implements vscode.Disposable {
       const node = this.state.nodes.get(id);
       return node ? sourceOf(node) : undefined;
     };
-    const params = runParamsFor(selected, this.allNodeIds(), bySource);
-    const claim = this.mirror.claim(selected, sink);
+    const all = this.allNodeIds();
+    const params = runParamsFor(selected, all, bySource);
+    // Claim by what is requested as well as what was selected (a Spark node is not in run/started).
+    const claim = this.mirror.claim(new Set([...selected, ...expandSelection(selected, all, bySource)]), sink);
     const cancellation = token.onCancellationRequested(() => {
       this.client.request("cancel", {}).catch(() => undefined);
       claim.release();

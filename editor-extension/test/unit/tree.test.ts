@@ -88,6 +88,24 @@ test("the narrowest run request for a selection", () => {
   assert.deepEqual(runParamsFor(["a::1", "b::1"], all, src), { nodeIds: ["a::1", "b::1"] });
 });
 
+test("Spark nodes sit under their source's 'Spark read' item and run as their source's tests", () => {
+  const nodes = loadSession().initialize.snapshot.nodes;
+  const spark: Node = {
+    nodeId: "spark::zendesk::tickets", file: "sources/zendesk/zendesk.py", testClass: null, name: "spark_read",
+    table: "tickets", source: "zendesk", line: null, outcome: "passed", durationMs: 900, kind: "spark", message: null,
+  };
+  const tree = buildTree([...nodes, spark], repoLocator);
+  const group = find(tree, "spark:zendesk")!;
+  assert.equal(group.label, "Spark read");
+  assert.deepEqual(group.children.map((c) => [c.label, c.nodeId]), [["spark_read[tickets]", "spark::zendesk::tickets"]]);
+  const all = [...nodes.map((n) => n.nodeId), spark.nodeId];
+  const src = (id: string) => (id.startsWith("spark::") || id.includes("/zendesk/") ? "zendesk" : "other");
+  assert.deepEqual(runParamsFor([spark.nodeId], all, src), { all: true }, "all the requestable nodes are zendesk's here");
+  assert.deepEqual(runParamsFor([spark.nodeId], [...all, "tests/unit/sources/github/t.py::T::x"], src), { source: "zendesk" });
+  assert.deepEqual(runParamsFor([nodes[0].nodeId, spark.nodeId], all, src), { all: true });
+  assert.ok(!runParamsFor([nodes[0].nodeId], [...all, "x"], src).hasOwnProperty("all"));
+});
+
 test("outcomes map onto VS Code's result states", () => {
   assert.equal(resultKind("passed"), "passed");
   assert.equal(resultKind("skipped"), "skipped");
