@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import support from "../../out/test/support/realDaemon.js";
 import { artifact, launchChromium } from "../support/browser.mjs";
-import { CodeServer, VSIX, checkTools, stopWorkspaceDaemon, sweep } from "../support/codeServer.mjs";
+import { CodeServer, VSIX, checkTools, killSync, onInterrupt, stopWorkspaceDaemon, sweep } from "../support/codeServer.mjs";
 
 const { connectorWatchCommand, copyExamples, editFile, readDaemonInfo } = support;
 const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
@@ -19,13 +19,20 @@ const SPEC_KEY = "  - path: /api/v2/incremental/tickets/cursor.json";
 const SPEC_KEY_BROKEN = "  - path: /api/v2/incremental/tickets/cursors.json";
 const STATUS = '[id="connector-watch.connector-watch.connectorWatch.status"]';
 
-let root, workspace, codeServer, browser, page;
+let root, workspace, codeServer, browser, page, disarm;
 let shot = 0;
 
 before(async () => {
   checkTools();
   root = mkdtempSync(join(tmpdir(), "cw-e2e-"));
   workspace = copyExamples(`cw-e2e-ws-`);
+  // If this process is interrupted (or dies) before `after` runs: kill code-server's group, the
+  // daemon and anything else running from our directories, synchronously.
+  disarm = onInterrupt(() => {
+    const daemon = readDaemonInfo(workspace);
+    killSync(root, [codeServer?.child?.pid, daemon?.pid].filter(Boolean));
+    killSync(workspace);
+  });
   // Like a connector author's checkout: the project's venv in the workspace, so the extension finds
   // .venv/bin/connector-watch by itself (no setting). Here it is the repo's venv, linked in.
   symlinkSync(dirname(dirname(connectorWatchCommand())), join(workspace, ".venv"));
@@ -57,6 +64,7 @@ after(async () => {
   const leftovers = [...(root ? await sweep(root) : []), ...(workspace ? await sweep(workspace) : [])];
   if (workspace) rmSync(workspace, { recursive: true, force: true });
   if (root) rmSync(root, { recursive: true, force: true });
+  disarm?.(); // cleaned up: the PIDs must not be signalled again (they could be reused)
   assert.deepEqual(leftovers, [], "every process the test started is gone");
 });
 

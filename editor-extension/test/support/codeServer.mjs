@@ -159,3 +159,49 @@ export async function sweep(marker) {
   }
   return processesMentioning(marker);
 }
+
+/** Synchronous last-resort cleanup when the test process is interrupted or exits without `after`. */
+export function killSync(marker, pids = []) {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  for (const pid of processesMentioning(marker)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Run `cleanup` (synchronous) on SIGINT, SIGTERM and process exit; returns a function that disarms it. */
+export function onInterrupt(cleanup) {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    try {
+      cleanup();
+    } catch {
+      /* best effort */
+    }
+  };
+  process.once("exit", once);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.once(signal, () => {
+      once();
+      process.exit(130);
+    });
+  }
+  return () => {
+    done = true;
+  };
+}
