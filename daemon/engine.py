@@ -240,7 +240,11 @@ class Engine:
     def run_nodes(self, node_ids: Iterable[str], trigger: str = "request") -> None:
         selection = Selection()
         for node_id in node_ids:
-            if node_id in self.index.nodes:
+            if node_id in self.spark_nodes:  # a Spark read reruns its source's tests, then the stage
+                source = self.spark_nodes[node_id]["source"]
+                for test_file in self.workspace.test_files_of(source):
+                    selection.add_file(test_file, f"{node_id} requested")
+            elif node_id in self.index.nodes:
                 selection.add_node(node_id, "requested")
             elif node_id in self.collect_errors or node_id in self.workspace.test_files():
                 selection.add_file(node_id, "requested")

@@ -241,6 +241,8 @@ class DaemonServer:
         return self._static(url.path)
 
     def _static(self, path: str) -> Response:
+        if path == "/favicon.ico":
+            return Response(HTTPStatus.NO_CONTENT, "No Content", Headers({"Content-Length": "0"}), b"")
         name = "index.html" if path in ("/", "/index.html") else path.lstrip("/")
         if "/" in name or name.startswith(".") or not (PANEL_DIR / name).is_file():
             return _response(HTTPStatus.NOT_FOUND, "not found")
@@ -433,7 +435,7 @@ class DaemonServer:
             engine.run_nodes([*nodes, *files])
             return {"accepted": True, "nodeIds": sorted(nodes) or files}
         node_ids = params["nodeIds"]
-        known = set(engine.index.nodes) | set(engine.collect_errors)
+        known = set(engine.index.nodes) | set(engine.collect_errors) | set(engine.spark_nodes)
         unknown = [n for n in node_ids if n not in known]
         if unknown:
             raise RpcError(

@@ -57,6 +57,7 @@ IGNORED_FILES = (
     "*.log",
     "*.vsix",
     "*.egg-info",
+    "_generated_*",  # merged connector files the merge tool writes
 )
 #: Files whose change means the shared machinery changed: rerun everything.
 LIBRARY_FILES = (
