@@ -18,10 +18,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/connector-watch watch --workspace .
 
-## Every test: lint, the Python suite (spread over cores), then the editor extension.
+## Every test: lint, the Python suite (spread over cores), then the editor extension
+## (unit, integration, the panel in headless Chromium, the extension in a real code-server).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
+	bash editor-extension/scripts/ci.sh
 
 ## The quick loop: Python tests without servers, browsers or Spark.
 test-quick: $(STAMP)
