@@ -183,6 +183,7 @@ class SparkStage:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(process.wait(), timeout=20)
         await self._kill()
+        await self._reap()
         for entry in self._scratch.iterdir() if self._scratch.is_dir() else []:
             if entry != self.log_path:  # the log stays for a post-mortem
                 shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
@@ -253,6 +254,37 @@ class SparkStage:
                 continue  # not ours (the protocol only writes JSON lines)
             if isinstance(message, dict):
                 return message
+
+    def _leftovers(self) -> list[int]:
+        """Live processes started for this stage: they all run in its scratch directory.
+
+        PySpark's Python workers put themselves in their own process groups and leave on
+        their own once the JVM is gone; this finds the ones that are slow to.
+        """
+        found = []
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return found
+        scratch = str(self._scratch)
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if (cwd == scratch or cwd.startswith(scratch + "/")) and state != "Z":
+                found.append(int(entry.name))
+        return found
+
+    async def _reap(self, grace: float = 5.0) -> None:
+        deadline = time.monotonic() + grace
+        while self._leftovers() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for pid in self._leftovers():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     async def _kill(self) -> None:
         process = self._process

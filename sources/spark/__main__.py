@@ -56,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--show", type=int, default=20, metavar="N", help="rows to show (default 20; 0: none)")
     read.add_argument("--truncate", type=int, default=30, help="cut cells to this width (0: no cut)")
     read.add_argument("--schema", action="store_true", help="print the schema too")
-    read.add_argument("--columns", default=None, help="comma-separated columns to show (default: all)")
+    read.add_argument(
+        "--columns",
+        default=None,
+        help="comma-separated columns to show, or 'all' (default: up to 8 plain ones)",
+    )
     read.add_argument("--deletes", action="store_true", help="read_table_deletes (isDeleteFlow)")
     read.add_argument("--stream", action="store_true", help="a streaming read with Trigger.AvailableNow")
     tables = sub.add_parser("tables", help="list the tables and their metadata")
@@ -104,6 +108,31 @@ def _read(spark: Any, options: dict[str, str], table: str, args: argparse.Namesp
     if query.exception() is not None:
         raise RuntimeError(str(query.exception()))
     return spark.table(name)
+
+
+def _display_columns(spark: Any, options: dict[str, str], table: str, df: Any, limit: int = 8) -> list[str]:
+    """A readable default: the primary keys, the cursor, then other plain columns (no URLs)."""
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    if len(df.columns) <= limit:
+        return list(df.columns)
+    metadata = (
+        spark.read.format("lakeflow_connect")
+        .options(**options, tableName="_community_table_metadata", tableNameList=json.dumps([table]))
+        .load()
+        .collect()
+    )
+    first: list[str] = []
+    if metadata:
+        first = [*(metadata[0].primary_keys or []), metadata[0].cursor_field or ""]
+    wanted = [c.split(".")[0] for c in first if c and c.split(".")[0] in df.columns]
+    plain = [
+        f.name
+        for f in df.schema.fields
+        if not isinstance(f.dataType, (StructType, ArrayType, MapType)) and not f.name.lower().endswith("url")
+    ]
+    chosen = list(dict.fromkeys([*wanted, *plain, *df.columns]))[:limit]
+    return [c for c in df.columns if c in chosen]
 
 
 def _explain(exc: BaseException) -> str:
@@ -161,16 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         read_seconds = time.perf_counter() - read_started
         if args.schema:
             df.printSchema()
+        note = ""
         if args.show:
-            shown = (
-                df.select(*[c.strip() for c in args.columns.split(",") if c.strip()]) if args.columns else df
-            )
-            shown.show(args.show, truncate=args.truncate or False)
+            if args.columns == "all":
+                columns = df.columns
+            elif args.columns:
+                columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+            else:
+                columns = _display_columns(spark, options, args.table, df)
+            if len(columns) < len(df.columns):
+                note = f"; showing {len(columns)} of {len(df.columns)} columns (--columns a,b,c or --columns all)"
+            df.select(*columns).show(args.show, truncate=args.truncate or False)
         kind = "deletes of " if args.deletes else ""
         how = "streamed (availableNow)" if args.stream else "read"
         print(
             f"{kind}{args.source}.{args.table}: {rows} row(s) {how} in {read_seconds:.2f} s "
-            f"(session {session_seconds:.2f} s; {where})"
+            f"(session {session_seconds:.2f} s; {where}){note}"
         )
         return 0
     except Exception as exc:
