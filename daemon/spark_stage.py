@@ -115,7 +115,8 @@ class SparkStage:
         self.start_timeout = start_timeout
         self.check_timeout = check_timeout
         self.conf = dict(conf or {})
-        self._scratch = Path(tempfile.mkdtemp(prefix="connector-watch-spark-"))
+        # Made at start(), removed by a clean stop(): the worker's working directory and log.
+        self._scratch = Path(tempfile.gettempdir()) / f"connector-watch-spark-{os.getpid()}-{id(self):x}"
         self.log_path = Path(log_path) if log_path else self._scratch / "spark-stage.log"
         self.info: dict[str, Any] = {}
         self._process: asyncio.subprocess.Process | None = None
@@ -137,6 +138,7 @@ class SparkStage:
             command += ["--master", self.master]
         if self.conf:
             command += ["--conf", json.dumps(self.conf)]
+        self._scratch.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the worker's lifetime
         env = dict(os.environ)
@@ -184,9 +186,9 @@ class SparkStage:
                 await asyncio.wait_for(process.wait(), timeout=20)
         await self._kill()
         await self._reap()
-        for entry in self._scratch.iterdir() if self._scratch.is_dir() else []:
-            if entry != self.log_path:  # the log stays for a post-mortem
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        # A clean stop leaves nothing behind; the log of a worker that failed was named in the
+        # SparkStageError already (and stays until the next stop).
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     async def __aenter__(self) -> SparkStage:
         await self.start()
