@@ -382,6 +382,8 @@ class Engine:
         if selection.restart_pool:
             self.log("info", "shared code changed: restarting the workers")
             await self.pool.restart()
+            if self._spark_stage is not None:  # it holds the toolkit in its Python workers too
+                await self._spark_stage.stop()
         run = Run(next(self._run_ids), trigger, paths, selection)
         self.current = run
         reasons = selection.reasons_by_node(self.index)

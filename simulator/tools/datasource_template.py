@@ -1,11 +1,10 @@
-"""The PySpark data source appended to every merged connector file (see :mod:`simulator.tools.merge_source`).
+"""The fallback PySpark data source for merged connector files (see :mod:`simulator.tools.merge_source`).
 
-Small and self-contained on purpose: a batch read that drains every batch of
-one table. The merge tool replaces the ``LakeflowConnectImpl`` line with the
-source's connector class and strips this module's imports from the repository
-(their definitions are already in the merged file). The full Spark data source
-(streaming, partitions, deletes) lives in ``sources/spark``; this template can
-be swapped for it by pointing ``merge_source --template`` at another module
+The merge tool appends ``sources/spark/readers.py`` (streams, partitions, deletes) when the
+workspace has it; this small, self-contained template is used where it does not: a batch read
+that drains every batch of one table. The merge tool replaces the ``LakeflowConnectImpl`` line
+with the source's connector class and strips this module's imports from the repository (their
+definitions are already in the merged file). ``merge_source --template`` picks another module
 written the same way.
 
 Reading a table::
