@@ -79,7 +79,7 @@ class Discovery:
         if not info:
             return None
         pid = info.get("pid")
-        if not isinstance(pid, int) or not _pid_alive(pid):
+        if not isinstance(pid, int) or not pid_alive(pid):
             return None
         import socket
 
@@ -106,7 +106,8 @@ class Discovery:
                 self.path.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,10 +31,9 @@ from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from daemon import protocol
+from tests.support.workspace import copy_examples
 
 REPO = Path(__file__).resolve().parents[2]
-WORKSPACE_PARTS = ("sources", "simulator", "tests")
-IGNORE = shutil.ignore_patterns("__pycache__", "cassettes", ".connector-watch", "*.pyc", ".pytest_cache")
 DISCOVERY = Path(".connector-watch") / "daemon.json"
 
 #: Every schema violation seen by any client in this process (the autouse fixture clears and checks it).
@@ -44,11 +42,7 @@ VIOLATIONS: list[str] = []
 
 def copy_workspace(destination: Path) -> Path:
     """The example workspace (connectors, specs, corpora, tests, pyproject) copied into ``destination``."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in WORKSPACE_PARTS:
-        shutil.copytree(REPO / name, destination / name, ignore=IGNORE, dirs_exist_ok=True)
-    shutil.copy(REPO / "pyproject.toml", destination / "pyproject.toml")
-    return destination
+    return copy_examples(destination)
 
 
 # ---------------------------------------------------------------------------- schema checks
@@ -362,16 +356,6 @@ def connector_watch() -> list[str]:
     if script.is_file():
         return [str(script)]
     return [sys.executable, "-c", "import sys; from daemon.cli import main; sys.exit(main())"]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Daemon:

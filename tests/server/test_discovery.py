@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from daemon import protocol
-from daemon.server import Discovery
-from tests.server.support import Daemon, connector_watch, copy_workspace, pid_alive, run
+from daemon.server import Discovery, pid_alive
+from tests.server.support import Daemon, connector_watch, copy_workspace, run
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 
