@@ -183,6 +183,25 @@ def _spec_endpoint_location(entry: dict[str, Any]) -> Location | None:
     return Location(endpoint["specFile"], Range.lines(max(endpoint["line"] - 1, 0)))
 
 
+def _spec_key_location(ctx: _Context, entry: dict[str, Any] | None, key: str) -> Location | None:
+    """The line of ``key:`` inside the endpoint that answered ``entry`` (e.g. its ``records_key``)."""
+    endpoint = (entry or {}).get("endpoint")
+    if not endpoint:
+        return None
+    text = ctx.view.text(endpoint["specFile"])
+    if text is None:
+        return None
+    lines = text.splitlines()
+    for number in range(max(endpoint["line"] - 1, 0), len(lines)):
+        line = lines[number]
+        if number > endpoint["line"] - 1 and re.match(r"^\s*-\s+path\s*:", line):
+            return None
+        found = re.search(rf"(?<![\w-]){re.escape(key)}\s*:", line)
+        if found:
+            return Location(endpoint["specFile"], Range.lines(number, found.start()))
+    return None
+
+
 def _caller_location(entry: dict[str, Any]) -> Location | None:
     caller = entry.get("caller")
     if not caller or caller["file"].startswith("/"):
@@ -949,7 +968,9 @@ def _empty_read(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
     evidence = _request_evidence(ctx.failure.trace)
     entry = trace[-1] if trace else (ctx.failure.trace[-1] if ctx.failure.trace else None)
     connector_location = (_caller_location(entry) if entry else None) or _connector_site(ctx, "read_table")
-    spec_location = _spec_endpoint_location(entry) if entry else None
+    spec_location = _spec_key_location(ctx, entry, "records_key") or (
+        _spec_endpoint_location(entry) if entry else None
+    )
     corpus_file = entry.get("corpusFile") if entry else None
     corpus_data = json_data(ctx.view, corpus_file) if corpus_file else None
     spec_changed, corpus_changed, connector_changed = (
@@ -1175,7 +1196,9 @@ def _missing_fields(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
 
 def _ambiguous_wrapper(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
     entry = ctx.failure.trace[-1] if ctx.failure.trace else None
-    spec_location = _spec_endpoint_location(entry) if entry else None
+    spec_location = _spec_key_location(ctx, entry, "records_key") or (
+        _spec_endpoint_location(entry) if entry else None
+    )
     connector_location = (_caller_location(entry) if entry else None) or _connector_site(ctx, "read_table")
     spec_first = ctx.changed(ctx.spec_file()) and not ctx.connector_changed()
     primary = spec_location if spec_first and spec_location else connector_location

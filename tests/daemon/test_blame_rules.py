@@ -387,3 +387,13 @@ def test_records_on_pages_never_requested_are_the_connectors_paging() -> None:
 def test_every_diagnostic_names_its_node() -> None:
     f = failure([exc("KeyError", "'x'", [frame(CONNECTOR, 3)])])
     assert all(d.node_ids == [f.node_id] for d in blame(f, LAYOUT, VIEW))
+
+
+def test_a_wrapper_mismatch_after_a_spec_edit_points_at_records_key() -> None:
+    spec = (
+        "endpoints:\n  - path: /orders\n    method: GET\n    corpus: orders\n    response:\n      wrapper:\n"
+        "        records_key: order\n  - path: /other\n    method: GET\n    corpus: orders\n"
+    )
+    view = MemoryView({**VIEW.files, SPEC: spec})
+    d = blame(failure([_empty_read()], trace=[served(count=5)], changes={SPEC}), LAYOUT, view)[0]
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("spec", SPEC, 6)
