@@ -18,7 +18,7 @@ import pytest
 
 from sources.interface import SupportsPartition, SupportsPartitionedStream
 from tests.harness.failures import HarnessFailure, annotate
-from tests.harness.records import check_records, drain, null_columns
+from tests.harness.records import check_records, drain
 from tests.unit.sources.test_suite import canonical, for_tables
 
 
@@ -110,18 +110,7 @@ class SupportsPartitionTests:
     def test_every_column_populated_by_at_least_one_partition_record(self, table: str) -> None:
         self._require_partition_support()
         self._require_simulated()  # type: ignore[attr-defined]
-        records = [r for r in self._read_all_partitions(table) if isinstance(r, dict)]
-        if not records:
-            pytest.skip(f"{table} returned no records to check")
-        allowed = set(self.allow_null_columns.get(table, []))  # type: ignore[attr-defined]
-        nulls = [c for c in null_columns(records, self.schema(table)) if c not in allowed]  # type: ignore[attr-defined]
-        if nulls:
-            raise HarnessFailure(
-                f"Columns null in every sampled record (checked {len(records)} record(s)): {nulls}",
-                check="read.null_columns",
-                table=table,
-                details={"columns": nulls, "checked": len(records)},
-            )
+        self.check_columns_populated(table, self._read_all_partitions(table))  # type: ignore[attr-defined]
 
     @for_tables("partitioned")
     def test_partitions_match_corpus(self, table: str) -> None:
