@@ -17,10 +17,7 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from simulator.values import dotted_get, dotted_set, parse_iso
-
-_MS_THRESHOLD = 10**11
-
+from simulator.values import MS_THRESHOLD, dotted_get, dotted_set, parse_iso
 
 _ISO_SHAPE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})"
@@ -32,7 +29,7 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _epoch_like(sample: float, moment: datetime) -> float:
-    return moment.timestamp() * (1000 if abs(sample) >= _MS_THRESHOLD else 1)
+    return moment.timestamp() * (1000 if abs(sample) >= MS_THRESHOLD else 1)
 
 
 def _format_like(sample: Any, moment: datetime) -> Any:
@@ -71,7 +68,7 @@ def _is_future(value: Any, now: datetime) -> bool:
     if isinstance(value, bool) or value is None:
         return False
     if isinstance(value, (int, float)):
-        seconds = value / 1000 if abs(value) >= _MS_THRESHOLD else value
+        seconds = value / 1000 if abs(value) >= MS_THRESHOLD else value
         return seconds > now.timestamp()
     micros = parse_iso(str(value))
     return micros is not None and micros / 1_000_000 > now.timestamp()

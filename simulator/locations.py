@@ -28,6 +28,16 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 PathKey = tuple[str | int, ...]
 
 
+def display_path(path: str | Path | None) -> str:
+    """``path`` as messages print it: relative to the working directory when inside it."""
+    if path is None:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True, order=True)
 class Position:
     line: int  # 1-based

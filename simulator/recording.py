@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse, match_key
 from simulator.coverage import CoverageCall, build_coverage
 from simulator.live import LiveCall
+from simulator.locations import display_path
 from simulator.sampling import sample_interaction
 from simulator.scrub import Scrubber, body_fingerprint, scrub_query
 from simulator.validator import Validator, sample_url_of, write_report
@@ -156,13 +156,6 @@ def rescrub(interaction: Interaction, scrubber: Scrubber) -> Interaction:
     )
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return os.fspath(path)
-
-
 def _body_size(interaction: Interaction) -> int:
     response = interaction.response
     return len(response.body_text or "") + len(response.body_b64 or "")
@@ -182,7 +175,9 @@ def finish(sim: Simulator) -> RecordingResult:
     # 2. validate the scrubbed, unsampled responses
     report = None
     if sim.spec is not None and sim.corpus is not None and getattr(sim, "validate", True):
-        validator = Validator(sim.spec, sim.corpus, sim.simulate_request, cassette=_display(cassette_file))
+        validator = Validator(
+            sim.spec, sim.corpus, sim.simulate_request, cassette=display_path(cassette_file)
+        )
         for call, interaction in zip(live.calls, scrubbed, strict=True):
             validator.validate(call.request, interaction, sample_url_of(interaction))
         for failure in live.failures:

@@ -15,7 +15,6 @@ scripts keep working.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from simulator.cassette import Cassette, ReplayResponder
 from simulator.corpus import CorpusStore
 from simulator.errors import SimulatorConfigError
 from simulator.live import LiveResponder
+from simulator.locations import display_path
 from simulator.modes import Mode
 from simulator.request import SimRequest
 from simulator.simulate import SimulateResponder
@@ -104,7 +104,7 @@ class Simulator:
         if self.spec_path is not None and self.mode in (Mode.SIMULATE, Mode.HYBRID, Mode.LIVE):
             self.spec = load_spec(self.spec_path, self.corpus_dir)
             self.corpus = CorpusStore(
-                self.corpus_dir or self.spec.corpus_dir, display=_display(self.corpus_dir)
+                self.corpus_dir or self.spec.corpus_dir, display=display_path(self.corpus_dir)
             )
             self._simulate = SimulateResponder(
                 self.spec,
@@ -198,12 +198,3 @@ class _collect:
 
     def __exit__(self, *exc: object) -> None:
         trace_module._sinks.remove(self.sink)
-
-
-def _display(path: Path | None) -> str:
-    if path is None:
-        return ""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return os.fspath(path)

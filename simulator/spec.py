@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import jsonschema
 
 from simulator.errors import Issue, SpecError
-from simulator.locations import LocatedDocument, LocatedSyntaxError, PathKey, Span, load_yaml
+from simulator.locations import LocatedDocument, LocatedSyntaxError, PathKey, Span, display_path, load_yaml
 
 SCHEMA_PATH = Path(__file__).with_name("endpoints.schema.json")
 
@@ -647,7 +647,7 @@ class _SpecReader:
                 self.issue(
                     ("endpoints", endpoint.index, "corpus"),
                     f"{self._label(('endpoints', endpoint.index))}corpus {endpoint.corpus!r} has no file"
-                    f" {_display(self.corpus_dir / (endpoint.corpus + '.json'))}{_close(endpoint.corpus, existing)}"
+                    f" {display_path(self.corpus_dir / (endpoint.corpus + '.json'))}{_close(endpoint.corpus, existing)}"
                     " (served as empty)",
                     code="missing-corpus",
                     blocking=False,
@@ -658,7 +658,7 @@ class _SpecReader:
                 if corpus_file.stem not in named:
                     self.issues.append(
                         Issue(
-                            file=_display(corpus_file),
+                            file=display_path(corpus_file),
                             span=Span.point(1, 1),
                             message=f"corpus file {corpus_file.name} is not used by any endpoint in {self.doc.file}",
                             severity="warning",
@@ -706,13 +706,6 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def check_spec(
     path: str | Path,
     corpus_dir: str | Path | None = None,
@@ -729,7 +722,7 @@ def check_spec(
     """
     path = Path(path)
     corpus_dir = Path(corpus_dir) if corpus_dir is not None else path.parent / "corpus"
-    file = display or _display(path)
+    file = display or display_path(path)
     try:
         source = text if text is not None else path.read_text(encoding="utf-8")
     except OSError as exc:

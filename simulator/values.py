@@ -29,7 +29,8 @@ _ISO = re.compile(
 )
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MS_THRESHOLD = 10**11
+#: An epoch number at or above this is milliseconds (10^11 seconds is the year 5138).
+MS_THRESHOLD = 10**11
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -64,7 +65,7 @@ def parse_iso(text: str) -> int | None:
 
 def epoch_to_micros(value: float) -> int:
     """Epoch seconds or milliseconds (by magnitude) → microseconds."""
-    if abs(value) >= _MS_THRESHOLD:
+    if abs(value) >= MS_THRESHOLD:
         return round(value * 1000)
     return round(value * 1_000_000)
 

@@ -8,10 +8,11 @@ Each edit is a text substitution (or JSON transform) on one file of a copy of th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from tests.support.workspace import json_edit
 
 ZENDESK = "sources/zendesk/zendesk.py"
 ZENDESK_SCHEMAS = "sources/zendesk/zendesk_schemas.py"
@@ -38,15 +39,6 @@ def replace(old: str, new: str, count: int = 1) -> Callable[[str], str]:
     return apply
 
 
-def json_edit(change: Callable[[Any], Any]) -> Callable[[str], str]:
-    def apply(text: str) -> str:
-        data = json.loads(text)
-        result = change(data)
-        return json.dumps(data if result is None else result, indent=2) + "\n"
-
-    return apply
-
-
 def _set(index: int, field: str, value: Any) -> Callable[[Any], None]:
     def change(records: list[dict[str, Any]]) -> None:
         records[index][field] = value
@@ -69,7 +61,6 @@ class Edit:
     blame: str | None = None  # the expected blame of the primary diagnostic; None: a benign edit
     blamed_path: str | None = None  # where that diagnostic must point (default: the edited file)
     failing: str | None = None  # a substring of a node ID (or the test file) that must fail
-    static_only: bool = False  # the fault shows as a static diagnostic (no test needs to fail)
 
     @property
     def expected_path(self) -> str:

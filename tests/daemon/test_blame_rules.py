@@ -386,7 +386,8 @@ def test_records_on_pages_never_requested_are_the_connectors_paging() -> None:
 
 def test_every_diagnostic_names_its_node() -> None:
     f = failure([exc("KeyError", "'x'", [frame(CONNECTOR, 3)])])
-    assert all(d.node_ids == [f.node_id] for d in blame(f, LAYOUT, VIEW))
+    diagnostics = blame(f, LAYOUT, VIEW)
+    assert diagnostics and all(d.node_ids == [f.node_id] for d in diagnostics)
 
 
 def test_a_wrapper_mismatch_after_a_spec_edit_points_at_records_key() -> None:

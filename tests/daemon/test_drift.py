@@ -8,7 +8,6 @@ and publishes ``drift`` diagnostics located at the spec or corpus, naming the no
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -21,26 +20,18 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def recording_engine(tmp_path):
+def recording_engine(tmp_path, monkeypatch):
     root = copy_examples(tmp_path / "ws", sources=("zendesk",))
     with start("zendesk", drifts=["extra_field"]) as server:
         config = tmp_path / "zendesk.json"
         config.write_text(json.dumps(server.config))
-        saved = {k: os.environ.get(k) for k in ("CONNECTOR_TEST_MODE", "CONNECTOR_TEST_CONFIG_PATH")}
-        os.environ["CONNECTOR_TEST_MODE"] = "record"
-        os.environ["CONNECTOR_TEST_CONFIG_PATH"] = str(config)
+        monkeypatch.setenv("CONNECTOR_TEST_MODE", "record")  # the workers inherit the environment
+        monkeypatch.setenv("CONNECTOR_TEST_CONFIG_PATH", str(config))
+        live = LiveEngine(root, node_timeout=30.0, watch=False, mode="record")
         try:
-            live = LiveEngine(root, node_timeout=30.0, watch=False, mode="record")
-            try:
-                yield live
-            finally:
-                live.close()
+            yield live
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            live.close()
 
 
 def test_live_drift_becomes_located_drift_diagnostics(recording_engine: LiveEngine) -> None:

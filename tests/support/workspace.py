@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns("__pycache__", "cassettes", ".connector-watch", "*.pyc", "_generated_*")
@@ -28,10 +31,17 @@ def copy_examples(destination: Path, sources: tuple[str, ...] | None = None) -> 
     return destination
 
 
-def edit_json(path: Path, change) -> None:  # type: ignore[no-untyped-def]
-    """Load a JSON file, let ``change(data)`` modify it, and write it back indented."""
-    import json
+def json_edit(change: Callable[[Any], Any]) -> Callable[[str], str]:
+    """A text transform: parse JSON, let ``change(data)`` modify (or return) it, dump it indented."""
 
-    data = json.loads(path.read_text(encoding="utf-8"))
-    result = change(data)
-    path.write_text(json.dumps(data if result is None else result, indent=2) + "\n", encoding="utf-8")
+    def apply(text: str) -> str:
+        data = json.loads(text)
+        result = change(data)
+        return json.dumps(data if result is None else result, indent=2) + "\n"
+
+    return apply
+
+
+def edit_json(path: Path, change: Callable[[Any], Any]) -> None:
+    """Apply :func:`json_edit` to a file in place."""
+    path.write_text(json_edit(change)(path.read_text(encoding="utf-8")), encoding="utf-8")

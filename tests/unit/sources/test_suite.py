@@ -174,22 +174,27 @@ class LakeflowConnectTests:
         observations.record(type(self).__name__, self.simulator_source, table, metadata=metadata)
         return metadata
 
-    def read(self, table: str, offset: Any, call: str = "read_table") -> tuple[Any, Any]:
-        method = getattr(self.connector, call)
+    def read(
+        self, table: str, offset: Any, call: str = "read_table", connector: Any = None
+    ) -> tuple[Any, Any]:
+        method = getattr(connector or self.connector, call)
         try:
             result = method(table, offset, self.options(table))
         except Exception as exc:
             raise annotate(exc, f"[{table}] {call}(start_offset={offset!r}) raised")
         return unpack_read(result, table, call, offset)
 
-    def read_until_settled(self, table: str, call: str = "read_table") -> tuple[list[Any], list[Any]]:
-        """Feed offsets back until one repeats; returns (records, offsets seen)."""
+    def read_until_settled(
+        self, table: str, call: str = "read_table", connector: Any = None
+    ) -> tuple[list[Any], list[Any]]:
+        """Feed offsets back until one repeats; returns (records, offsets seen). ``connector``: another
+        instance than the class's (the write-back tests read with fresh ones)."""
         ingestion_type = self.metadata(table).get("ingestion_type")
         offset: Any = None
         offsets: list[Any] = [offset]
         records: list[Any] = []
         for _ in range(self.read_termination_max_iterations):
-            iterator, new_offset = self.read(table, offset, call)
+            iterator, new_offset = self.read(table, offset, call, connector)
             batch = drain(iterator, table, call)
             records.extend(batch)
             check_offset(new_offset, table, ingestion_type, call)

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from simulator.values import dotted_get
-from tests.harness.failures import HarnessFailure, annotate
-from tests.harness.records import drain
+from tests.harness.failures import HarnessFailure
 
 
 class LakeflowConnectWriteBackTests:
@@ -42,19 +41,8 @@ class LakeflowConnectWriteBackTests:
     def _fresh_connector(self) -> Any:
         return type(self.connector)(self.settings.config)  # type: ignore[attr-defined]
 
-    def _read_all(self, connector: Any, table: str, offset: Any, call: str = "read_table") -> list[Any]:
-        records: list[Any] = []
-        options = self.options(table)  # type: ignore[attr-defined]
-        for _ in range(self.read_termination_max_iterations):  # type: ignore[attr-defined]
-            try:
-                iterator, new_offset = getattr(connector, call)(table, offset, options)
-            except Exception as exc:
-                raise annotate(exc, f"[{table}] {call} raised during write-back")
-            records.extend(drain(iterator, table, call))
-            if new_offset is None or new_offset == offset:
-                break
-            offset = new_offset
-        return records
+    def _read_all(self, connector: Any, table: str, call: str = "read_table") -> list[Any]:
+        return self.read_until_settled(table, call, connector)[0]  # type: ignore[attr-defined]
 
     def test_list_insertable_tables(self) -> None:
         utils = self._require_live()
@@ -91,11 +79,11 @@ class LakeflowConnectWriteBackTests:
         utils = self._require_live()
         for table in utils.list_insertable_tables():
             metadata = self.metadata(table)  # type: ignore[attr-defined]
-            before = self._read_all(self._fresh_connector(), table, {})
+            before = self._read_all(self._fresh_connector(), table)
             ok, rows, column_map = utils.generate_rows_and_write(table, 1)
             if not ok:
                 raise HarnessFailure("Write returned success=False", check="write_back.write", table=table)
-            after = self._read_all(self._fresh_connector(), table, {})
+            after = self._read_all(self._fresh_connector(), table)
             if metadata.get("ingestion_type") == "snapshot" and len(after) < len(before) + 1:
                 raise HarnessFailure(
                     f"Expected >= {len(before) + 1} records after the write, got {len(after)}",
@@ -121,7 +109,7 @@ class LakeflowConnectWriteBackTests:
             ok, rows, column_map = utils.delete_rows(table, 1)
             if not ok or not rows:
                 raise HarnessFailure("Delete returned success=False", check="write_back.delete", table=table)
-            deleted = self._read_all(self._fresh_connector(), table, {}, call="read_table_deletes")
+            deleted = self._read_all(self._fresh_connector(), table, call="read_table_deletes")
             if not any(_matches(record, rows[0], column_map) for record in deleted):
                 raise HarnessFailure(
                     f"Deleted row not found in read_table_deletes: {rows[0]!r}",
@@ -131,7 +119,11 @@ class LakeflowConnectWriteBackTests:
 
 
 def _matches(record: Any, written: dict[str, Any], column_map: dict[str, str]) -> bool:
-    return all(
-        str(dotted_get(record, read_field)) == str(dotted_get(written, write_field))
-        for write_field, read_field in column_map.items()
-    )
+    """The read record carries every mapped value of the written row (and there is one to compare)."""
+    if not column_map:
+        return False
+    for write_field, read_field in column_map.items():
+        read_value, written_value = dotted_get(record, read_field), dotted_get(written, write_field)
+        if read_value is None or written_value is None or str(read_value) != str(written_value):
+            return False
+    return True
