@@ -97,7 +97,10 @@ class Engine:
             else WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
         )
         self.subscribers: list[Subscriber] = []
-        self.static: dict[str, list[Diagnostic]] = {}
+        #: Static findings by the file that was checked, then by the file they are located in: a
+        #: spec check speaks about corpus files (missing, unused) beside the corpus's own lint.
+        self._static_by_origin: dict[str, dict[str, list[Diagnostic]]] = {}
+        self.static: dict[str, list[Diagnostic]] = {}  # derived: every static finding located in a file
         self.drift: dict[str, list[Diagnostic]] = {}  # validation report → drift diagnostics (record mode)
         self.spark_nodes: dict[str, dict[str, Any]] = {}  # "spark::<source>::<table>" → its last result
         self._spark_stage: Any = None
@@ -340,15 +343,11 @@ class Engine:
         except Exception as exc:  # a checker bug must not take the daemon down
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
-        for file, diagnostics in result.diagnostics.items():
-            if kind.kind == "spec" and file != path:
-                # The spec speaks for corpus files only about existence and use.
-                kept = [d for d in self.static.get(file, []) if d.code not in ("corpus.unused-corpus",)]
-                self.static[file] = kept + diagnostics
-                self._dirty.add(file)
-            else:
-                self.static[file] = diagnostics
-                self._dirty.add(file)
+        previous = self._static_by_origin.get(path, {})
+        self._static_by_origin[path] = result.diagnostics
+        for file in set(previous) | set(result.diagnostics):
+            self.static[file] = [d for origin in self._static_by_origin.values() for d in origin.get(file, [])]
+            self._dirty.add(file)
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec
