@@ -310,13 +310,14 @@ class Engine:
             spec_file_of=lambda source: self.workspace.relative(self.workspace.layout.spec_file(source)),
             mode=self.mode,
         )
-        # Deleted test files: forget their nodes instead of running them.
+        # Deleted test files: forget their nodes (and a collection error) instead of running them.
         for path in list(selection.files):
             if not self.workspace.absolute(path).is_file():
                 del selection.files[path]
-                removed = [n for n in self.index.nodes_of_file(path)]
+                removed = self.index.forget_file(path)
+                if self.collect_errors.pop(path, None) is not None:
+                    removed.append(path)
                 for node_id in removed:
-                    self.index.remove(node_id)
                     self._drop_node(node_id)
                 if removed:
                     self.emit(ev.NodesChanged([], removed))
@@ -346,7 +347,9 @@ class Engine:
         previous = self._static_by_origin.get(path, {})
         self._static_by_origin[path] = result.diagnostics
         for file in set(previous) | set(result.diagnostics):
-            self.static[file] = [d for origin in self._static_by_origin.values() for d in origin.get(file, [])]
+            self.static[file] = [
+                d for origin in self._static_by_origin.values() for d in origin.get(file, [])
+            ]
             self._dirty.add(file)
         if result.spec_checked:
             self.specs[path] = result.spec
@@ -405,11 +408,13 @@ class Engine:
             if run.cancelled or not dead or not leftovers:
                 break
             for job in dead:
-                if job.current_node:
+                if job.current_node and job.killed_for_timeout:  # the watchdog's kill: no retry
+                    self._node_lost(run, job.current_node, "timeout", job.status)
+                elif job.current_node:
                     crashes[job.current_node] = crashes.get(job.current_node, 0) + 1
             for node_id, count in crashes.items():
                 if count >= 2 and node_id not in run.finished:
-                    self._node_crashed(run, node_id, dead[0].status)
+                    self._node_lost(run, node_id, "crashed", dead[0].status)
             retry = Selection()
             for node_id in self._unfinished(run):
                 retry.add_node(node_id, "rerun after the worker died")
@@ -419,8 +424,11 @@ class Engine:
             await self._run_chunks(run, self._plan(retry))
         for node_id in crashes:
             if node_id not in run.finished and not run.cancelled:
-                self._node_crashed(
-                    run, node_id, next((j.status for j in run.jobs if j.status not in (0, 1, 2, 5)), None)
+                self._node_lost(
+                    run,
+                    node_id,
+                    "crashed",
+                    next((j.status for j in run.jobs if j.status not in (0, 1, 2, 5)), None),
                 )
         if run.cancelled:
             carried = Selection()
@@ -448,8 +456,8 @@ class Engine:
         self._schedule_index_save()
 
     # ------------------------------------------------------------------ index on disk
-    def save_index(self) -> None:
-        """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
+    def _index_document(self) -> dict[str, Any]:
+        """The index as saved for one-shot commands, with each spec's future-time directives."""
         from daemon.index import dump
 
         self.index.spec_future = {
@@ -457,7 +465,11 @@ class Engine:
             for path, spec in self.specs.items()
             if spec is not None
         }
-        _write_json(self.workspace.root / ".connector-watch" / "index.json", dump(self.index))
+        return dump(self.index)
+
+    def save_index(self) -> None:
+        """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
+        _write_json(self.workspace.root / ".connector-watch" / "index.json", self._index_document())
 
     def _schedule_index_save(self) -> None:
         """Save the index a little after runs settle; the JSON is written off the event loop."""
@@ -466,10 +478,8 @@ class Engine:
         loop = asyncio.get_running_loop()
 
         def save() -> None:
-            from daemon.index import dump
-
             self._index_save = None
-            document = dump(self.index)
+            document = self._index_document()
             target = self.workspace.root / ".connector-watch" / "index.json"
             future = loop.run_in_executor(None, _write_json, target, document)
             future.add_done_callback(
@@ -694,6 +704,7 @@ class Engine:
 
     def _on_collect_error(self, run: Run, event: dict[str, Any]) -> None:
         path = event.get("path") or event.get("nodeId")
+        recent_changes = self._recent_for_file(path)  # before its nodes, and their change sets, go
         removed = self.index.collect_error(path, event)
         for node_id in removed:
             self._drop_node(node_id)
@@ -707,7 +718,7 @@ class Engine:
             test_line=1,
             source=source,
             message=event.get("longrepr"),
-            recent_changes=self._recent_for_file(path),
+            recent_changes=recent_changes,
             static=self.static,
         )
         diagnostics = self._blame(failure)
@@ -759,16 +770,22 @@ class Engine:
         self.emit(ev.Progress(run.id, len(run.finished), len(run.expected)))
         self._publish_changed()
 
-    def _node_crashed(self, run: Run, node_id: str, status: int | None) -> None:
+    def _node_lost(self, run: Run, node_id: str, outcome: str, status: int | None) -> None:
+        """A node whose worker died under it ("crashed") or was killed by the watchdog ("timeout")."""
         record = self.index.nodes.get(node_id)
-        failure = self._failure_input(record, node_id, "crashed", {})
+        failure = self._failure_input(record, node_id, outcome, {})
         failure.crash_status = status
         diagnostics = self._blame(failure)
         if record is not None:
-            record.outcome = "crashed"
-        run.finished[node_id] = "crashed"
+            record.outcome = outcome
+        run.finished[node_id] = outcome
         self._set_node_diagnostics(node_id, diagnostics)
-        self.emit(ev.TestFinished(run.id, node_id, "crashed", 0.0, diagnostics, "the worker process died"))
+        message = (
+            f"killed after {self.pool.hard_timeout:.0f} s without progress"
+            if outcome == "timeout"
+            else "the worker process died"
+        )
+        self.emit(ev.TestFinished(run.id, node_id, outcome, 0.0, diagnostics, message))
 
     def _failure_input(
         self, record: NodeRecord | None, node_id: str, outcome: str, event: dict[str, Any]

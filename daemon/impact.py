@@ -126,6 +126,8 @@ def select(
     changed_sources: set[str] = set()
     for change in changes:
         path, kind = change.path, change.kind
+        if path.endswith(DOC_SUFFIXES):
+            continue  # prose and pictures run nothing, wherever they live
         if kind.source:
             changed_sources.add(kind.source)
         if kind.kind == "library" or path in preloaded:
@@ -142,7 +144,7 @@ def select(
         elif kind.kind == "connector":
             _module_changed(selection, index, path, kind.source, test_files_of, f"connector {path} changed")
         elif kind.kind == "connector_data":
-            if not path.endswith(DOC_SUFFIXES) and kind.source:
+            if kind.source:
                 for test_file in test_files_of(kind.source):
                     selection.add_file(test_file, f"connector file {path} changed")
         elif kind.kind == "test":
@@ -152,11 +154,11 @@ def select(
                 _module_changed(
                     selection, index, path, kind.source, test_files_of, f"test helper {path} changed"
                 )
-            elif not path.endswith(DOC_SUFFIXES) and kind.source:
+            elif kind.source:
                 for test_file in test_files_of(kind.source):
                     selection.add_file(test_file, f"test data {path} changed")
         elif kind.kind in ("table_config", "spec_support"):
-            if kind.source and not path.endswith(DOC_SUFFIXES):
+            if kind.source:
                 for test_file in test_files_of(kind.source):
                     selection.add_file(test_file, f"{kind.kind.replace('_', ' ')} {path} changed")
         elif kind.kind == "cassette":

@@ -171,9 +171,14 @@ class Index:
                 table.metadata = info["metadata"]
         return record
 
-    def remove(self, node_id: str) -> None:
-        self.nodes.pop(node_id, None)
+    def forget_file(self, path: str) -> list[str]:
+        """A test file was deleted: forget it and its nodes; returns the node ids dropped."""
+        removed = self.nodes_of_file(path)
+        for node_id in removed:
+            del self.nodes[node_id]
+        self.files.pop(path, None)
         self._corpus_tables = None
+        return removed
 
     # ------------------------------------------------------------------ queries
     def nodes_of_file(self, path: str) -> list[str]:

@@ -66,6 +66,19 @@ def test_a_connector_with_a_syntax_error(live: LiveEngine) -> None:
     assert live.failing() == set()
 
 
+def test_deleting_a_test_file_that_does_not_collect_clears_its_error(live: LiveEngine) -> None:
+    broken = "tests/unit/sources/zendesk/test_scratch.py"
+    live.save(broken, "def test_scratch(:\n    pass\n")
+    assert broken in live.failing()
+    assert live.node_diagnostics(broken)
+
+    events = live.delete(broken)
+    assert broken not in live.failing()
+    assert not live.node_diagnostics(broken)
+    assert any(isinstance(e, ev.NodesChanged) and broken in e.removed for e in events)
+    assert not [d for ds in live.file_diagnostics().values() for d in ds if broken in d.node_ids]
+
+
 def test_a_connector_that_never_returns_times_out_at_the_hanging_line(live: LiveEngine) -> None:
     original = live.read(ZENDESK)
     assert GET_LINE in original
@@ -93,6 +106,33 @@ def test_a_worker_that_dies_is_replaced_and_blamed_on_the_environment(live: Live
     assert crashed[0].diagnostics[0].blame == "environment"
     assert "signal 9" in crashed[0].diagnostics[0].message
     live.save(ZENDESK, original, timeout=120)
+    assert live.failing() == set()
+
+
+def test_a_hang_the_in_process_timeout_cannot_break_is_killed_once_and_reported_as_a_timeout(
+    live: LiveEngine,
+) -> None:
+    hung = "tests/unit/sources/zendesk/test_scratch_hang.py"
+    body = (
+        "import signal, time\n\n\n"
+        "def test_blocks_the_alarm():\n"
+        "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+        "    time.sleep(600)\n"
+    )
+    node = f"{hung}::test_blocks_the_alarm"
+    pool = live.engine.pool
+    hard_timeout = pool.hard_timeout
+    live.run_in_loop(lambda: setattr(pool, "hard_timeout", pool.node_timeout + 2.0))  # the watchdog's limit
+    try:
+        events = live.save(hung, body, timeout=120)
+    finally:
+        live.run_in_loop(lambda: setattr(pool, "hard_timeout", hard_timeout))
+    started = [e for e in events if isinstance(e, ev.TestStarted) and e.node_id == node]
+    finished = [e for e in events if isinstance(e, ev.TestFinished) and e.node_id == node]
+    assert len(started) == 1, "a node the watchdog killed was run again"
+    assert [e.outcome for e in finished] == ["timeout"]
+    assert finished[0].diagnostics and finished[0].diagnostics[0].code == "timeout"
+    live.delete(hung)
     assert live.failing() == set()
 
 

@@ -221,6 +221,7 @@ def test_docs_and_reports_rerun_nothing(world) -> None:
         world,
         [
             Change("sources/shop/README.md", FileKind("shop", "connector_data")),
+            Change("simulator/README.md", FileKind(None, "library")),
             Change(
                 "tests/unit/sources/shop/cassettes/TestShop.json.validation.json", FileKind("shop", "report")
             ),

@@ -100,6 +100,15 @@ class LiveEngine:
         with self._lock:
             return self.events[mark:]
 
+    def delete(self, relative: str, timeout: float = 60.0) -> list[ev.Event]:
+        """Remove a file, wait until the daemon noticed it and settled."""
+        mark = self.mark()
+        (self.root / relative).unlink()
+        self.wait_for(lambda e: isinstance(e, ev.FilesChanged) and relative in e.paths, mark, timeout)
+        self.wait_idle(timeout)
+        with self._lock:
+            return self.events[mark:]
+
     def read(self, relative: str) -> str:
         return (self.root / relative).read_text(encoding="utf-8")
 
