@@ -805,6 +805,12 @@ class Engine:
         )
 
     def _blame(self, failure: FailureInput) -> list[Diagnostic]:
+        # Blame weighs corpus findings (future dates, duplicate keys); a corpus nobody has saved
+        # since the daemon started has not been linted yet, so lint the ones this failure read.
+        for entry in failure.trace:
+            corpus = entry.get("corpusFile")
+            if corpus and corpus not in self._static_by_origin and entry.get("outcome") == "served":
+                self._static_check(corpus)
         try:
             return blame(failure, self.workspace.layout, self.view)
         except Exception as exc:

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 TICKETS = "simulator/specs/zendesk/corpus/tickets.json"
 ZENDESK_SPEC = "simulator/specs/zendesk/endpoints.yaml"
 GITHUB_CONNECTOR = "sources/github/github.py"
+COMMITS = "simulator/specs/github/corpus/commits.json"
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +182,24 @@ def test_a_change_to_the_preloaded_toolkit_restarts_the_workers(live: LiveEngine
     assert len(started.nodes) == len(live.outcomes())  # everything reruns
     live.save(path, original, timeout=180)
     assert live.failing() == set()
+
+
+def test_a_fault_already_in_a_corpus_at_start_is_blamed_with_the_corpus_lint(tmp_path: Path) -> None:
+    """Nobody saved the corpus, so only the failure can prompt its lint; blame still cites it."""
+    root = copy_examples(tmp_path, sources=("github",))
+    commits = root / COMMITS
+    records = json.loads(commits.read_text(encoding="utf-8"))
+    records.append(dict(records[2]))
+    commits.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    engine = LiveEngine(root)
+    try:
+        failing = [n for n in engine.failing() if n.endswith("[commits]")]
+        assert failing
+        diagnostics = [d for n in failing for d in engine.node_diagnostics(n)]
+        duplicates = [d for d in diagnostics if d.code == "ground_truth.duplicates"]
+        assert duplicates, [(d.code, d.message) for d in diagnostics]
+        assert duplicates[0].blame == "corpus" and duplicates[0].location.path == COMMITS
+        at_commits = engine.file_diagnostics()[COMMITS]
+        assert any(e.startswith("static check:") for d in at_commits for e in d.evidence)
+    finally:
+        engine.close()
