@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.diagnostics import Diagnostic, Location, Range, Related
-from daemon.sources_view import SourceView, find_line, json_data, json_span
+from daemon.sources_view import SourceView, find_line, json_data, json_span, yaml_key_span
 from simulator.layout import Layout
 from simulator.values import dotted_get
 
@@ -184,22 +184,14 @@ def _spec_endpoint_location(entry: dict[str, Any]) -> Location | None:
 
 
 def _spec_key_location(ctx: _Context, entry: dict[str, Any] | None, key: str) -> Location | None:
-    """The line of ``key:`` inside the endpoint that answered ``entry`` (e.g. its ``records_key``)."""
+    """Where ``key:`` sits inside the endpoint that answered ``entry`` (e.g. its ``records_key``)."""
     endpoint = (entry or {}).get("endpoint")
-    if not endpoint:
+    if not endpoint or endpoint.get("index") is None:
         return None
-    text = ctx.view.text(endpoint["specFile"])
-    if text is None:
+    span = yaml_key_span(ctx.view, endpoint["specFile"], ("endpoints", endpoint["index"]), key)
+    if span is None:
         return None
-    lines = text.splitlines()
-    for number in range(max(endpoint["line"] - 1, 0), len(lines)):
-        line = lines[number]
-        if number > endpoint["line"] - 1 and re.match(r"^\s*-\s+path\s*:", line):
-            return None
-        found = re.search(rf"(?<![\w-]){re.escape(key)}\s*:", line)
-        if found:
-            return Location(endpoint["specFile"], Range.lines(number, found.start()))
-    return None
+    return Location(endpoint["specFile"], Range.from_one_based(span.start.line, span.start.column))
 
 
 def _caller_location(entry: dict[str, Any]) -> Location | None:

@@ -19,7 +19,7 @@ BLAME_CATEGORIES = ("connector", "spec", "corpus", "test", "environment", "drift
 SEVERITY = {"error": 1, "warning": 2, "information": 3, "hint": 4}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Position:
     line: int  # zero-based
     character: int  # zero-based
@@ -51,16 +51,12 @@ class Range:
             end = Position(start.line, 1000)
         else:
             end = Position(max(end_line - 1, 0), max((end_column or 1) - 1, 0))
-            if end <= start:  # type: ignore[operator]
+            if end <= start:
                 end = Position(start.line, start.character + 1)
         return cls(start, end)
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start.to_dict(), "end": self.end.to_dict()}
-
-
-# Positions compare by (line, character).
-Position.__le__ = lambda a, b: (a.line, a.character) <= (b.line, b.character)  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from simulator.locations import PathKey, Span, json_value_spans, parse_json
+from simulator.locations import LocatedSyntaxError, PathKey, Span, json_value_spans, load_yaml, parse_json
 
 
 class SourceView(Protocol):
@@ -85,6 +85,27 @@ def json_span(view: SourceView, path: str, key: PathKey, prefer: str = "value") 
             return secondary[probe]
         probe = probe[:-1]
     return values.get(())
+
+
+@lru_cache(maxsize=16)
+def _yaml_key_spans(text: str, path: str) -> dict[PathKey, Span]:
+    try:
+        return load_yaml(text, path).key_spans
+    except LocatedSyntaxError:
+        return {}
+
+
+def yaml_key_span(view: SourceView, path: str, under: PathKey, key: str) -> Span | None:
+    """The span of the first ``key:`` nested anywhere below ``under`` in a YAML file."""
+    text = view.text(path)
+    if text is None:
+        return None
+    found = [
+        (span.start.line, span.start.column, span)
+        for probe, span in _yaml_key_spans(text, path).items()
+        if probe[: len(under)] == tuple(under) and probe and probe[-1] == key
+    ]
+    return min(found)[2] if found else None
 
 
 def json_data(view: SourceView, path: str) -> Any:
