@@ -192,41 +192,46 @@ def _type_findings(records: list[Any], schema: StructType, table: str, locate: _
             value = record.get(name)
             if value is not None:
                 kinds.setdefault(name, Counter())[type(value).__name__] += 1
+    # Only a value whose type differs from what most records hold can be a corpus typo; a type the
+    # whole corpus agrees on is the connector's to convert (or the tests will say), so skip parsing it.
+    majority = {name: counts.most_common(1)[0] for name, counts in kinds.items()}
     for i, record in enumerate(records[:MAX_TYPE_CHECKED]):
         if not isinstance(record, dict):
             continue
         for name, field in fields.items():
             value = record.get(name)
-            if value is None:
-                continue
-            if value == {}:
+            if value is None or value == {}:
                 continue  # APIs send {} for absent objects; connectors turn it into None
-            try:
-                parse_value(value, field.dataType)
-            except ConversionError:
-                counts = kinds.get(name, Counter())
-                common, count = counts.most_common(1)[0] if counts else ("", 0)
-                if type(value).__name__ == common or count < 2:
-                    continue  # the whole corpus agrees: the connector converts it, or the tests will say
-                spark_type = field.dataType.simpleString()
-                spark_type = spark_type if len(spark_type) <= 60 else spark_type[:57] + "..."
-                shown = json.dumps(value)
-                shown = shown if len(shown) <= 60 else shown[:57] + "..."
-                findings.append(
-                    Diagnostic(
-                        "corpus",
-                        f"{name}: {type(value).__name__} value {shown} does not fit the schema type "
-                        f"{spark_type} (table {table}); {count} other record(s) hold a {common}",
-                        locate.at((i, name)),
-                        0.8,
-                        code="corpus.type_mismatch",
-                        source="static",
-                        fix=f"make {name} a {common} value like the other records",
-                    )
+            common, count = majority.get(name, ("", 0))
+            if type(value).__name__ == common or count < 2 or _fits(value, field.dataType):
+                continue
+            spark_type = field.dataType.simpleString()
+            spark_type = spark_type if len(spark_type) <= 60 else spark_type[:57] + "..."
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            findings.append(
+                Diagnostic(
+                    "corpus",
+                    f"{name}: {type(value).__name__} value {shown} does not fit the schema type "
+                    f"{spark_type} (table {table}); {count} other record(s) hold a {common}",
+                    locate.at((i, name)),
+                    0.8,
+                    code="corpus.type_mismatch",
+                    source="static",
+                    fix=f"make {name} a {common} value like the other records",
                 )
-                if len(findings) >= MAX_FINDINGS:
-                    return findings
+            )
+            if len(findings) >= MAX_FINDINGS:
+                return findings
     return findings
+
+
+def _fits(value: Any, data_type: Any) -> bool:
+    try:
+        parse_value(value, data_type)
+    except ConversionError:
+        return False
+    return True
 
 
 def _dedupe(findings: list[Diagnostic]) -> list[Diagnostic]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from daemon.index import FAILING
 from simulator import trace as simulator_trace
 
 MAX_TRACE_ENTRIES = 120
@@ -55,7 +56,8 @@ def _workspace_modules(root: str, names: Iterator[str]) -> list[str]:
 
 def _relative(path: str, root: str) -> str:
     absolute = os.path.abspath(path)
-    return os.path.relpath(absolute, root) if absolute.startswith(root) else absolute
+    inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
+    return os.path.relpath(absolute, root) if inside else absolute
 
 
 def describe_exception(exc: BaseException, root: str) -> list[dict[str, Any]]:
@@ -380,7 +382,8 @@ class EventStream:
             durationMs=round(duration, 2),
             message=message,
             failure=chain,
-            trace=compact_trace(trace, self.root_dir),
+            # Only blame reads the trace: a passing node sends just the requests the index needs.
+            trace=compact_trace(trace, self.root_dir) if outcome in FAILING else None,
             requests=requests_of(trace),
             modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
             tables=tables,

@@ -22,6 +22,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from daemon.diagnostics import BLAME_CATEGORIES, Diagnostic
+from daemon.index import FAILING
 
 SCHEMA_VERSION = 1
 
@@ -52,7 +53,7 @@ class RunReport:
 
     @property
     def failed(self) -> bool:
-        return any(r.outcome in ("failed", "error", "timeout", "crashed") for r in self.results) or any(
+        return any(r.outcome in FAILING for r in self.results) or any(
             d.severity == "error" for d in self.static
         )
 

@@ -25,6 +25,7 @@ from rich.text import Text
 
 from daemon import events as ev
 from daemon.engine import Engine
+from daemon.index import FAILING
 
 BLAME_STYLE = {
     "connector": "bold magenta",
@@ -81,7 +82,7 @@ class Screen:
             c = event.counts
             self.last_run_line = (
                 f"last run #{event.run_id}{' (cancelled)' if event.cancelled else ''}: "
-                f"{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed, "
+                f"{c.get('passed', 0)} passed, {sum(c.get(o, 0) for o in FAILING)} failed, "
                 f"{c.get('skipped', 0)} skipped in {event.duration_ms:.0f} ms"
             )
             self.run_line = "idle — watching for saves"
@@ -135,7 +136,7 @@ class Screen:
             per_source.setdefault(source, Counter())["error"] += 1
         for source in sorted(per_source):
             c = per_source[source]
-            bad = c["failed"] + c["error"] + c["timeout"] + c["crashed"]
+            bad = sum(c[o] for o in FAILING)
             table.add_row(
                 Text(source, style="red" if bad else "green"),
                 str(c["passed"]),
