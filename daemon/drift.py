@@ -17,7 +17,7 @@ from daemon.diagnostics import Diagnostic, Location, Range, Related
 from daemon.index import NodeRecord
 from simulator.spec import Spec
 
-DRIFT_SEVERITIES = {"error": "error", "warning": "warning"}
+DRIFT_SEVERITIES = frozenset({"error", "warning"})  # info-level findings stay in the report
 
 
 def _location(item: dict[str, Any] | None, fallback: str) -> Location:
@@ -53,8 +53,8 @@ def drift_diagnostics(
             )
         )
         for finding in row.get("findings", []):
-            severity = DRIFT_SEVERITIES.get(finding.get("severity", ""))
-            if severity is None:
+            severity = finding.get("severity", "")
+            if severity not in DRIFT_SEVERITIES:
                 continue
             evidence = [f"{method} {spec_path or row.get('sample_url')}: {finding.get('kind')}"]
             if "live" in finding:

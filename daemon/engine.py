@@ -54,9 +54,8 @@ class Run:
     finished: dict[str, str] = field(default_factory=dict)
     started_nodes: set[str] = field(default_factory=set)
     cancelled: bool = False
+    carry_over: bool = True  # when cancelled, queue its unfinished nodes again (not on a user's cancel)
     crash_retries: int = 0
-    collected_files: set[str] = field(default_factory=set)
-    bad_args: bool = False
 
 
 @dataclass
@@ -114,7 +113,6 @@ class Engine:
         self.hashes: dict[str, str] = {}
         self.changed_since_pass: dict[str, set[str]] = {}
         self.current: Run | None = None
-        self.last_run: Run | None = None
         self.runs_completed = 0
         self._pending: Selection | None = None
         self._pending_trigger: tuple[str, list[str]] = ("save", [])
@@ -129,7 +127,6 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
-        self.last_batch_at: float | None = None
         self._index_save: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ subscribers
@@ -268,8 +265,7 @@ class Engine:
     async def _watch_loop(self) -> None:
         assert self._debouncer is not None
         while True:
-            paths, first = await self._debouncer.next_batch()
-            self.last_batch_at = first
+            paths, _ = await self._debouncer.next_batch()
             try:
                 self.on_paths_changed(paths)
             except Exception as exc:  # keep watching whatever one batch did
@@ -430,7 +426,7 @@ class Engine:
                     "crashed",
                     next((j.status for j in run.jobs if j.status not in (0, 1, 2, 5)), None),
                 )
-        if run.cancelled:
+        if run.cancelled and run.carry_over:
             carried = Selection()
             for node_id in self._unfinished(run):
                 carried.add_node(node_id, "interrupted by a newer change")
@@ -450,7 +446,6 @@ class Engine:
             counts[outcome] = counts.get(outcome, 0) + 1
         self._publish_changed()
         self.emit(ev.RunFinished(run.id, counts, run.cancelled, (time.monotonic() - run.started) * 1000))
-        self.last_run = run
         self.current = None
         self.runs_completed += 1
         self._schedule_index_save()
@@ -650,15 +645,12 @@ class Engine:
         env = {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {}
 
         async def one(args: list[str]) -> None:
-            job_holder: list[Job] = []
-
             def handler(event: dict[str, Any]) -> None:
                 if run.cancelled and event.get("event") != "collected":
                     return
                 self._on_worker_event(run, event, args)
 
             job = await self.pool.run(args, handler, env=env)
-            job_holder.append(job)
             run.jobs.append(job)
             if job.status == 4 and not run.cancelled and not any(a.endswith(".py") for a in args):
                 # pytest rejected the arguments (a node that no longer exists): run the files whole.
@@ -672,8 +664,7 @@ class Engine:
         if run.cancelled:
             return
         run.cancelled = True
-        if not carry_over:
-            run.expected = set(run.finished)
+        run.carry_over = carry_over
         await asyncio.gather(*(self.pool.cancel(job) for job in self.pool.jobs()), return_exceptions=True)
 
     # ------------------------------------------------------------------ worker events

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from daemon.index import Index, NodeRecord, RequestRef
+from daemon.index import Index, RequestRef
 from daemon.workspace import FileKind
 from simulator.spec import Spec
 
@@ -262,7 +262,3 @@ def _module_changed(
     if not importers and source:
         for test_file in test_files_of(source):
             selection.add_file(test_file, f"{reason} (not imported by any test yet)")
-
-
-def affected_nodes(selection: Selection, index: Index) -> list[NodeRecord]:
-    return [index.nodes[n] for n in selection.reasons_by_node(index) if n in index.nodes]

@@ -54,10 +54,6 @@ class NodeRecord:
         return {r.corpus_file for r in self.requests if r.corpus_file}
 
     @property
-    def spec_files(self) -> set[str]:
-        return {r.spec_file for r in self.requests if r.spec_file}
-
-    @property
     def failing(self) -> bool:
         return self.outcome in FAILING
 
@@ -81,7 +77,6 @@ class FileRecord:
     modules: set[str] = field(default_factory=set)
     requests: set[RequestRef] = field(default_factory=set)
     collect_error: bool = False
-    collected: bool = False
 
 
 @dataclass
@@ -129,7 +124,6 @@ class Index:
             file = self.files.setdefault(path, FileRecord(path))
             file.modules = set(info.get("modules", [])) | {path}
             file.requests = {RequestRef.from_list(r) for r in info.get("requests", [])}
-            file.collected = True
             file.collect_error = bool(info.get("collectError"))
         removed = []
         for path in files_run_whole:
@@ -276,7 +270,6 @@ def load(document: dict[str, Any]) -> Index:
             set(item.get("modules", [])),
             {RequestRef.from_list(r) for r in item.get("requests", [])},
             bool(item.get("collectError")),
-            True,
         )
     index.spec_future = dict(document.get("specFuture", {}))
     for item in document.get("tables", []):

@@ -64,7 +64,6 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     pid: int | None = None
     status: int | None = None
-    finished_session: bool = False
     cancelled: bool = False
     killed_for_timeout: bool = False
     last_event_at: float = field(default_factory=time.monotonic)
@@ -303,8 +302,6 @@ class WorkerPool:
                     job.current_node = event.get("nodeId")
                 elif kind == "test_finished":
                     job.current_node = None
-                elif kind == "session_finished":
-                    job.finished_session = True
                 result = job.on_event(event)
                 if asyncio.iscoroutine(result):
                     await result

@@ -77,9 +77,6 @@ class CorpusStore:
     def has(self, name: str) -> bool:
         return name in self._tables or (not self._memory and self.path(name).is_file())
 
-    def loaded(self) -> list[str]:
-        return sorted(self._tables)
-
     def get(self, name: str) -> Any:
         """The table's JSON value, or None when the file does not exist."""
         if name in self._tables:
@@ -110,10 +107,6 @@ class CorpusStore:
             return parse_json(text, display)
         except LocatedSyntaxError as exc:
             raise CorpusError(Issue(display, exc.span, exc.message, code="corpus-syntax"))
-
-    def load_all(self) -> dict[str, Any]:
-        """Read every table now (the public simulator's eager behaviour)."""
-        return {name: self.get(name) for name in self.names()}
 
 
 def write_table(path: Path, records: Any) -> None:

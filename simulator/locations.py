@@ -150,11 +150,6 @@ def load_yaml(text: str, file: str) -> LocatedDocument:
     return doc
 
 
-def load_yaml_file(path: str | Path, display: str | None = None) -> LocatedDocument:
-    path = Path(path)
-    return load_yaml(path.read_text(encoding="utf-8"), display or str(path))
-
-
 # --------------------------------------------------------------------------- JSON
 
 
@@ -280,10 +275,3 @@ def json_value_spans(text: str, max_depth: int = 2) -> tuple[dict[PathKey, Span]
     if current_scalar is not None and current_scalar[0] is not None:
         note_end(current_scalar[0], length)
     return values, keys
-
-
-def locate_json(text: str, file: str, max_depth: int = 2) -> LocatedDocument:
-    """Parse JSON and locate its values (see :func:`json_value_spans`)."""
-    data = parse_json(text, file)
-    values, keys = json_value_spans(text, max_depth=max_depth)
-    return LocatedDocument(data=data, file=file, key_spans=keys, value_spans=values)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -317,9 +316,6 @@ def next_key(endpoint: Endpoint) -> str | None:
     style = get_style(endpoint.response.pagination_style)
     default: str | None = getattr(style, "default_next_key", None)
     return endpoint.response.next_key or default
-
-
-PositionParamNames = Callable[[Endpoint], tuple[str, ...]]
 
 
 def position_params(endpoint: Endpoint) -> tuple[str, ...]:

@@ -72,6 +72,3 @@ class SimRequest:
         if isinstance(self.json_body, dict):
             return list(self.json_body)
         return list(self.form_body)
-
-    def describe(self) -> str:
-        return f"{self.method} {self.url}"

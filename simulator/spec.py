@@ -227,12 +227,6 @@ class Spec:
         ranked = sorted(self.endpoints, key=score, reverse=True)[:limit]
         return [f"{e.key} ({e.location})" for e in ranked]
 
-    def corpus_path(self, name: str) -> Path:
-        return self.corpus_dir / f"{name}.json"
-
-    def endpoint_at(self, index: int) -> Endpoint:
-        return self.endpoints[index]
-
 
 # --------------------------------------------------------------------------- loading
 

@@ -148,7 +148,7 @@ def resolve_config(test_class: type, test_dir: Path) -> tuple[dict[str, Any], st
     return dict(value), origin
 
 
-def resolve_table_configs(test_class: type, layout: Layout, test_dir: Path) -> dict[str, dict[str, str]]:
+def resolve_table_configs(test_class: type, test_dir: Path) -> dict[str, dict[str, str]]:
     explicit = getattr(test_class, "table_configs", None)
     path = test_dir / "configs" / "dev_table_config.json"
     if explicit:
@@ -206,7 +206,7 @@ def resolve(test_class: type) -> Settings:
         cassette_path=cassette,
         config=config,
         config_origin=origin,
-        table_configs=resolve_table_configs(test_class, layout, test_dir),
+        table_configs=resolve_table_configs(test_class, test_dir),
         ignore_query_params=tuple(getattr(test_class, "record_replay_ignore_query_params", None) or ()),
         sample_size=int(getattr(test_class, "record_replay_sample_size", 5)),
         synthesize_count=int(getattr(test_class, "record_replay_synthesize_count", 0)),
