@@ -173,7 +173,7 @@ class Engine:
             loop = asyncio.get_running_loop()
             debouncer = self._debouncer
             self._watcher = Watcher(
-                self.workspace, lambda path: loop.call_soon_threadsafe(debouncer.add, path)
+                self.workspace, lambda path: loop.call_soon_threadsafe(self._on_watch_event, debouncer, path)
             )
             self._watcher.start()
             self._tasks.append(asyncio.create_task(self._watch_loop()))
@@ -205,8 +205,18 @@ class Engine:
         await self.pool.close()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
-        """Until no run is in progress or pending."""
+        """Until no run is in progress or pending and no noticed save is waiting out its debounce."""
         await asyncio.wait_for(self._idle.wait(), timeout=timeout)
+
+    def _on_watch_event(self, debouncer: Debouncer, path: str) -> None:
+        self._idle.clear()
+        debouncer.add(path)
+
+    def _settle(self) -> None:
+        """Idle once nothing is running, queued, or still being debounced."""
+        debouncing = self._debouncer is not None and self._debouncer.pending
+        if self._pending is None and self.current is None and not debouncing:
+            self._idle.set()
 
     # ------------------------------------------------------------------ requests from front ends
     def request(self, selection: Selection, trigger: str, paths: list[str]) -> None:
@@ -270,6 +280,7 @@ class Engine:
                 self.on_paths_changed(paths)
             except Exception as exc:  # keep watching whatever one batch did
                 self.log("error", f"handling changes to {paths[:5]} failed: {exc!r}")
+            self._settle()
 
     def on_paths_changed(self, paths: Iterable[str], trigger: str = "save") -> Selection:
         """A batch of saves: static checks now, then queue the affected nodes."""
@@ -373,8 +384,7 @@ class Engine:
                     await self._execute(selection, trigger, paths)
                 except Exception as exc:
                     self.log("error", f"run failed: {exc!r}")
-            if self._pending is None:
-                self._idle.set()
+            self._settle()
 
     async def _execute(self, selection: Selection, trigger: str, paths: list[str]) -> None:
         if selection.restart_pool:

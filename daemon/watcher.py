@@ -91,6 +91,11 @@ class Debouncer:
         self._paths[path] = now
         self._event.set()
 
+    @property
+    def pending(self) -> bool:
+        """Whether paths were noticed that no batch has handed over yet."""
+        return bool(self._paths)
+
     async def next_batch(self) -> tuple[list[str], float]:
         """The next batch of paths and the monotonic time its first event arrived."""
         while True:
