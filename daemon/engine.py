@@ -576,7 +576,9 @@ class Engine:
             if event.get("event") == "test_finished":
                 replayed[event["nodeId"]] = event
 
-        await self.pool.run(candidates, collect, env={"CONNECTOR_TEST_MODE": "replay"})
+        # Strict replay: an answer derived through the spec would not be recorded truth.
+        env = {"CONNECTOR_TEST_MODE": "replay", "CONNECTOR_TEST_REPLAY_STRICT": "1"}
+        await self.pool.run(candidates, collect, env=env)
         for node_id in candidates:
             event = replayed.get(node_id)
             if event is None or run.cancelled:

@@ -9,7 +9,9 @@
 Replay matches on method, path, query (minus ignored keys) and body hash. Unlike
 the public replayer it ignores scheme, host and port (a recording made against
 a local server on a random port replays anywhere) and serves repeated requests
-in recorded order, repeating the last, instead of round-robin.
+in recorded order, repeating the last, instead of round-robin. A token request matches on
+method, path and query alone (its body holds the recording's client credentials), and with a spec
+a miss on a recorded endpoint is answered from the cassette's records (``simulator.derived``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from simulator import trace
 from simulator.errors import NoMatchingInteraction
 from simulator.request import SimRequest
 from simulator.responses import make_response
-from simulator.scrub import body_fingerprint, scrub_query
+from simulator.scrub import body_fingerprint, is_token_endpoint, scrub_query
 from simulator.trace import TraceEntry
 
 CASSETTE_VERSION = 1
@@ -170,21 +173,39 @@ class ReplayResponder:
     mode = "replay"
 
     def __init__(
-        self, cassette: Cassette, path: str | Path, ignore_query_params: frozenset[str] = frozenset()
+        self,
+        cassette: Cassette,
+        path: str | Path,
+        ignore_query_params: frozenset[str] = frozenset(),
+        derive: Callable[[], Any] | None = None,
     ) -> None:
         self.cassette = cassette
         self.path = str(path)
         self.ignore = ignore_query_params
+        # Answers a miss on a recorded endpoint from the cassette's records (simulator.derived).
+        self.derive = derive
         self._by_key: dict[tuple, list[Interaction]] = defaultdict(list)
+        # Token requests carry the recording's client id and secret, which replay's stand-in
+        # credentials never reproduce: they match on method, path and query alone.
+        self._tokens: dict[tuple, list[Interaction]] = defaultdict(list)
         for interaction in cassette.interactions:
             req = interaction.request
-            self._by_key[match_key(req.method, req.path, req.query, req.body_sha256, self.ignore)].append(
-                interaction
-            )
+            key = match_key(req.method, req.path, req.query, req.body_sha256, self.ignore)
+            self._by_key[key].append(interaction)
+            if req.method.upper() == "POST" and is_token_endpoint(req.path, interaction.response.json()):
+                self._tokens[key[:3]].append(interaction)
         self._served: dict[tuple, int] = defaultdict(int)
 
     def covers(self, request: SimRequest) -> bool:
-        return self._key(request) in self._by_key
+        key = self._key(request)
+        return key in self._by_key or key[:3] in self._tokens
+
+    def _recorded(self, key: tuple) -> tuple[tuple, list[Interaction]] | None:
+        if key in self._by_key:
+            return key, self._by_key[key]
+        if key[:3] in self._tokens:
+            return key[:3], self._tokens[key[:3]]
+        return None
 
     def _key(self, request: SimRequest) -> tuple:
         # Recordings store credential values redacted (simulator.scrub); match the same way.
@@ -197,6 +218,10 @@ class ReplayResponder:
         )
 
     def respond(self, request: SimRequest, prepared: Any = None) -> requests.Response:
+        if self.derive is not None and not self.covers(request):
+            derived = self.derive()
+            if derived is not None and derived.covers(request):
+                return derived.respond(request, prepared)
         started = time.perf_counter()
         entry = TraceEntry(
             seq=trace.next_seq(),
@@ -208,12 +233,12 @@ class ReplayResponder:
             timeout=request.timeout,
         )
         try:
-            key = self._key(request)
-            recorded = self._by_key.get(key)
-            if not recorded:
+            found = self._recorded(self._key(request))
+            if found is None:
                 entry.outcome = "no-cassette-match"
                 entry.nearest = self.nearest(request)
                 raise NoMatchingInteraction(request.method, request.url, self.path, entry.nearest)
+            key, recorded = found
             index = min(self._served[key], len(recorded) - 1)
             self._served[key] += 1
             rec = recorded[index].response

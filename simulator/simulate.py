@@ -45,6 +45,7 @@ class SimulateResponder:
     """Turns requests into responses from one spec and its corpus."""
 
     mode = "simulate"
+    served = "served"  # the trace outcome of an answer from the corpus
 
     def __init__(self, spec: Spec, corpus: CorpusStore, *, synthesize_future: bool = True) -> None:
         self.spec = spec
@@ -75,7 +76,7 @@ class SimulateResponder:
             mode=self.mode,
             method=request.method,
             url=request.url,
-            outcome="served",
+            outcome=self.served,
             caller=trace.find_caller(),
             timeout=request.timeout,
         )
@@ -90,7 +91,7 @@ class SimulateResponder:
             entry.endpoint = endpoint_ref(endpoint)
             entry.corpus = endpoint.corpus
             if endpoint.corpus:
-                entry.corpus_file = self.corpus.display_path(endpoint.corpus)
+                entry.corpus_file = self.corpus_file(endpoint.corpus)
             self.calls[endpoint.index] += 1
             response, family = self._respond(request, prepared, endpoint, path_values, entry)
             entry.status = response.status_code
@@ -102,6 +103,10 @@ class SimulateResponder:
         finally:
             entry.elapsed_ms = (time.perf_counter() - started) * 1000
             trace.publish(entry, family)
+
+    def corpus_file(self, table: str) -> str:
+        """Where the records of ``table`` come from, as traces show it."""
+        return self.corpus.display_path(table)
 
     # ------------------------------------------------------------------ pipeline
     def _respond(

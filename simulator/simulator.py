@@ -25,7 +25,8 @@ from simulator import interception
 from simulator import trace as trace_module
 from simulator.cassette import Cassette, ReplayResponder
 from simulator.corpus import CorpusStore
-from simulator.errors import SimulatorConfigError
+from simulator.derived import DerivedResponder
+from simulator.errors import SimulatorConfigError, SpecError
 from simulator.live import LiveResponder
 from simulator.locations import display_path
 from simulator.modes import Mode
@@ -40,7 +41,8 @@ class Simulator:
 
     Modes (see :class:`~simulator.modes.Mode`): ``simulate`` needs ``spec_path``
     (and ``corpus_dir``, default ``<spec dir>/corpus``); ``replay`` needs
-    ``cassette_path``; ``live``/``record`` passes through and writes
+    ``cassette_path`` (given ``spec_path`` too, a miss on an endpoint the cassette recorded is
+    answered from its records through the spec, unless ``derive_replay_misses=False``); ``live``/``record`` passes through and writes
     ``cassette_path`` at exit (plus reports when a spec is given); ``hybrid``
     needs a spec and a cassette (``fallback_cassette`` or ``cassette_path``).
     """
@@ -63,6 +65,7 @@ class Simulator:
         validate: bool = True,
         secrets: Iterable[str] = (),
         live_timeout: float | None = None,
+        derive_replay_misses: bool = True,
     ) -> None:
         self.mode = Mode.parse(mode)
         self.source = source or ""
@@ -82,12 +85,14 @@ class Simulator:
         self.validate = validate
         self.secrets = tuple(str(s) for s in secrets)  # record mode redacts these wherever they appear
         self.live_timeout = live_timeout
+        self.derive_replay_misses = derive_replay_misses
         self.recording: Any = None  # record mode: the RecordingResult of the last exit
         self.trace = Trace()
         self.spec: Spec | None = None
         self.corpus: CorpusStore | None = None
         self._simulate: SimulateResponder | None = None
         self._replay: ReplayResponder | None = None
+        self._derived_responder: DerivedResponder | None = None
         self._live: LiveResponder | None = None
         self._entered = False
         self._check_arguments()
@@ -115,7 +120,10 @@ class Simulator:
             assert self.cassette_path is not None
             if self.cassette_path.is_file():
                 self._replay = ReplayResponder(
-                    Cassette.load(self.cassette_path), self.cassette_path, self.ignore_query_params
+                    Cassette.load(self.cassette_path),
+                    self.cassette_path,
+                    self.ignore_query_params,
+                    derive=self._derived if self.mode is Mode.REPLAY and self.derive_replay_misses else None,
                 )
             elif self.mode is Mode.REPLAY and not self.allow_missing_cassette:
                 raise FileNotFoundError(
@@ -172,6 +180,18 @@ class Simulator:
             return self._live.respond(request, prepared, send_original)
 
     # ------------------------------------------------------------------ helpers
+    def _derived(self) -> DerivedResponder | None:
+        """Replay's answers from the cassette's records through the spec (None without a loadable spec)."""
+        if self._derived_responder is None and self._replay is not None and self.spec_path is not None:
+            try:
+                spec = load_spec(self.spec_path, self.corpus_dir, check_files=False)
+            except (SpecError, OSError):
+                return None  # the miss stays a miss; simulate mode reports the spec's errors
+            self._derived_responder = DerivedResponder(
+                spec, self._replay.cassette, display_path(self.cassette_path)
+            )
+        return self._derived_responder
+
     def simulate_request(self, request: SimRequest) -> requests.Response:
         """What simulate mode would answer (used by the live validator)."""
         if self._simulate is None:

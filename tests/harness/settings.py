@@ -34,6 +34,9 @@ from tests.harness.failures import HarnessConfigError
 ENV_MODE = "CONNECTOR_TEST_MODE"
 ENV_CONFIG_JSON = "CONNECTOR_TEST_CONFIG_JSON"
 ENV_CONFIG_PATH = "CONNECTOR_TEST_CONFIG_PATH"
+# "1": replay serves only what was recorded (no answers derived through the spec); the daemon's
+# differential rerun sets it, since it compares recorded traffic with the spec.
+ENV_REPLAY_STRICT = "CONNECTOR_TEST_REPLAY_STRICT"
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Settings:
             spec_path=self.spec_path if (self.spec_path and self.spec_path.is_file()) else None,
             corpus_dir=self.corpus_dir,
             secrets=secret_values(self.config),  # record mode: never written to cassettes or reports
+            derive_replay_misses=os.environ.get(ENV_REPLAY_STRICT, "").strip() not in ("1", "true", "yes"),
         )
 
 

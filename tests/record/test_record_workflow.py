@@ -104,6 +104,17 @@ def test_record_mode_runs_the_whole_suite_against_the_live_api(recorded: Any, so
     assert run.node("test_read_table[") and all(o == "passed" for _, o in run.node("test_read_table["))
 
 
+@pytest.mark.parametrize("source", SOURCES)
+def test_the_recorded_suite_replays_offline_with_stand_in_credentials(recorded: Any, source: str) -> None:
+    """Replay serves what was recorded; the requests a sampled recording never saw (the next cursor of
+    an incremental read, a token request with other client credentials) are answered from it too."""
+    workspace, _, _ = recorded
+    run = run_suite(workspace, source, mode="replay")  # the test class's replay_config, no server
+    assert run.returncode == 0, run.output[-3000:]
+    terminates = run.node("test_read_terminates[")
+    assert terminates and all(o == "passed" for _, o in terminates), run.messages
+
+
 @pytest.mark.parametrize("source", sorted(WRITE_BACK))
 def test_write_back_runs_against_the_live_server(recorded: Any, source: str) -> None:
     _, runs, _ = recorded

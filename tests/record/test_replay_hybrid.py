@@ -12,6 +12,7 @@ import requests
 from simulator import NoMatchingInteraction, Simulator
 from simulator.cassette import Cassette
 from sources.github.github import GithubLakeflowConnect
+from sources.msgraph.msgraph import MsgraphLakeflowConnect
 from tests.record.helpers import SPECS, drain, record
 
 
@@ -89,3 +90,63 @@ def test_hybrid_serves_the_spec_and_falls_back_to_the_cassette(fresh_server: Any
     assert from_cassette.json() == json.loads(by_id.response.body_text)
     assert len(from_spec.json()) == 21  # every corpus repository of octo-org: the spec, not the cassette
     assert [e.mode for e in sim.trace.entries] == ["replay", "simulate"]
+
+
+def test_replay_answers_an_unrecorded_cursor_on_a_recorded_endpoint_from_the_recorded_records(
+    fresh_server: Any, tmp_path: Path
+) -> None:
+    server = fresh_server("github")  # no rate limit: one request, one recorded page
+    cassette = tmp_path / "TestGithub.json"
+    headers = {"Authorization": f"Bearer {server.config['token']}"}
+    path = "/repos/octo-org/alpha/issues"
+    query = {"state": "all", "sort": "updated", "direction": "asc", "per_page": 100}
+
+    def call() -> None:
+        requests.get(f"{server.base_url}{path}", params=query, headers=headers, timeout=10)
+
+    record(tmp_path, "github", server.config, call, cassette=cassette)
+    recorded = Cassette.load(cassette).interactions[0].response.json()
+    assert len(recorded) == 5  # sampled
+    since = sorted(r["updated_at"] for r in recorded)[2]
+    spec = SPECS / "github" / "endpoints.yaml"
+    with Simulator(mode="replay", cassette_path=cassette, spec_path=spec) as sim:
+        later = requests.get(f"http://api.test{path}", params={**query, "since": since}, timeout=10)
+        with pytest.raises(NoMatchingInteraction):  # an endpoint the recording never reached
+            requests.get("http://api.test/repos/octo-org/alpha/commits", timeout=10)
+    assert later.status_code == 200
+    expected = sorted((r for r in recorded if r["updated_at"] >= since), key=lambda r: r["updated_at"])
+    assert [r["id"] for r in later.json()] == [r["id"] for r in expected] and len(expected) == 3
+    derived = sim.trace.entries[0]
+    assert (derived.mode, derived.outcome, derived.corpus) == ("replay", "derived", "issues")
+    assert derived.corpus_file.endswith("TestGithub.json")
+    assert sim.trace.entries[1].outcome == "no-cassette-match"
+
+    # Strict replay (the daemon's differential rerun) serves only recorded truth.
+    strict = Simulator(mode="replay", cassette_path=cassette, spec_path=spec, derive_replay_misses=False)
+    with strict, pytest.raises(NoMatchingInteraction):
+        requests.get(f"http://api.test{path}", params={**query, "since": since}, timeout=10)
+    # Without a spec there is nothing to derive from.
+    with Simulator(mode="replay", cassette_path=cassette), pytest.raises(NoMatchingInteraction):
+        requests.get(f"http://api.test{path}", params={**query, "since": since}, timeout=10)
+
+
+def test_replay_matches_a_token_request_made_with_other_client_credentials(
+    live_servers: Any, tmp_path: Path
+) -> None:
+    server = live_servers["msgraph"]
+    cassette = tmp_path / "TestMsgraph.json"
+    connector = MsgraphLakeflowConnect(server.config)
+    recorded: list[Any] = []
+    record(
+        tmp_path,
+        "msgraph",
+        server.config,
+        lambda: recorded.extend(drain(connector, "users")),
+        cassette=cassette,
+    )
+    stand_in = {**server.config, "client_id": "stand-in-client", "client_secret": "stand-in-secret"}
+    with Simulator(mode="replay", cassette_path=cassette) as sim:
+        replayed = drain(MsgraphLakeflowConnect(stand_in), "users")
+    assert replayed and [r["id"] for r in replayed] == [r["id"] for r in recorded[: len(replayed)]]
+    assert all(e.outcome == "replayed" for e in sim.trace.entries)
+    assert any(e.method == "POST" and "token" in e.url for e in sim.trace.entries)

@@ -1,0 +1,110 @@
+"""The records a cassette holds, table by table, as the spec reads them.
+
+Each successful JSON response whose request matches a spec endpoint with a
+corpus gives records for that corpus table, found through the endpoint's
+``wrapper.records_key`` (or the body itself for a bare list or a
+``single_entity``). Token-endpoint responses are skipped: their credentials are
+redacted. Used by re-seeding (``simulator.tools.cassette_to_corpus``) and by
+replay, which answers a request it never recorded on an endpoint it did from
+these records (``simulator.derived``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.cassette import Cassette
+from simulator.sampling import records_path
+from simulator.scrub import is_token_endpoint
+from simulator.spec import Endpoint, Spec
+
+
+@dataclass
+class Extraction:
+    tables: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
+    entities: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def _get(body: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(part)
+    return body
+
+
+def records_of(body: Any, endpoint: Endpoint) -> tuple[list[Any] | None, str | None]:
+    """The records of a response body for ``endpoint`` and a note when the spec's key was not used."""
+    wrapper = endpoint.response.wrapper
+    if wrapper is not None:
+        value = _get(body, tuple(wrapper.records_key.split(".")))
+        if isinstance(value, list):
+            return value, None
+        found = records_path(body)
+        if found:
+            fallback = body if found == () else _get(body, found)
+            if isinstance(fallback, list):
+                return fallback, (
+                    f"{endpoint.key}: records_key '{wrapper.records_key}' is not in the recorded body; "
+                    f"used '{'.'.join(found)}' (see the validation report)"
+                )
+        return None, None
+    if isinstance(body, list):
+        return body, None
+    found = records_path(body)
+    value = body if found == () else (_get(body, found) if found else None)
+    return (value, None) if isinstance(value, list) else (None, None)
+
+
+def extract(cassette: Cassette, spec: Spec) -> Extraction:
+    out = Extraction()
+    for interaction in cassette.interactions:
+        request, response = interaction.request, interaction.response
+        if not 200 <= response.status_code < 300:
+            out.skip("not a 2xx response")
+            continue
+        body = response.json()
+        if body is None:
+            out.skip("empty or not JSON")
+            continue
+        match = spec.match(request.method, request.path)
+        if match is None:
+            out.skip("no spec endpoint (see the coverage report)")
+            continue
+        endpoint = match[0]
+        if not endpoint.corpus:
+            out.skip("endpoint has no corpus")
+            continue
+        if is_token_endpoint(request.path, body):
+            out.skip("token endpoint (credentials are redacted)")
+            continue
+        if endpoint.response.single_entity and isinstance(body, dict):
+            out.entities[endpoint.corpus] = body
+            continue
+        records, note = records_of(body, endpoint)
+        if note and note not in out.notes:
+            out.notes.append(note)
+        if records is None:
+            out.skip("no records list in the body")
+            continue
+        out.tables.setdefault(endpoint.corpus, []).extend(r for r in records if isinstance(r, dict))
+    return out
+
+
+def dedupe_exact(records: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        text = json.dumps(record, sort_keys=True)
+        if text not in seen:
+            seen.add(text)
+            out.append(record)
+    return out
