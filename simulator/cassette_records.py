@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.cassette import Cassette
-from simulator.sampling import records_path
+from simulator.sampling import get_path, records_path
 from simulator.scrub import is_token_endpoint
 from simulator.spec import Endpoint, Spec
 
@@ -33,24 +33,16 @@ class Extraction:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def _get(body: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(body, dict):
-            return None
-        body = body.get(part)
-    return body
-
-
 def records_of(body: Any, endpoint: Endpoint) -> tuple[list[Any] | None, str | None]:
     """The records of a response body for ``endpoint`` and a note when the spec's key was not used."""
     wrapper = endpoint.response.wrapper
     if wrapper is not None:
-        value = _get(body, tuple(wrapper.records_key.split(".")))
+        value = get_path(body, tuple(wrapper.records_key.split(".")))
         if isinstance(value, list):
             return value, None
         found = records_path(body)
         if found:
-            fallback = body if found == () else _get(body, found)
+            fallback = body if found == () else get_path(body, found)
             if isinstance(fallback, list):
                 return fallback, (
                     f"{endpoint.key}: records_key '{wrapper.records_key}' is not in the recorded body; "
@@ -60,7 +52,7 @@ def records_of(body: Any, endpoint: Endpoint) -> tuple[list[Any] | None, str | N
     if isinstance(body, list):
         return body, None
     found = records_path(body)
-    value = body if found == () else (_get(body, found) if found else None)
+    value = body if found == () else (get_path(body, found) if found else None)
     return (value, None) if isinstance(value, list) else (None, None)
 
 

@@ -70,7 +70,7 @@ def records_path(body: Any, endpoint: Endpoint | None = None) -> tuple[str, ...]
         return None
     if endpoint is not None and endpoint.response.wrapper is not None:
         path = tuple(endpoint.response.wrapper.records_key.split("."))
-        if isinstance(_get(body, path), list):
+        if isinstance(get_path(body, path), list):
             return path
     for key in RECORD_HINTS:
         if _is_record_list(body.get(key)):
@@ -96,7 +96,8 @@ def _is_record_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _get(body: Any, path: tuple[str, ...]) -> Any:
+def get_path(body: Any, path: tuple[str, ...]) -> Any:
+    """``body[path[0]][path[1]]…``, or None where an object is missing."""
     for part in path:
         if not isinstance(body, dict):
             return None
@@ -146,7 +147,7 @@ def neutralise(body: Any, endpoint: Endpoint | None = None) -> list[str]:
         return changed
     exact, more, end = _marker_keys(endpoint)
     for path in exact:
-        parent = _get(body, path[:-1]) if len(path) > 1 else body
+        parent = get_path(body, path[:-1]) if len(path) > 1 else body
         if isinstance(parent, dict) and parent.get(path[-1]) is not None:
             parent[path[-1]] = None
             changed.append(".".join(path))
@@ -214,7 +215,7 @@ def sample_interaction(
         return result
     path = records_path(body, endpoint)
     if path is not None and sample_size >= 0:
-        records = body if path == () else _get(body, path)
+        records = body if path == () else get_path(body, path)
         if isinstance(records, list):
             result.records_before = len(records)
             if len(records) > sample_size:
