@@ -797,6 +797,14 @@ def _schema_parse(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
 
 
 def _ground_truth(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
+    diagnostics = _ground_truth_causes(ctx, harness)
+    diff = (harness.get("details") or {}).get("diff")
+    for diagnostic in diagnostics:
+        diagnostic.diff = diff if isinstance(diff, dict) else None
+    return diagnostics
+
+
+def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
     details = harness.get("details") or {}
     lost = details.get("lost") or []
     trace = ctx.failure.trace

@@ -98,6 +98,8 @@ class Diagnostic:
     node_ids: list[str] = field(default_factory=list)
     code: str | None = None  # the check or rule that produced it
     source: str = "run"  # "run" (from a test node) | "static"
+    # Expected vs. actual text for an editor's diff view ({"expected", "actual"}), when the check has one.
+    diff: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.blame not in BLAME_CATEGORIES:
@@ -120,6 +122,7 @@ class Diagnostic:
             "fix": self.fix,
             "nodeIds": list(self.node_ids),
             "code": self.code,
+            **({"diff": dict(self.diff)} if self.diff else {}),
         }
 
     @classmethod
@@ -147,6 +150,7 @@ class Diagnostic:
             fix=data.get("fix"),
             node_ids=list(data.get("nodeIds", [])),
             code=data.get("code"),
+            diff=data.get("diff"),
         )
 
     def to_lsp(self, uri_for: Any) -> dict[str, Any]:
@@ -174,6 +178,7 @@ class Diagnostic:
                 "fix": self.fix,
                 "check": self.code,
                 "origin": self.source,
+                **({"diff": dict(self.diff)} if self.diff else {}),
             },
         }
 

@@ -398,3 +398,27 @@ def test_a_wrapper_mismatch_after_a_spec_edit_points_at_records_key() -> None:
     view = MemoryView({**VIEW.files, SPEC: spec})
     d = blame(failure([_empty_read()], trace=[served(count=5)], changes={SPEC}), LAYOUT, view)[0]
     assert (d.blame, d.location.path, d.location.range.start.line) == ("spec", SPEC, 6)
+
+
+def test_a_ground_truth_failure_carries_its_expected_and_actual_to_every_diagnostic() -> None:
+    diff = {
+        "expected": "2 record(s)\norders[4] key 5: returned",
+        "actual": "1 record(s)\norders[4] key 5: missing",
+    }
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {
+            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}],
+            "diff": diff,
+        },
+    }
+    diagnostics = blame(
+        failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]), LAYOUT, VIEW
+    )
+    assert diagnostics and all(d.diff == diff for d in diagnostics)
+    lsp = diagnostics[0].to_lsp(lambda path: f"file:///w/{path}")
+    assert lsp["data"]["diff"] == diff
+    assert Diagnostic.from_dict(diagnostics[0].to_dict()).diff == diff
+    other = first(failure([exc("KeyError", "'x'", [frame(CONNECTOR, 3)])]))
+    assert other.diff is None and "diff" not in other.to_lsp(str)["data"] and "diff" not in other.to_dict()

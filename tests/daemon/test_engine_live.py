@@ -199,6 +199,9 @@ def test_a_fault_already_in_a_corpus_at_start_is_blamed_with_the_corpus_lint(tmp
         duplicates = [d for d in diagnostics if d.code == "ground_truth.duplicates"]
         assert duplicates, [(d.code, d.message) for d in diagnostics]
         assert duplicates[0].blame == "corpus" and duplicates[0].location.path == COMMITS
+        sha = records[2]["sha"]  # what an editor's diff view shows: once expected, twice returned
+        assert duplicates[0].diff is not None and f"key {sha!r} x2" in duplicates[0].diff["actual"]
+        assert f"key {sha!r} x1" in duplicates[0].diff["expected"]
         at_commits = engine.file_diagnostics()[COMMITS]
         assert any(e.startswith("static check:") for d in at_commits for e in d.evidence)
     finally:

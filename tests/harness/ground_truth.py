@@ -71,7 +71,30 @@ class GroundTruth:
         data["lost_count"] = len(self.lost)
         data["duplicates"] = data["duplicates"][:MAX_LISTED]
         data["duplicate_count"] = len(self.duplicates)
+        data["diff"] = self.diff()
         return data
+
+    def diff(self) -> dict[str, str]:
+        """Expected vs. actual, as lines an editor shows side by side: the records the requests
+        selected, and what the connector returned instead (lost, repeated, from the future)."""
+        expected = [f"{self.expected} record(s) in the corpus that the requests selected"]
+        actual = [f"{self.returned} record(s) returned by the connector"]
+        for lost in self.lost[:MAX_LISTED]:
+            record = f"{lost.corpus}[{lost.index}] key {lost.key!r}"
+            reason = "page never requested" if lost.reason == "never-requested" else "served, then dropped"
+            expected.append(f"{record}: returned")
+            actual.append(f"{record}: missing ({reason})")
+        if len(self.lost) > MAX_LISTED:
+            expected.append(f"… {len(self.lost) - MAX_LISTED} more record(s): returned")
+            actual.append(f"… {len(self.lost) - MAX_LISTED} more record(s): missing")
+        if self.duplicates_fail:
+            for duplicate in self.duplicates[:MAX_LISTED]:
+                expected.append(f"key {duplicate['key']!r} x1")
+                actual.append(f"key {duplicate['key']!r} x{duplicate['count']}")
+        if self.future:
+            expected.append("no record dated after the read started")
+            actual.append(f"{len(self.future)} record(s) dated after the read started (keys {self.future[:5]!r})")
+        return {"expected": "\n".join(expected), "actual": "\n".join(actual)}
 
     def summary(self) -> str:
         lines = [

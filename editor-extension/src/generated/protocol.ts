@@ -120,6 +120,13 @@ export interface Diagnostic {
     fix: string | null;
     check: string | null;
     origin: "run" | "static";
+    /**
+     * Expected vs. actual text for an editor's diff view (ground-truth failures).
+     */
+    diff?: {
+      expected: string;
+      actual: string;
+    };
   };
 }
 export interface Node {

@@ -255,63 +255,6 @@ function shortPath(uri: string): string {
   return parts.slice(-3).join("/");
 }
 
-/**
- * The expected/actual pair of a ground-truth failure (the harness's `read returned N record(s); the
- * corpus holds M record(s)` report, tests/harness/ground_truth.py), as line lists VS Code diffs:
- * expected lists the corpus records the requests selected, actual those the connector returned.
- *
- * The protocol carries no structured expected/actual, so this reads the harness's report in the
- * failure text; when the text is not such a report it returns undefined (no diff is shown).
- */
-export function groundTruthDiff(message: string | null | undefined): { expected: string; actual: string } | undefined {
-  if (!message) return undefined;
-  const lines = message.split("\n").map((l) => l.replace(/^E\s{0,11}/, ""));
-  const headerIndex = lines.findIndex((l) => /read returned \d+ record\(s\); the corpus holds \d+ record\(s\)/.test(l));
-  if (headerIndex < 0) return undefined;
-  const header = /read returned (\d+) record\(s\); the corpus holds (\d+) record\(s\)[^(]*(\(.*\))?/.exec(lines[headerIndex])!;
-  const returned = Number(header[1]);
-  const held = Number(header[2]);
-  const lost: string[] = [];
-  const duplicated: string[] = [];
-  let more = 0;
-  let future = "";
-  for (const line of lines.slice(headerIndex + 1)) {
-    const lostMatch = /^\s*- (\S+\[\d+\]) \(key (.*?)\) (was served|is on page)/.exec(line);
-    if (lostMatch) {
-      lost.push(`${lostMatch[1]} key ${lostMatch[2]}`);
-      continue;
-    }
-    const dup = /^\s*- key (.*) x(\d+)$/.exec(line);
-    if (dup) {
-      duplicated.push(`key ${dup[1]} x${dup[2]}`);
-      continue;
-    }
-    const moreMatch = /^\s*\.\.\. and (\d+) more/.exec(line);
-    if (moreMatch) more = Number(moreMatch[1]);
-    if (/dated after the read started were returned/.test(line)) future = line.trim();
-    if (/^\S.*Error|^\S.*Failure/.test(line) && !line.includes("read returned")) break;
-  }
-  const expected = [`${held} record(s) in the corpus that the requests selected ${header[3] ?? ""}`.trim()];
-  const actual = [`${returned} record(s) returned by the connector`];
-  if (lost.length) {
-    expected.push(...lost.map((l) => `${l}: returned`));
-    actual.push(...lost.map((l) => `${l}: missing`));
-    if (more) {
-      expected.push(`… ${more} more record(s): returned`);
-      actual.push(`… ${more} more record(s): missing`);
-    }
-  }
-  for (const d of duplicated) {
-    expected.push(`${d.replace(/x\d+$/, "x1")}`);
-    actual.push(d);
-  }
-  if (future) {
-    expected.push("no record dated after the read started");
-    actual.push(future);
-  }
-  return { expected: expected.join("\n"), actual: actual.join("\n") };
-}
-
 /** Test messages for a finished test: one per diagnostic, at the blamed location. */
 export function testMessages(
   finished: Pick<TestFinishedParams, "outcome" | "diagnostics" | "message">,
@@ -319,17 +262,13 @@ export function testMessages(
   fallbackLocation?: { uri: string; range: Range },
 ): MessageSpec[] {
   if (finished.outcome === "passed" || finished.outcome === "skipped") return [];
-  const diff = groundTruthDiff(finished.message);
   const messages: MessageSpec[] = finished.diagnostics.map((d) => ({
     markdown: describe(d, rebase),
     location: { uri: rebase(d.data.uri), range: d.range },
     contextValue: d.code,
-    ...(diff && (d.data.check ?? "").startsWith("ground_truth") ? diff : {}),
+    // Ground-truth failures: the corpus records the requests selected vs. what the connector returned.
+    ...(d.data.diff ? { expected: d.data.diff.expected, actual: d.data.diff.actual } : {}),
   }));
-  if (diff && !messages.some((m) => m.expected !== undefined)) {
-    // A ground-truth failure without a ground_truth diagnostic: still show the diff.
-    messages.push({ markdown: "the connector's records differ from the corpus", location: fallbackLocation, ...diff });
-  }
   if (messages.length === 0) {
     const text = finished.message || `${finished.outcome} (no detail from the daemon)`;
     messages.push({ markdown: "```\n" + text.replace(/```/g, "ˋˋˋ") + "\n```", location: fallbackLocation });

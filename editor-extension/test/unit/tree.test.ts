@@ -7,7 +7,6 @@ import {
   ItemSpec,
   LineLocator,
   buildTree,
-  groundTruthDiff,
   leafNodeIds,
   resultKind,
   runParamsFor,
@@ -142,46 +141,17 @@ test("a failure without diagnostics shows the daemon's failure text at the test"
   assert.equal(messages[0].location!.uri, "file:///w/t.py");
 });
 
-// The harness's ground-truth report as the daemon forwards it (pytest's `E ` lines), shortened.
-const GROUND_TRUTH = `    def test_read_matches_corpus(self, table: str) -> None:
->           raise HarnessFailure(
-E           tests.harness.failures.HarnessFailure: [tickets] read returned 0 record(s); the corpus holds 24 record(s) that its requests selected (corpus: tickets, keys: ['id'])
-E           24 record(s) lost:
-E             - tickets[0] (key 10551) was served in request #5 (GET https://x/api/v2/incremental/tickets/cursor.json?per_page=5) but the connector did not return it
-E             - tickets[5] (key 10839) is on page 2 (records 6 of 27) of GET /api/v2/incremental/tickets/cursor.json with start_time=1420070400, which was never requested
-E             ... and 22 more
-
-tests/unit/sources/test_suite.py:429: HarnessFailure`;
-
-test("a ground-truth failure carries expected/actual: the corpus records selected vs. those returned", () => {
-  const diff = groundTruthDiff(GROUND_TRUTH)!;
-  assert.ok(diff);
-  assert.deepEqual(diff.expected.split("\n"), [
-    "24 record(s) in the corpus that the requests selected (corpus: tickets, keys: ['id'])",
-    "tickets[0] key 10551: returned",
-    "tickets[5] key 10839: returned",
-    "… 22 more record(s): returned",
-  ]);
-  assert.deepEqual(diff.actual.split("\n"), [
-    "0 record(s) returned by the connector",
-    "tickets[0] key 10551: missing",
-    "tickets[5] key 10839: missing",
-    "… 22 more record(s): missing",
-  ]);
-  assert.equal(groundTruthDiff("AssertionError: boom"), undefined);
+test("a ground-truth failure's diagnostics open VS Code's diff: selected corpus records vs. those returned", () => {
   const diagnostic = loadSession().notifications.flatMap((n) => (n.method === "test/finished" ? n.params.diagnostics : []))[0];
-  const messages = testMessages(
-    { outcome: "failed", message: GROUND_TRUTH, diagnostics: [{ ...diagnostic, data: { ...diagnostic.data, check: "ground_truth.dropped" } }] },
-    (u) => u,
-  );
+  const diff = {
+    expected: "24 record(s) in the corpus that the requests selected\ntickets[5] key 10839: returned",
+    actual: "0 record(s) returned by the connector\ntickets[5] key 10839: missing (page never requested)",
+  };
+  const withDiff = { ...diagnostic, data: { ...diagnostic.data, check: "ground_truth.never_requested", diff } };
+  const messages = testMessages({ outcome: "failed", message: "read returned 0 record(s)", diagnostics: [withDiff, diagnostic] }, (u) => u);
+  assert.equal(messages.length, 2);
   assert.equal(messages[0].expected, diff.expected);
   assert.equal(messages[0].actual, diff.actual);
-});
-
-test("duplicates in a ground-truth report diff as x1 vs xN", () => {
-  const diff = groundTruthDiff(
-    "E   HarnessFailure: [users] read returned 6 record(s); the corpus holds 5 record(s) that its requests selected (corpus: users, keys: ['id'])\nE   1 record(s) duplicated:\nE     - key 7 x2",
-  )!;
-  assert.match(diff.expected, /key 7 x1/);
-  assert.match(diff.actual, /key 7 x2/);
+  assert.equal(messages[1].expected, undefined, "a diagnostic without data.diff shows no diff");
+  assert.equal(messages[1].actual, undefined);
 });
