@@ -22,7 +22,7 @@ from typing import Any
 from daemon import events as ev
 from daemon.diagnostics import Diagnostic
 from daemon.engine import Engine, EngineOptions
-from daemon.impact import Change, Selection, SpecChange, select
+from daemon.impact import Change, Selection, SpecChange, select_in
 from daemon.index import Index, load
 from daemon.report import NodeResult, RunReport, diagnostics_document, render_junit, render_sarif, render_text
 from daemon.static_checks import check_file, corpus_tables
@@ -310,15 +310,7 @@ def _impact(workspace: Workspace, index: Index, raw_paths: list[str]) -> Selecti
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )
-    return select(
-        changes,
-        index,
-        spec_changes=spec_changes,
-        preloaded=set(),
-        test_files_of=workspace.test_files_of,
-        all_test_files=workspace.test_files(),
-        spec_file_of=lambda source: workspace.relative(workspace.layout.spec_file(source)),
-    )
+    return select_in(workspace, changes, index, spec_changes=spec_changes)
 
 
 def cmd_impact(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from daemon.blame import FailureInput, blame, differential_verdict
 from daemon.corpus_lint import TableContext
 from daemon.diagnostics import Diagnostic
 from daemon.drift import drift_diagnostics
-from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select
+from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
 from daemon.index import Index, NodeRecord
 from daemon.sources_view import FileView
 from daemon.static_checks import check_file, corpus_tables
@@ -307,16 +307,7 @@ class Engine:
         for node_id in self.index.nodes:
             self.changed_since_pass.setdefault(node_id, set()).update(changed)
         self._publish_changed()
-        selection = select(
-            changes,
-            self.index,
-            spec_changes=spec_changes,
-            preloaded=set(self.pool.preloaded),
-            test_files_of=self.workspace.test_files_of,
-            all_test_files=self.workspace.test_files(),
-            spec_file_of=lambda source: self.workspace.relative(self.workspace.layout.spec_file(source)),
-            mode=self.mode,
-        )
+        selection = self.impact(changes, spec_changes)
         # Deleted test files: forget their nodes (and a collection error) instead of running them.
         for path in list(selection.files):
             if not self.workspace.absolute(path).is_file():
@@ -331,6 +322,17 @@ class Engine:
         if not selection.empty():
             self.request(selection, trigger, changed)
         return selection
+
+    def impact(self, changes: list[Change], spec_changes: dict[str, SpecChange]) -> Selection:
+        """What these changes rerun, given the warm workers and the mode."""
+        return select_in(
+            self.workspace,
+            changes,
+            self.index,
+            spec_changes=spec_changes,
+            preloaded=self.pool.preloaded,
+            mode=self.mode,
+        )
 
     def _hash(self, path: str) -> str | None:
         try:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from daemon.index import Index, RequestRef
-from daemon.workspace import FileKind
+from daemon.workspace import FileKind, Workspace
 from simulator.spec import Spec
 
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".png", ".svg")
@@ -109,6 +109,28 @@ def spec_change_effect(request: RequestRef, change: SpecChange) -> str | None:
         endpoint = change.after.endpoints[new_index]  # type: ignore[index]
         return f"spec endpoint {endpoint.key} (line {endpoint.line}) changed"
     return None
+
+
+def select_in(
+    workspace: Workspace,
+    changes: Iterable[Change],
+    index: Index,
+    *,
+    spec_changes: Mapping[str, SpecChange],
+    preloaded: Iterable[str] = (),
+    mode: str = "simulate",
+) -> Selection:
+    """:func:`select` with ``workspace``'s own test files and spec paths."""
+    return select(
+        changes,
+        index,
+        spec_changes=spec_changes,
+        preloaded=set(preloaded),
+        test_files_of=workspace.test_files_of,
+        all_test_files=workspace.test_files(),
+        spec_file_of=lambda source: workspace.relative(workspace.layout.spec_file(source)),
+        mode=mode,
+    )
 
 
 def select(

@@ -44,7 +44,7 @@ from websockets.http11 import Request, Response
 from daemon import events as ev
 from daemon import protocol
 from daemon.engine import Engine
-from daemon.impact import Change, SpecChange, select
+from daemon.impact import Change, SpecChange
 
 PANEL_DIR = Path(__file__).with_name("panel")
 DISCOVERY_FILE = ".connector-watch/daemon.json"
@@ -476,16 +476,7 @@ class DaemonServer:
             changes.append(Change(path, kind))
             if kind.kind == "spec":
                 spec_changes[path] = SpecChange(self.engine.specs.get(path), self.engine.specs.get(path))
-        selection = select(
-            changes,
-            self.engine.index,
-            spec_changes=spec_changes,
-            preloaded=set(self.engine.pool.preloaded),
-            test_files_of=workspace.test_files_of,
-            all_test_files=workspace.test_files(),
-            spec_file_of=lambda source: workspace.relative(workspace.layout.spec_file(source)),
-            mode=self.engine.mode,
-        )
+        selection = self.engine.impact(changes, spec_changes)
         nodes = selection.reasons_by_node(self.engine.index)
         return {
             "nodes": [{"nodeId": n, "reasons": r} for n, r in sorted(nodes.items())],
