@@ -314,6 +314,10 @@ def activated(options: Mapping[str, str], **extra: Any) -> Iterator[Activation |
         spec_path, corpus_dir = spec_location(name, options.get(OPT_SIM_SPECS))
     elif not cassette:
         raise DataSourceOptionError("simulatorMode=replay needs option simulatorCassette (a cassette path)")
+    else:
+        # Replay answers what the sampled recording never asked (the next cursor) through the spec.
+        with contextlib.suppress(DataSourceOptionError):
+            spec_path, corpus_dir = spec_location(name, options.get(OPT_SIM_SPECS))
     simulator = Simulator(
         mode=mode,
         source=name,

@@ -156,3 +156,25 @@ def test_executors_find_the_spec_by_source_name_alone(spark: Any, monkeypatch: p
     del options["simulatorSpecsDir"]
     monkeypatch.delenv("CONNECTOR_WATCH_WORKSPACE", raising=False)
     assert _read(spark, options).count() == len(plain_drain("zendesk", "groups"))
+
+
+def test_a_cassette_recorded_against_the_live_api_replays_through_spark(spark: Any, tmp_path: Path) -> None:
+    """Replay on the executors answers what the sampled recording never asked (the next cursor) too."""
+    from simulator.live_servers.process import start
+    from sources.spark import runtime
+    from tests.record.helpers import drain, record
+
+    cassette = tmp_path / "TestZendeskConnector.json"
+    recorded: list[dict[str, Any]] = []
+    with start("zendesk") as server:
+        live = runtime.connector_class({"source": "zendesk"})(server.config)
+        record(
+            tmp_path,
+            "zendesk",
+            server.config,
+            lambda: recorded.extend(drain(live, "tickets")),
+            cassette=cassette,
+        )
+    options = read_options("zendesk", "tickets", simulatorMode="replay", simulatorCassette=str(cassette))
+    rows = _read(spark, options).collect()
+    assert rows and {row["id"] for row in rows} <= {r["id"] for r in recorded}
