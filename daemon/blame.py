@@ -843,7 +843,7 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
         return [
             ctx.diag(
                 "environment",
-                f"{len(lost)} record(s) never came back because the corpus dates them after now: "
+                f"{details.get('lost_count', len(lost))} record(s) never came back because the corpus dates them after now: "
                 "the connector rightly stops at its start time, so this data breaks with the clock",
                 clock[0].location,
                 0.7,
@@ -855,6 +855,10 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
         ]
     dropped = [x for x in lost if x.get("reason") == "dropped"]
     never = [x for x in lost if x.get("reason") == "never-requested"]
+    # ``lost`` lists the first few; the counts cover them all.
+    by_reason = details.get("lost_by_reason") or {}
+    dropped_count = by_reason.get("dropped", len(dropped))
+    never_count = by_reason.get("never-requested", len(never))
     if dropped:
         first = dropped[0]
         entry = by_seq.get(first.get("request_seq"))
@@ -863,7 +867,7 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
         spec_changed = ctx.changed(ctx.spec_file())
         blame_to = "spec" if spec_changed and not ctx.connector_changed() else "connector"
         message = (
-            f"{len(dropped)} record(s) served by the simulator never came out of the connector "
+            f"{dropped_count} record(s) served by the simulator never came out of the connector "
             f"(first: {first['corpus']}[{first['index']}] key {first['key']!r})"
         )
         diagnostics.append(
@@ -885,7 +889,7 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
         spec_location = _spec_endpoint_location(entry) if entry else None
         spec_changed = ctx.changed(ctx.spec_file()) and not ctx.connector_changed()
         message = (
-            f"{len(never)} corpus record(s) sit on pages the connector never requested "
+            f"{never_count} corpus record(s) sit on pages the connector never requested "
             f"(first: {first['corpus']}[{first['index']}] on page {first.get('page')})"
         )
         related = [Related(spec_location, "the endpoint's pagination style")] if spec_location else []

@@ -422,3 +422,24 @@ def test_a_ground_truth_failure_carries_its_expected_and_actual_to_every_diagnos
     assert Diagnostic.from_dict(diagnostics[0].to_dict()).diff == diff
     other = first(failure([exc("KeyError", "'x'", [frame(CONNECTOR, 3)])]))
     assert other.diff is None and "diff" not in other.to_lsp(str)["data"] and "diff" not in other.to_dict()
+
+
+def test_counts_in_the_message_cover_every_lost_record_not_only_the_listed_ones() -> None:
+    listed = [
+        {
+            "corpus": "orders",
+            "index": i,
+            "key": i + 1,
+            "reason": "never-requested",
+            "request_seq": 1,
+            "page": 2,
+        }
+        for i in range(10)
+    ]
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {"lost": listed, "lost_count": 12, "lost_by_reason": {"never-requested": 12}},
+    }
+    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]))
+    assert d.message.startswith("12 corpus record(s) sit on pages the connector never requested"), d.message

@@ -69,6 +69,7 @@ class GroundTruth:
         data = asdict(self)
         data["lost"] = data["lost"][:MAX_LISTED]
         data["lost_count"] = len(self.lost)
+        data["lost_by_reason"] = dict(Counter(lost.reason for lost in self.lost))  # beyond the listed ones
         data["duplicates"] = data["duplicates"][:MAX_LISTED]
         data["duplicate_count"] = len(self.duplicates)
         data["diff"] = self.diff()
@@ -93,7 +94,9 @@ class GroundTruth:
                 actual.append(f"key {duplicate['key']!r} x{duplicate['count']}")
         if self.future:
             expected.append("no record dated after the read started")
-            actual.append(f"{len(self.future)} record(s) dated after the read started (keys {self.future[:5]!r})")
+            actual.append(
+                f"{len(self.future)} record(s) dated after the read started (keys {self.future[:5]!r})"
+            )
         return {"expected": "\n".join(expected), "actual": "\n".join(actual)}
 
     def summary(self) -> str:
