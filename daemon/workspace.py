@@ -49,6 +49,7 @@ IGNORED_FILES = (
     "#*#",
     "4913",
     "*.tmp",
+    "sed??????",  # sed -i's temporary copy
     "*.pyc",
     "*.pyo",
     ".DS_Store",
@@ -138,6 +139,10 @@ class Workspace:
         if name == "conftest.py":
             return FileKind(None, "library")
         source, kind = self.layout.owner(rel)
+        if source is None and rel.startswith(self.layout.specs.rstrip("/") + "/"):
+            return FileKind(
+                None, "other"
+            )  # a source's spec folder itself (deleted, renamed), not toolkit code
         if source is None and any(rel.startswith(d) for d in LIBRARY_DIRS):
             return FileKind(None, "library")
         if kind == "connector" and not rel.endswith(".py"):

@@ -226,6 +226,8 @@ def test_docs_and_reports_rerun_nothing(world) -> None:
                 "tests/unit/sources/shop/cassettes/TestShop.json.validation.json", FileKind("shop", "report")
             ),
             Change("tests/unit/sources/shop/cassettes/TestShop.json", FileKind("shop", "cassette")),
+            Change("simulator/specs/shop/corpus/orders.json.bak", FileKind("shop", "spec_support")),
+            Change("simulator/specs/shop", FileKind(None, "other")),  # the spec folder itself, deleted
         ],
     )
     assert selection.empty()
