@@ -217,5 +217,5 @@ def render_junit(report: RunReport) -> bytes:
     return ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True)
 
 
-def diagnostics_document(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps({"diagnostics": [d.to_dict() for d in diagnostics]}, indent=2)
+def diagnostics_document(diagnostics: Iterable[Diagnostic], notes: Iterable[str] = ()) -> str:
+    return json.dumps({"diagnostics": [d.to_dict() for d in diagnostics], "notes": list(notes)}, indent=2)

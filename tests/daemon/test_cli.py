@@ -137,3 +137,20 @@ def test_check_is_clean_on_the_examples_and_fails_on_a_broken_spec(workspace: Pa
         assert diagnostics[0]["location"]["range"]["start"]["line"] == line
     finally:
         path.write_text(original)
+
+
+def test_check_before_any_run_says_which_corpora_it_could_not_type_check(tmp_path: Path) -> None:
+    root = copy_examples(tmp_path, sources=("zendesk",))
+    fresh = _cli(root, "check", "--json")
+    assert fresh.returncode == 0, fresh.stdout
+    notes = json.loads(fresh.stdout)["notes"]
+    assert len(notes) == 1 and "zendesk" in notes[0] and "connector-watch run" in notes[0]
+    text = _cli(root, "check")
+    assert "note: corpus records of zendesk were checked for JSON syntax and consistency only" in text.stderr
+    missing = _cli(root, "check", str(root / "no-such.json"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "no-such.json" in missing.stderr
+
+
+def test_check_after_a_run_type_checks_corpora_without_a_note(workspace: Path) -> None:
+    result = _cli(workspace, "check", "--json")
+    assert json.loads(result.stdout)["notes"] == []
