@@ -30,7 +30,7 @@ import requests
 from simulator import interception, trace
 from simulator.cassette import Interaction, RecordedRequest, RecordedResponse, body_sha256, request_query
 from simulator.request import SimRequest
-from simulator.scrub import scrub_url_query
+from simulator.scrub import redact_query_secrets, scrub_url_query
 from simulator.trace import Caller, TraceEntry
 
 ENV_LIVE_TIMEOUT = "CONNECTOR_TEST_LIVE_TIMEOUT"
@@ -179,7 +179,7 @@ class LiveResponder:
                     entry,
                     "unreachable",
                     request,
-                    _first_line(exc),
+                    redact_query_secrets(_first_line(exc), request.url),  # requests quotes the full URL
                     "check the base URL in the connector config (CONNECTOR_TEST_CONFIG_JSON / _PATH) and that "
                     "the API is up; for the example sources start one with "
                     "`python -m simulator.live_servers <source>`",

@@ -427,3 +427,14 @@ def scrub_url_query(url: str) -> str:
         return url
     query = urlencode([(k, REDACTED if is_secret_name(k, bare_key=True) else v) for k, v in pairs])
     return urlunsplit(parts._replace(query=query))
+
+
+def redact_query_secrets(text: str, url: str) -> str:
+    """``text`` (an error message, say) with the values of ``url``'s credential-named query
+    parameters redacted, as written and percent-encoded."""
+    parts = urlsplit(url)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if value and is_secret_name(key, bare_key=True):
+            for form in {value, quote(value, safe=""), quote_plus(value, safe="")}:
+                text = text.replace(form, REDACTED)
+    return text

@@ -75,3 +75,28 @@ def test_timeouts_are_capped_and_a_missing_one_is_given(monkeypatch: pytest.Monk
         live_timeout_cap()
     monkeypatch.delenv("CONNECTOR_TEST_LIVE_TIMEOUT")
     assert live_timeout_cap() == 30.0
+
+
+def test_an_unreachable_call_with_a_credential_in_the_query_keeps_it_out_and_keeps_the_recording(
+    live_servers: Any, tmp_path: Path
+) -> None:
+    server = live_servers["github"]
+    headers = {"Authorization": f"Bearer {server.config['token']}"}
+    secret = "sk-live-abc/def+123"
+    cassette = tmp_path / "c.json"
+    simulator = Simulator(
+        mode="record", cassette_path=cassette, spec_path=SPECS / "github" / "endpoints.yaml", secrets=[secret]
+    )
+    with simulator:
+        requests.get(f"{server.base_url}/users/octo-org/repos", headers=headers, timeout=10)
+        with pytest.raises(LiveAPIError) as error:
+            requests.get(
+                f"http://127.0.0.1:{_closed_port()}/users/octo-org/repos",
+                params={"api_key": secret},
+                timeout=5,
+            )
+    assert error.value.kind == "unreachable"
+    assert "sk-live" not in str(error.value) and "sk-live" not in json.dumps(
+        [e.message for e in simulator.trace]
+    )
+    assert cassette.is_file() and "sk-live" not in cassette.read_text()  # the good call was still recorded
