@@ -230,9 +230,12 @@ def finish(sim: Simulator) -> RecordingResult:
         ensure_ascii=False,
     )
     scrubber.check(cassette_text, str(cassette_file))
+    # The reports quote URLs and values from the traffic: the same scrubbing as the cassette.
+    coverage = scrubber.strings(coverage)
     coverage_text = json.dumps(coverage, indent=2, ensure_ascii=False)
     scrubber.check(coverage_text, "coverage report")
     if report is not None:
+        report = scrubber.strings(report)
         scrubber.check(json.dumps(report, ensure_ascii=False), "validation report")
 
     cassette.save(cassette_file)

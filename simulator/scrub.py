@@ -111,6 +111,7 @@ TOKEN_PATH = re.compile(r"(/token\b|/oauth2?/|/oauth2/v2\.0/|/auth/token|/connec
 #: Address-shaped strings that name no person.
 NOT_PERSONAL = ("git@",)
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")
+_EMAIL_IN_URL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")  # @ as %40
 _URL_QUERY_PAIR = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&#\s\"'<>;]+)=(?P<value>[^&#\s\"'<>;]*)")
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _MIN_SECRET_LENGTH = 6
@@ -224,6 +225,7 @@ class Scrubber:
             if secret in value:
                 value = value.replace(secret, REDACTED)
         value = _URL_QUERY_PAIR.sub(self._query_pair, value)
+        value = _EMAIL_IN_URL.sub(lambda m: quote(self._stand_in(unquote(m.group(0))), safe=""), value)
         return _EMAIL.sub(self._email, value)
 
     def _query_pair(self, match: re.Match[str]) -> str:
@@ -232,7 +234,9 @@ class Scrubber:
         return match.group(0)
 
     def _email(self, match: re.Match[str]) -> str:
-        address = match.group(0)
+        return self._stand_in(match.group(0))
+
+    def _stand_in(self, address: str) -> str:
         if address.endswith("@" + EMAIL_DOMAIN) and address.startswith("redacted-"):
             return address
         if address.lower().startswith(NOT_PERSONAL):  # git@github.com:org/repo.git is an SSH URL
@@ -281,6 +285,15 @@ class Scrubber:
         if isinstance(value, str):
             return self.text(value)
         return value
+
+    def strings(self, value: Any) -> Any:
+        """A JSON value with every string scrubbed (emails, learnt secrets) and its keys kept: for the
+        reports, whose keys are their own, not the API's."""
+        if isinstance(value, dict):
+            return {key: self.strings(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.strings(item) for item in value]
+        return self.text(value) if isinstance(value, str) else value
 
     def _redact_all(self, value: Any) -> Any:
         if isinstance(value, dict):

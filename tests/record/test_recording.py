@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
 from simulator.recording import MAX_RESPONSES_PER_REQUEST, coverage_path, merge, validation_path
 from sources.github.github import GithubLakeflowConnect
@@ -168,3 +170,22 @@ def test_recordings_kept_from_an_older_cassette_are_scrubbed_too(live_servers: A
     text = cassette.read_text()
     assert "legacy-key-123" not in text and "old@northwind.com" not in text and "sid=1" not in text
     assert "/api/v2/users/me.json" in text  # kept, not dropped
+
+
+def test_emails_in_requested_urls_reach_neither_the_cassette_nor_the_reports(
+    live_servers: Any, tmp_path: Path
+) -> None:
+    server = live_servers["github"]
+    headers = {"Authorization": f"Bearer {server.config['token']}"}
+
+    def calls() -> None:
+        for path in ("/users/alice.smith@corp.com/hovercard", "/search/users?q=bob.jones%40corp.com"):
+            requests.get(f"{server.base_url}{path}", headers=headers, timeout=10)
+
+    simulator = record(tmp_path, "github", server.config, calls)
+    written = [simulator.recording.cassette, simulator.recording.coverage, simulator.recording.validation]
+    texts = {path.name: path.read_text() for path in written if path is not None}
+    assert len(texts) == 3
+    for name, text in texts.items():
+        assert "alice.smith" not in text and "bob.jones" not in text, name
+    assert "redacted-" in texts[simulator.recording.coverage.name]  # the unmatched URLs are still listed
