@@ -58,6 +58,9 @@ def records_of(body: Any, endpoint: Endpoint) -> tuple[list[Any] | None, str | N
 
 def extract(cassette: Cassette, spec: Spec) -> Extraction:
     out = Extraction()
+    # A corpus a list endpoint serves is a list even when a detail endpoint (single_entity) serves
+    # one of its records: the list's recordings are its records, a detail body never replaces them.
+    list_corpora = {e.corpus for e in spec.endpoints if e.corpus and not e.response.single_entity}
     for interaction in cassette.interactions:
         request, response = interaction.request, interaction.response
         if not 200 <= response.status_code < 300:
@@ -77,6 +80,9 @@ def extract(cassette: Cassette, spec: Spec) -> Extraction:
             continue
         if is_token_endpoint(request.path, body):
             out.skip("token endpoint (credentials are redacted)")
+            continue
+        if endpoint.response.single_entity and endpoint.corpus in list_corpora:
+            out.skip("one record of a list corpus (its list endpoint's recordings re-seed it)")
             continue
         if endpoint.response.single_entity and isinstance(body, dict):
             out.entities[endpoint.corpus] = body

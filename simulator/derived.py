@@ -16,7 +16,7 @@ from simulator.cassette_records import dedupe_exact, extract
 from simulator.corpus import CorpusStore
 from simulator.request import SimRequest
 from simulator.simulate import SimulateResponder
-from simulator.spec import Spec
+from simulator.spec import Endpoint, Spec
 
 
 class DerivedResponder(SimulateResponder):
@@ -40,6 +40,11 @@ class DerivedResponder(SimulateResponder):
             and (match := spec.match(interaction.request.method, interaction.request.path)) is not None
             and match[0].corpus in tables
         }
+
+    def _declared_error(self, request: SimRequest, endpoint: Endpoint, path_values: dict[str, str]) -> None:
+        return (
+            None  # a spec's ``errors:`` inject faults in simulate mode; replay serves only what was recorded
+        )
 
     def covers(self, request: SimRequest) -> bool:
         match = self.spec.match(request.method, request.path)

@@ -111,7 +111,9 @@ TOKEN_PATH = re.compile(r"(/token\b|/oauth2?/|/oauth2/v2\.0/|/auth/token|/connec
 #: Address-shaped strings that name no person.
 NOT_PERSONAL = ("git@",)
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")
-_EMAIL_IN_URL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])")  # @ as %40
+_EMAIL_IN_URL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![\w-])"
+)  # @ as %40
 _URL_QUERY_PAIR = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&#\s\"'<>;]+)=(?P<value>[^&#\s\"'<>;]*)")
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _MIN_SECRET_LENGTH = 6

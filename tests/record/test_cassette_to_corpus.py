@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import requests
+
+from simulator import Simulator
 from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
 from simulator.tools.cassette_to_corpus import reseed
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
@@ -168,3 +171,39 @@ def test_a_recorded_cassette_reseeds_the_real_corpus_with_connector_primary_keys
     assert len(written) == len(json.loads((SPECS / "zendesk" / "corpus" / "tickets.json").read_text()))
     assert sum(1 for t in written if t.get("encoded_id") == "PZ8Q3M-D8Q1") == tickets.updated
     assert len({t["id"] for t in written}) == len(written)
+
+
+def test_a_detail_endpoint_never_replaces_the_list_corpus_it_shares(tmp_path: Path) -> None:
+    spec_dir = _odata_spec(tmp_path)
+    spec = spec_dir / "endpoints.yaml"
+    spec.write_text(
+        spec.read_text()
+        + "  - path: /odata/Customers/{id}\n    method: GET\n    corpus: customers\n"
+        + "    params: {id: {role: filter, in: path, field: CustomerID, op: eq}}\n"
+        + "    response: {single_entity: true}\n"
+    )
+    listed = {"d": {"results": [{"CustomerID": "ALFKI", "Name": "Alfreds F."}]}}
+    detail = {"CustomerID": "BONAP", "Name": "Bon app'", "Phone": "91.24.45.40"}
+    cassette = Cassette(
+        "odata",
+        [
+            Interaction(
+                RecordedRequest("GET", "https://x/odata/Customers", {}),
+                RecordedResponse(200, {}, json.dumps(listed)),
+            ),
+            Interaction(
+                RecordedRequest("GET", "https://x/odata/Customers/BONAP", {}),
+                RecordedResponse(200, {}, json.dumps(detail)),
+            ),
+        ],
+    )
+    cassette.save(tmp_path / "TestOdata.json")
+    _, extraction = reseed(tmp_path / "TestOdata.json", spec, spec_dir / "corpus")
+    corpus = json.loads((spec_dir / "corpus" / "customers.json").read_text())
+    assert isinstance(corpus, list) and [c["CustomerID"] for c in corpus] == ["ALFKI", "BONAP"]
+    assert corpus[0]["Name"] == "Alfreds F."  # updated from the list recording
+    assert extraction.entities == {} and any("list corpus" in reason for reason in extraction.skipped)
+    # Replay derives from the same records: the list stays a list.
+    with Simulator(mode="replay", cassette_path=tmp_path / "TestOdata.json", spec_path=spec):
+        body = requests.get("https://x/odata/Customers", params={"$top": 5}, timeout=5).json()
+    assert [c["CustomerID"] for c in body["d"]["results"]] == ["ALFKI"]

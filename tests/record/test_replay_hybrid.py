@@ -150,3 +150,23 @@ def test_replay_matches_a_token_request_made_with_other_client_credentials(
     assert replayed and [r["id"] for r in replayed] == [r["id"] for r in recorded[: len(replayed)]]
     assert all(e.outcome == "replayed" for e in sim.trace.entries)
     assert any(e.method == "POST" and "token" in e.url for e in sim.trace.entries)
+
+
+def test_derived_answers_never_inject_the_specs_simulated_errors(fresh_server: Any, tmp_path: Path) -> None:
+    """zendesk's spec answers the first tickets call with a 429 in simulate mode; replay serves only data."""
+    server = fresh_server("zendesk")
+    cassette = tmp_path / "TestZendesk.json"
+    auth = (f"{server.config['email']}/token", server.config["api_token"])
+    path = "/api/v2/incremental/tickets/cursor.json"
+
+    def call() -> None:
+        requests.get(
+            f"{server.base_url}{path}", params={"start_time": 0, "per_page": 5}, auth=auth, timeout=10
+        )
+
+    record(tmp_path, "zendesk", server.config, call, cassette=cassette)
+    spec = SPECS / "zendesk" / "endpoints.yaml"
+    with Simulator(mode="replay", cassette_path=cassette, spec_path=spec) as sim:
+        later = requests.get(f"http://z.test{path}", params={"start_time": 1, "per_page": 5}, timeout=10)
+    assert later.status_code == 200 and later.json()["tickets"]
+    assert [e.outcome for e in sim.trace] == ["derived"]
