@@ -330,6 +330,8 @@ class DaemonServer:
             message = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(None, protocol.PARSE_ERROR, f"parse error: {exc}")
+        except RecursionError:
+            return _error(None, protocol.PARSE_ERROR, "parse error: JSON nested too deeply")
         if (
             not isinstance(message, dict)
             or message.get("jsonrpc") != "2.0"

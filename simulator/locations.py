@@ -96,12 +96,40 @@ def _span_of(node: yaml.Node) -> Span:
     return Span(Position(start.line + 1, start.column + 1), Position(end.line + 1, end.column + 1))
 
 
+#: More values than any spec has: a document past this is aliases expanding ("billion laughs").
+MAX_YAML_VALUES = 50_000
+
+
 class _Builder:
     def __init__(self, doc: LocatedDocument) -> None:
         self.doc = doc
         self.constructor = yaml.constructor.SafeConstructor()
+        self._open: set[int] = set()  # collections being built: an alias to one of them is a cycle
+        self._values = 0
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self._values += 1
+        if self._values > MAX_YAML_VALUES:
+            raise LocatedSyntaxError(
+                self.doc.file,
+                _span_of(node),
+                f"YAML expands to more than {MAX_YAML_VALUES} values: an alias (*name) repeated inside "
+                "repeated aliases?",
+            )
+        if id(node) in self._open:
+            raise LocatedSyntaxError(
+                self.doc.file, _span_of(node), "YAML alias refers to a collection containing it"
+            )
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self._open.add(id(node))
+            try:
+                return self._build_collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        self.doc.value_spans[path] = _span_of(node)
+        return self.constructor.construct_object(node, deep=True)
+
+    def _build_collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: PathKey) -> Any:
         self.doc.value_spans[path] = _span_of(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -119,9 +147,7 @@ class _Builder:
                 self.doc.key_spans[child] = _span_of(key_node)
                 result[key] = self.build(value_node, child)
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
 
 def load_yaml(text: str, file: str) -> LocatedDocument:
@@ -170,6 +196,10 @@ def parse_json(text: str, file: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise LocatedSyntaxError(file, Span.point(exc.lineno, exc.colno), f"JSON syntax error: {exc.msg}")
+    except RecursionError:
+        raise LocatedSyntaxError(
+            file, Span.point(1, 1), "JSON nested too deeply to read (thousands of levels of [ or {)"
+        ) from None
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')

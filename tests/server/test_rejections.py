@@ -266,6 +266,7 @@ MALFORMED: dict[str, tuple[str | bytes, Any, int]] = {
     "id a boolean": ('{"jsonrpc": "2.0", "id": true, "method": "snapshot"}', None, protocol.INVALID_REQUEST),
     "id null": ('{"jsonrpc": "2.0", "id": null, "method": "snapshot"}', None, protocol.INVALID_REQUEST),
     "id a fraction": ('{"jsonrpc": "2.0", "id": 1.5, "method": "snapshot"}', None, protocol.INVALID_REQUEST),
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, None, protocol.PARSE_ERROR),
 }
 
 

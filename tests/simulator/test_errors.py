@@ -88,6 +88,22 @@ def test_corpus_that_is_not_json_is_a_located_error(simulate) -> None:
     assert entry.message == str(caught.value)
 
 
+def test_corpus_nested_too_deeply_is_a_located_error_not_a_recursion_crash(simulate) -> None:
+    spec = """
+    endpoints:
+      - path: /items
+        method: GET
+        corpus: items
+    """
+    with (
+        simulate(spec, raw_corpus={"items": "[" * 100_000 + "]" * 100_000}),
+        pytest.raises(CorpusError) as caught,
+    ):
+        requests.get(f"{BASE}/items")
+    assert caught.value.issue.file.endswith("corpus/items.json")
+    assert "nested too deeply" in caught.value.issue.message
+
+
 def test_corpus_that_is_not_utf8_is_a_located_error(simulate) -> None:
     spec = """
     endpoints:

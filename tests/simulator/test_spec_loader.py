@@ -1010,3 +1010,26 @@ def test_did_you_mean_ignores_case(tmp_path: Path, line: str, suggestion: str) -
 def test_mixed_case_method_suggests_the_upper_case_one(tmp_path: Path) -> None:
     _, _, issues = check(tmp_path, "endpoints:\n  - {path: /items, method: gEt, corpus: items}\n")
     assert "unknown method 'gEt'; did you mean 'GET'?" in blocking(issues)[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &a [*a]\n", "alias refers to a collection containing it"),
+        (
+            'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+            + "".join(
+                f"{n}: &{n} [{','.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
+            ),
+            "YAML expands to more than",
+        ),
+    ],
+)
+def test_self_referencing_or_exploding_aliases_are_one_located_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    assert message in str(error.value) and "endpoints.yaml:1:" in str(error.value)
