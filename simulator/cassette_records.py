@@ -21,6 +21,21 @@ from simulator.sampling import get_path, records_path
 from simulator.scrub import is_token_endpoint
 from simulator.spec import Endpoint, Spec
 
+#: Text the write-back tests put in every row they create (``tests/unit/sources/lakeflow_connect_test_utils``):
+#: rows holding it are test data, never re-seeded into a corpus nor replayed as the API's.
+WRITE_BACK_MARKER = "connector-watch write-back"
+
+
+def holds_marker(value: Any) -> bool:
+    """Whether any string in ``value`` contains :data:`WRITE_BACK_MARKER`."""
+    if isinstance(value, str):
+        return WRITE_BACK_MARKER in value
+    if isinstance(value, dict):
+        return any(holds_marker(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_marker(v) for v in value)
+    return False
+
 
 @dataclass
 class Extraction:
@@ -93,7 +108,14 @@ def extract(cassette: Cassette, spec: Spec) -> Extraction:
         if records is None:
             out.skip("no records list in the body")
             continue
-        out.tables.setdefault(endpoint.corpus, []).extend(r for r in records if isinstance(r, dict))
+        table = out.tables.setdefault(endpoint.corpus, [])
+        for record in records:
+            if not isinstance(record, dict):
+                continue
+            if holds_marker(record):
+                out.skip("a row a write-back test created")
+                continue
+            table.append(record)
     return out
 
 

@@ -453,3 +453,11 @@ def redact_query_secrets(text: str, url: str) -> str:
             for form in {value, quote(value, safe=""), quote_plus(value, safe="")}:
                 text = text.replace(form, REDACTED)
     return text
+
+
+_STAND_IN_EMAIL = re.compile(r"redacted-\d+@" + re.escape(EMAIL_DOMAIN))
+
+
+def is_scrubbed(value: Any) -> bool:
+    """Whether a recorded value is (or holds) a stand-in this module wrote instead of the real one."""
+    return isinstance(value, str) and (REDACTED in value or _STAND_IN_EMAIL.search(value) is not None)

@@ -21,7 +21,10 @@ else the first of ``id``, ``sha``, ``uuid``, ``node_id``, ``key``, another
 unique in the data.
 
 Token-endpoint responses are skipped (their credentials are redacted in the
-cassette). Exit status: 0 when a table was written (or would be, with
+cassette). A scrub stand-in (``***REDACTED***``, ``redacted-1@example.com``)
+never replaces a real value the corpus already has, rows a write-back test
+created (holding ``WRITE_BACK_MARKER``) are left out, and a detail endpoint's
+body never replaces the list corpus it shares. Exit status: 0 when a table was written (or would be, with
 ``--dry-run``), 1 when the cassette held nothing to write, 2 on bad input.
 """
 
@@ -39,6 +42,7 @@ from typing import Any
 from simulator.cassette import Cassette
 from simulator.cassette_records import Extraction, dedupe_exact, extract
 from simulator.corpus import write_table
+from simulator.scrub import is_scrubbed
 from simulator.spec import load_spec
 from simulator.values import dotted_get
 
@@ -156,6 +160,16 @@ def _changed_fields(old: Any, new: Any, prefix: str = "") -> set[str]:
 # --------------------------------------------------------------------------- merging
 
 
+def keep_real_values(old: Any, new: Any) -> Any:
+    """``new``, except where the recording holds a scrub stand-in (``***REDACTED***``,
+    ``redacted-1@example.com``) for a value the corpus already has: that value stays."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {key: keep_real_values(old[key], value) if key in old else value for key, value in new.items()}
+    if is_scrubbed(new) and old is not None and not is_scrubbed(old):
+        return old
+    return new
+
+
 def merge_table(
     table: str,
     existing: Any,
@@ -182,7 +196,7 @@ def merge_table(
     for record in base:
         value = _pk_value(record, keys)
         if value in latest and value not in used:
-            new = latest[value]
+            new = keep_real_values(record, latest[value])
             used.add(value)
             if new == record:
                 change.unchanged += 1
@@ -198,6 +212,7 @@ def merge_table(
         if value in used:
             continue
         if value in old_by_key:
+            record = keep_real_values(old_by_key[value], record)
             if old_by_key[value] == record:
                 change.unchanged += 1
             else:
@@ -212,6 +227,7 @@ def merge_table(
 
 def merge_entity(table: str, existing: Any, fresh: Any) -> TableChange:
     change = TableChange(table, [], "single entity", single_entity=True)
+    fresh = keep_real_values(existing, fresh)
     if existing == fresh:
         change.unchanged = 1
     else:

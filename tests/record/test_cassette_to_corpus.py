@@ -13,6 +13,7 @@ import requests
 
 from simulator import Simulator
 from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from simulator.cassette_records import WRITE_BACK_MARKER
 from simulator.tools.cassette_to_corpus import reseed
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
 from tests.record.helpers import REPO, SPECS, drain, record
@@ -207,3 +208,45 @@ def test_a_detail_endpoint_never_replaces_the_list_corpus_it_shares(tmp_path: Pa
     with Simulator(mode="replay", cassette_path=tmp_path / "TestOdata.json", spec_path=spec):
         body = requests.get("https://x/odata/Customers", params={"$top": 5}, timeout=5).json()
     assert [c["CustomerID"] for c in body["d"]["results"]] == ["ALFKI"]
+
+
+def test_reseeding_keeps_real_values_over_scrub_stand_ins_and_leaves_write_back_rows_out(
+    tmp_path: Path,
+) -> None:
+    spec_dir = _odata_spec(tmp_path)
+    corpus_file = spec_dir / "corpus" / "customers.json"
+    corpus_file.write_text(
+        json.dumps(
+            [{"CustomerID": "ALFKI", "Name": "Alfreds", "Email": "maria@alfreds.example", "Sig": "Maria A."}]
+        )
+    )
+    recorded = [
+        {
+            "CustomerID": "ALFKI",
+            "Name": "Alfreds Futterkiste",
+            "Email": "redacted-1@example.com",
+            "Sig": "***REDACTED***",
+        },
+        {
+            "CustomerID": "WB001",
+            "Name": f"{WRITE_BACK_MARKER} 3f2a",
+            "Email": "redacted-2@example.com",
+            "Sig": None,
+        },
+        {"CustomerID": "BONAP", "Name": "Bon app'", "Email": "redacted-3@example.com", "Sig": None},
+    ]
+    changes, extraction = reseed(
+        _cassette(tmp_path, [{"d": {"results": recorded}}]), spec_dir / "endpoints.yaml", spec_dir / "corpus"
+    )
+    corpus = {c["CustomerID"]: c for c in json.loads(corpus_file.read_text())}
+    assert corpus["ALFKI"] == {
+        "CustomerID": "ALFKI",
+        "Name": "Alfreds Futterkiste",
+        "Email": "maria@alfreds.example",
+        "Sig": "Maria A.",
+    }
+    assert "WB001" not in corpus and extraction.skipped == {"a row a write-back test created": 1}
+    assert (
+        corpus["BONAP"]["Email"] == "redacted-3@example.com"
+    )  # new records keep the stand-in: nothing real to keep
+    assert (changes[0].added, changes[0].updated, changes[0].changed_fields) == (1, 1, {"Name"})

@@ -3,11 +3,18 @@
 Write-back is not part of the connector interface: a test class that wants the
 write-then-read checks sets ``test_utils_class`` to a subclass of this, whose
 methods write to the live source (or its local stand-in server).
+
+Put :data:`WRITE_BACK_MARKER` in a text field of every row you create (a title,
+a name): re-seeding a corpus from a recording then leaves those rows out.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from simulator.cassette_records import WRITE_BACK_MARKER
+
+__all__ = ["WRITE_BACK_MARKER", "LakeflowConnectWriteTestUtils"]
 
 
 class LakeflowConnectWriteTestUtils:

@@ -13,7 +13,7 @@ from typing import Any
 
 from simulator.live import DirectSession
 from sources.github.github import DEFAULT_BASE_URL
-from tests.unit.sources.lakeflow_connect_test_utils import LakeflowConnectWriteTestUtils
+from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
 
 TIMEOUT = (10, 30)
 
@@ -44,7 +44,7 @@ class GithubTestUtils(LakeflowConnectWriteTestUtils):
             return False, [], {}
         rows: list[dict[str, Any]] = []
         for _ in range(count):
-            title = f"connector-watch write-back {uuid.uuid4().hex[:12]}"
+            title = f"{WRITE_BACK_MARKER} {uuid.uuid4().hex[:12]}"
             response = self.session.post(
                 f"{self.base_url}/repos/{self.owner}/{self.repo}/issues",
                 json={

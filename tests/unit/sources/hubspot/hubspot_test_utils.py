@@ -15,7 +15,7 @@ from typing import Any
 
 from simulator.live import DirectSession
 from sources.hubspot.hubspot import DEFAULT_BASE_URL
-from tests.unit.sources.lakeflow_connect_test_utils import LakeflowConnectWriteTestUtils
+from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
 
 TIMEOUT = (10, 30)
 
@@ -50,7 +50,7 @@ class HubspotTestUtils(LakeflowConnectWriteTestUtils):
             "firstname": "Writeback",
             "lastname": tag,
             "phone": "+1 555-555-0100",
-            "company": "connector-watch",
+            "company": WRITE_BACK_MARKER,
             "jobtitle": "Test contact",
             "lifecyclestage": "subscriber",
             "hs_lead_status": "NEW",

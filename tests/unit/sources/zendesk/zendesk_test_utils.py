@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from simulator.live import DirectSession
-from tests.unit.sources.lakeflow_connect_test_utils import LakeflowConnectWriteTestUtils
+from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
 
 TIMEOUT = (10, 30)
 
@@ -39,7 +39,7 @@ class ZendeskTestUtils(LakeflowConnectWriteTestUtils):
             return False, [], {}
         rows: list[dict[str, Any]] = []
         for _ in range(count):
-            subject = f"connector-watch write-back {uuid.uuid4().hex[:12]}"
+            subject = f"{WRITE_BACK_MARKER} {uuid.uuid4().hex[:12]}"
             ticket = {
                 "subject": subject,
                 "comment": {"body": "Created by the connector-watch write-back test; safe to delete."},
