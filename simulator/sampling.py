@@ -221,7 +221,16 @@ def sample_interaction(
             if len(records) > sample_size:
                 del records[sample_size:]
             result.records_after = len(records)
-    neutralised.extend(neutralise(body, endpoint))
+    # Paging markers live in an envelope around records; a single object's fields are its data
+    # (a "done" flag, a schedule's "next" run) and stay as recorded.
+    envelope = path is not None and path != ()
+    paged = (
+        endpoint is not None
+        and not endpoint.response.single_entity
+        and endpoint.response.pagination_style not in (None, "none")
+    )
+    if envelope or paged:
+        neutralised.extend(neutralise(body, endpoint))
     result.neutralised = tuple(neutralised)
     response.body_text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return result

@@ -118,3 +118,17 @@ def test_non_json_and_errors_are_left_alone() -> None:
     )
     result = sample_interaction(interaction, None, 5)
     assert interaction.response.body_text == "plain text" and result.records_before is None
+
+
+def test_a_single_object_keeps_fields_that_look_like_paging_markers(tmp_path: Path) -> None:
+    body = {"id": "T-1", "done": False, "more": True, "settings": {"next": "weekly"}}
+    interaction = _interaction(body)
+    sample_interaction(interaction)  # no spec: a lone object is data, not an envelope
+    assert json.loads(interaction.response.body_text) == body
+    detail = _spec(tmp_path, "response: {single_entity: true, pagination_style: none}")
+    interaction = _interaction(body)
+    sample_interaction(interaction, detail.endpoints[0])
+    assert json.loads(interaction.response.body_text) == body
+    envelope = _interaction({"items": [{"id": 1}], "has_more": True, "next": "abc"})
+    sample_interaction(envelope)  # records in an envelope: its markers are neutralised
+    assert json.loads(envelope.response.body_text) == {"items": [{"id": 1}], "has_more": False, "next": None}
