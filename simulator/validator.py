@@ -969,6 +969,8 @@ def render_text(report: dict[str, Any]) -> str:
     for row in report.get("endpoints", []):
         shown = row.get("spec_path") or row.get("suggested_path") or row.get("sample_url")
         lines.append(f"{row['status']:>10}  {row['method']} {shown}")
+        for issue in row.get("issues", []) if not row.get("findings") else []:  # the public validator's rows
+            lines.append(f"            issue: {issue}")
         for finding in row.get("findings", []):
             if finding["severity"] == "info":
                 continue
@@ -1105,7 +1107,9 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m simulator.validator <cassette>.validation.json ...``: print reports as text.
 
-    Exit status 1 when any report shows drift (an endpoint mismatched or without spec).
+    Exit status 1 when any report shows drift (an endpoint without spec, or mismatched: any
+    difference in fields, types, wrapper or status, warnings included), 2 on an unreadable file.
+    Reads the public validator's reports as well.
     """
     import argparse
     import sys
@@ -1124,8 +1128,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"{path}:")
         print(render_text(report))
-        drift = drift or bool(report.get("summary", {}).get("drift"))
+        drift = drift or has_drift(report)
     return 1 if drift else 0
+
+
+def has_drift(report: dict[str, Any]) -> bool:
+    """Ours say so in ``summary.drift``; the public validator's reports only in their rows' statuses."""
+    summary = report.get("summary", {})
+    if "drift" in summary:
+        return bool(summary["drift"])
+    return any(row.get("status") in ("mismatched", "no_spec") for row in report.get("endpoints", []))
 
 
 if __name__ == "__main__":

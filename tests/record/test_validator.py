@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +179,54 @@ def test_no_drift_validates_every_endpoint(live_servers: Any, tmp_path: Path) ->
     assert report["summary"]["drift"] is False
     assert {r["status"] for r in report["endpoints"]} == {"validated"}
     assert not [f for f in findings(report) if f["severity"] != "info"]
+
+
+def test_the_cli_reads_the_public_validators_reports_and_exits_1_on_their_drift(tmp_path: Path) -> None:
+    upstream = {
+        "version": 1,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "endpoints": [
+            {
+                "method": "GET",
+                "spec_path": "/items",
+                "sample_url": "https://x/items",
+                "status": "mismatched",
+                "calls": 2,
+                "matched": 1,
+                "mismatched": 1,
+                "no_spec": 0,
+                "issues": ["top-level keys in live missing from spec: ['total']"],
+            },
+            {
+                "method": "GET",
+                "spec_path": None,
+                "sample_url": "https://x/other?a=1",
+                "status": "no_spec",
+                "calls": 1,
+                "matched": 0,
+                "mismatched": 0,
+                "no_spec": 1,
+                "issues": [],
+            },
+        ],
+        "summary": {
+            "endpoints_total": 2,
+            "endpoints_validated": 0,
+            "endpoints_mismatched": 1,
+            "endpoints_missing_spec": 1,
+        },
+    }
+    path = tmp_path / "TestX.json.validation.json"
+    path.write_text(json.dumps(upstream))
+    drifting = subprocess.run(
+        [sys.executable, "-m", "simulator.validator", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert drifting.returncode == 1
+    assert "issue: top-level keys in live missing from spec: ['total']" in drifting.stdout
+    for row in upstream["endpoints"]:
+        row["status"] = "validated"
+    path.write_text(json.dumps(upstream))
+    clean = subprocess.run(
+        [sys.executable, "-m", "simulator.validator", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert clean.returncode == 0, clean.stdout
