@@ -35,6 +35,7 @@ from simulator.errors import NoMatchingInteraction
 from simulator.request import SimRequest
 from simulator.responses import make_response
 from simulator.scrub import body_fingerprint, is_token_endpoint, scrub_query
+from simulator.synthesis import seed_of, synthesized_body
 from simulator.trace import TraceEntry
 
 CASSETTE_VERSION = 1
@@ -178,8 +179,10 @@ class ReplayResponder:
         path: str | Path,
         ignore_query_params: frozenset[str] = frozenset(),
         derive: Callable[[], Any] | None = None,
+        synthesize_count: int = 0,
     ) -> None:
         self.cassette = cassette
+        self.synthesize_count = synthesize_count  # records added to each recorded list (simulator.synthesis)
         self.path = str(path)
         self.ignore = ignore_query_params
         # Answers a miss on a recorded endpoint from the cassette's records (simulator.derived).
@@ -248,13 +251,19 @@ class ReplayResponder:
                 for k, v in rec.headers.items()
                 if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
             }
+            body, encoding = rec.body, rec.encoding
+            if self.synthesize_count > 0 and 200 <= rec.status_code < 300:
+                seed = seed_of(request.method, request.path, request_query(request))
+                synthesized = synthesized_body(body, encoding, self.synthesize_count, seed)
+                if synthesized is not None:
+                    body, encoding = synthesized, "utf-8"
             return make_response(
                 rec.status_code,
-                rec.body,
+                body,
                 headers,
                 url=rec.url or request.url,
                 request=prepared,
-                encoding=rec.encoding,
+                encoding=encoding,
             )
         finally:
             entry.elapsed_ms = (time.perf_counter() - started) * 1000

@@ -124,6 +124,7 @@ class Simulator:
                     self.cassette_path,
                     self.ignore_query_params,
                     derive=self._derived if self.mode is Mode.REPLAY and self.derive_replay_misses else None,
+                    synthesize_count=self.synthesize_count,
                 )
             elif self.mode is Mode.REPLAY and not self.allow_missing_cassette:
                 raise FileNotFoundError(

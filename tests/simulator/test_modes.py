@@ -100,6 +100,48 @@ def test_replay_serves_recorded_responses_in_order_then_repeats_the_last(cassett
     assert [e.outcome for e in sim.trace] == ["replayed"] * 4
 
 
+def test_replay_synthesizes_records_that_vary_only_where_the_recording_varies(tmp_path: Path) -> None:
+    recorded = [
+        {
+            "id": 1,
+            "uuid": "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "title": "first",
+            "state": "open",
+            "updated_at": "2024-05-01T10:00:00Z",
+            "draft": False,
+            "labels": ["a"],
+            "user": {"login": "ann", "n": 1},
+        },
+        {
+            "id": 2,
+            "uuid": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "title": "second",
+            "state": "open",
+            "updated_at": "2024-05-02T10:00:00Z",
+            "draft": True,
+            "labels": ["b"],
+            "user": {"login": "bob", "n": 1},
+        },
+    ]
+    path = write_cassette(
+        tmp_path / "T.json", [interaction("GET", f"{API}/items", {"page": "1"}, body={"items": recorded})]
+    )
+    with Simulator(mode="replay", cassette_path=path, synthesize_count=3):
+        first = requests.get(f"{API}/items", params={"page": 1}, timeout=5).json()["items"]
+        again = requests.get(f"{API}/items", params={"page": 1}, timeout=5).json()["items"]
+    assert first[:2] == recorded and len(first) == 5 and first == again  # deterministic per request
+    added = first[2:]
+    assert len({r["id"] for r in first}) == 5 and all(isinstance(r["id"], int) and r["id"] > 2 for r in added)
+    assert len({r["uuid"] for r in first}) == 5 and all(len(r["uuid"]) == 36 for r in added)
+    assert [r["title"] for r in added] == ["second-syn1", "second-syn2", "second-syn3"]
+    assert all(r["updated_at"] > "2024-05-02T10:00:00Z" and r["updated_at"].endswith("Z") for r in added)
+    assert all(r["state"] == "open" and r["user"]["n"] == 1 for r in added)  # the same in every recording
+    assert all(r["draft"] is True and r["labels"] == ["b"] for r in added)  # booleans and lists are kept
+    assert [r["user"]["login"] for r in added] == ["bob-syn1", "bob-syn2", "bob-syn3"]
+    with Simulator(mode="replay", cassette_path=path):
+        assert len(requests.get(f"{API}/items", params={"page": 1}, timeout=5).json()["items"]) == 2
+
+
 def test_replay_is_host_insensitive(cassette: Path) -> None:
     """A recording against a local server on a random port replays anywhere."""
     with Simulator(mode="replay", cassette_path=cassette):
