@@ -74,8 +74,12 @@ class RunReport:
         for result in self.results:
             for d in result.diagnostics:
                 seen.setdefault(d.key(), d)
+        # A static finding a failing test already reports at the same place (with its nodes and
+        # fix) is the same problem told twice.
+        places = {(d.blame, d.location.path, d.location.range.start.line) for d in seen.values()}
         for d in self.static:
-            seen.setdefault(d.key(), d)
+            if (d.blame, d.location.path, d.location.range.start.line) not in places:
+                seen.setdefault(d.key(), d)
         return list(seen.values())
 
     def to_json(self) -> dict[str, Any]:
