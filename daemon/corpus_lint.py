@@ -212,13 +212,14 @@ def _type_findings(records: list[Any], schema: StructType, table: str, locate: _
             findings.append(
                 Diagnostic(
                     "corpus",
-                    f"{name}: {type(value).__name__} value {shown} does not fit the schema type "
-                    f"{spark_type} (table {table}); {count} other record(s) hold a {common}",
+                    f"{name}: {_JSON_KIND.get(type(value).__name__, type(value).__name__)} value {shown} does "
+                    f"not fit the schema type {spark_type} (table {table}); {count} other record(s) hold "
+                    f"{_a(common)}",
                     locate.at((i, name)),
                     0.8,
                     code="corpus.type_mismatch",
                     source="static",
-                    fix=f"make {name} a {common} value like the other records",
+                    fix=f"make {name} {_a(common)} like the other records",
                 )
             )
             if len(findings) >= MAX_FINDINGS:
@@ -243,3 +244,20 @@ def _dedupe(findings: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             result.append(finding)
     return result
+
+
+#: JSON's names for the Python types json.loads gives.
+_JSON_KIND = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "dict": "object",
+    "list": "array",
+}
+
+
+def _a(python_type: str) -> str:
+    """``"int"`` → ``"an integer"``: a JSON kind with its article."""
+    kind = _JSON_KIND.get(python_type, python_type)
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"

@@ -29,7 +29,9 @@ def test_a_value_of_a_minority_type_that_does_not_fit_is_located() -> None:
     assert findings[0].blame == "corpus"
     assert findings[0].location.path == PATH
     assert findings[0].location.range.start.line == _line_of(records, '"oops"')
-    assert "2 other record(s) hold a int" in findings[0].message
+    assert findings[0].message.startswith('id: string value "oops" does not fit the schema type')
+    assert "2 other record(s) hold an integer" in findings[0].message
+    assert findings[0].fix == "make id an integer like the other records"
 
 
 def test_a_type_the_whole_corpus_agrees_on_is_the_connectors_to_convert() -> None:
