@@ -195,11 +195,26 @@ def parse_json(text: str, file: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LocatedSyntaxError(file, Span.point(exc.lineno, exc.colno), f"JSON syntax error: {exc.msg}")
+        message = f"JSON syntax error: {exc.msg}{_json_hint(exc)}"
+        raise LocatedSyntaxError(file, Span.point(exc.lineno, exc.colno), message)
     except RecursionError:
         raise LocatedSyntaxError(
             file, Span.point(1, 1), "JSON nested too deeply to read (thousands of levels of [ or {)"
         ) from None
+
+
+def _json_hint(exc: json.JSONDecodeError) -> str:
+    """Where the mistake usually is, when the parser notices it only at the next token."""
+    before = exc.doc[: exc.pos].rstrip()
+    line_start = exc.doc.rfind("\n", 0, exc.pos) + 1
+    first_on_its_line = exc.doc[line_start : exc.pos].strip() == "" and line_start > 0
+    if exc.msg.startswith("Expecting ',' delimiter") and first_on_its_line:
+        line = before.count("\n") + 1
+        return f" (a comma missing at the end of line {line}?)"
+    if exc.msg.startswith(("Expecting property name", "Expecting value")) and before.endswith(","):
+        line = before.count("\n") + 1
+        return f" (a trailing comma at line {line}?)"
+    return ""
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from simulator import CorpusError, Simulator, SimulatorConfigError, SpecError, UnknownEndpoint
+from simulator.locations import LocatedSyntaxError, parse_json
 from tests.simulator.conftest import BASE, write_spec
 
 SPEC = """
@@ -80,12 +81,29 @@ def test_corpus_that_is_not_json_is_a_located_error(simulate) -> None:
     issue = caught.value.issue
     assert issue.file.endswith("corpus/items.json")
     assert (issue.line, issue.column) == (3, 12)
-    assert issue.message == "JSON syntax error: Expecting property name enclosed in double quotes"
+    assert issue.message == (
+        "JSON syntax error: Expecting property name enclosed in double quotes (a trailing comma at line 3?)"
+    )
     assert str(caught.value) == f"{issue.file}:3:12: error: {issue.message}"
     assert isinstance(caught.value, ValueError)
     entry = sim.trace.entries[0]
     assert entry.outcome == "corpus-error"
     assert entry.message == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        ('[\n  {"id": 1}\n  {"id": 2}\n]\n', (3, 3), "(a comma missing at the end of line 2?)"),
+        ("[1,]", (1, 4), "(a trailing comma at line 1?)"),
+        ('{"a": 1 "b": 2}', (1, 9), ""),  # mid-line: the position itself says it
+    ],
+)
+def test_json_syntax_errors_say_where_the_mistake_usually_is(text: str, where: tuple, hint: str) -> None:
+    with pytest.raises(LocatedSyntaxError) as caught:
+        parse_json(text, "corpus/items.json")
+    assert (caught.value.span.start.line, caught.value.span.start.column) == where
+    assert str(caught.value).endswith(hint) and "JSON syntax error" in str(caught.value)
 
 
 def test_corpus_nested_too_deeply_is_a_located_error_not_a_recursion_crash(simulate) -> None:
