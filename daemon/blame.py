@@ -870,16 +870,27 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
             f"{dropped_count} record(s) served by the simulator never came out of the connector "
             f"(first: {first['corpus']}[{first['index']}] key {first['key']!r})"
         )
+        related = [Related(corpus_location, "a record that was served but not returned")]
+        if blame_to == "spec":
+            # The spec changed the response the connector reads: its records key first.
+            where = (
+                _spec_key_location(ctx, entry, "records_key") or _spec_endpoint_location(entry) or location
+            )
+            related.append(Related(location, "where the connector reads the response"))
+            fix = "the spec changed since this passed: make its response (wrapper.records_key, extras) what the connector reads"
+        else:
+            where = location
+            fix = "check how the connector reads the response (records key, filters, batch limits)"
         diagnostics.append(
             ctx.diag(
                 blame_to,
                 message,
-                location if blame_to == "connector" else (_spec_endpoint_location(entry) or location),
+                where,
                 0.7,
                 code="ground_truth.dropped",
                 evidence=base_evidence,
-                related=[Related(corpus_location, "a record that was served but not returned")],
-                fix="check how the connector reads the response (records key, filters, batch limits)",
+                related=related,
+                fix=fix,
             )
         )
     if never:

@@ -443,3 +443,27 @@ def test_counts_in_the_message_cover_every_lost_record_not_only_the_listed_ones(
     }
     d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]))
     assert d.message.startswith("12 corpus record(s) sit on pages the connector never requested"), d.message
+
+
+def test_records_dropped_after_a_spec_edit_point_at_its_records_key_and_the_reading_line() -> None:
+    spec = (
+        "endpoints:\n  - path: /orders\n    method: GET\n    corpus: orders\n    response:\n"
+        "      wrapper:\n        records_key: order_list\n"
+    )
+    view = MemoryView({**VIEW.files, SPEC: spec})
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {
+            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}]
+        },
+    }
+    edited = failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()], changes=[SPEC])
+    d = blame(edited, LAYOUT, view)[0]
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("spec", SPEC, 6)  # records_key
+    assert any(r.location.path == CONNECTOR and r.location.range.start.line == 2 for r in d.related)
+    assert "the spec changed" in (d.fix or "")
+    untouched = blame(
+        failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]), LAYOUT, view
+    )[0]
+    assert (untouched.blame, untouched.location.path) == ("connector", CONNECTOR)
