@@ -34,7 +34,7 @@ from simulator import trace
 from simulator.errors import NoMatchingInteraction
 from simulator.request import SimRequest
 from simulator.responses import make_response
-from simulator.scrub import body_fingerprint, is_token_endpoint, scrub_query
+from simulator.scrub import body_fingerprint, is_token_endpoint, mask_emails, scrub_query
 from simulator.synthesis import seed_of, synthesized_body
 from simulator.trace import TraceEntry
 
@@ -163,6 +163,16 @@ def match_key(
     return (method.upper(), path.rstrip("/") or "/", query_for_match(query, ignore), body_hash)
 
 
+def _has_email(key: tuple) -> bool:
+    return "@" in key[1] or "%40" in key[1] or any("@" in v or "%40" in v for _, v in key[2])
+
+
+def _masked(key: tuple) -> tuple:
+    """A match key with every email address in its path and query values masked."""
+    method, path, query, body = key
+    return (method, mask_emails(path), tuple((k, mask_emails(v)) for k, v in query), body)
+
+
 def request_query(request: SimRequest) -> dict[str, Any]:
     """The query as the cassette stores it: one value per key, a list when repeated."""
     return {k: (v[0] if len(v) == 1 else list(v)) for k, v in request.query.items()}
@@ -191,23 +201,29 @@ class ReplayResponder:
         # Token requests carry the recording's client id and secret, which replay's stand-in
         # credentials never reproduce: they match on method, path and query alone.
         self._tokens: dict[tuple, list[Interaction]] = defaultdict(list)
+        # Emails are stored as stand-ins (redacted-1@example.com): a request carrying a real address
+        # matches its recording with every address masked.
+        self._by_masked: dict[tuple, list[Interaction]] = defaultdict(list)
         for interaction in cassette.interactions:
             req = interaction.request
             key = match_key(req.method, req.path, req.query, req.body_sha256, self.ignore)
             self._by_key[key].append(interaction)
+            if _has_email(key):
+                self._by_masked[_masked(key)].append(interaction)
             if req.method.upper() == "POST" and is_token_endpoint(req.path, interaction.response.json()):
                 self._tokens[key[:3]].append(interaction)
         self._served: dict[tuple, int] = defaultdict(int)
 
     def covers(self, request: SimRequest) -> bool:
-        key = self._key(request)
-        return key in self._by_key or key[:3] in self._tokens
+        return self._recorded(self._key(request)) is not None
 
     def _recorded(self, key: tuple) -> tuple[tuple, list[Interaction]] | None:
         if key in self._by_key:
             return key, self._by_key[key]
         if key[:3] in self._tokens:
             return key[:3], self._tokens[key[:3]]
+        if self._by_masked and _has_email(key) and _masked(key) in self._by_masked:
+            return _masked(key), self._by_masked[_masked(key)]
         return None
 
     def _key(self, request: SimRequest) -> tuple:

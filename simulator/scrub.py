@@ -461,3 +461,9 @@ _STAND_IN_EMAIL = re.compile(r"redacted-\d+@" + re.escape(EMAIL_DOMAIN))
 def is_scrubbed(value: Any) -> bool:
     """Whether a recorded value is (or holds) a stand-in this module wrote instead of the real one."""
     return isinstance(value, str) and (REDACTED in value or _STAND_IN_EMAIL.search(value) is not None)
+
+
+def mask_emails(text: str) -> str:
+    """``text`` with every email address (real or a stand-in, ``@`` or ``%40``) as ``<email>``: how
+    replay matches a request carrying an address with its recording, which holds a stand-in."""
+    return _EMAIL.sub("<email>", _EMAIL_IN_URL.sub("<email>", text))

@@ -170,3 +170,23 @@ def test_derived_answers_never_inject_the_specs_simulated_errors(fresh_server: A
         later = requests.get(f"http://z.test{path}", params={"start_time": 1, "per_page": 5}, timeout=10)
     assert later.status_code == 200 and later.json()["tickets"]
     assert [e.outcome for e in sim.trace] == ["derived"]
+
+
+def test_a_request_carrying_an_email_replays_though_the_cassette_holds_a_stand_in(
+    fresh_server: Any, tmp_path: Path
+) -> None:
+    server = fresh_server("github")
+    cassette = tmp_path / "TestGithub.json"
+    headers = {"Authorization": f"Bearer {server.config['token']}"}
+    calls = [("/users/alice.smith@corp.com/hovercard", {}), ("/search/users", {"q": "bob@corp.com"})]
+
+    def call() -> None:
+        for path, params in calls:
+            requests.get(f"{server.base_url}{path}", params=params, headers=headers, timeout=10)
+
+    record(tmp_path, "github", server.config, call, cassette=cassette)
+    assert "corp.com" not in cassette.read_text()
+    with Simulator(mode="replay", cassette_path=cassette) as sim:
+        for path, params in calls:
+            requests.get(f"http://api.test{path}", params=params, timeout=10)
+    assert [e.outcome for e in sim.trace] == ["replayed", "replayed"]
