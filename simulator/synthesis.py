@@ -60,20 +60,12 @@ def _varying_fields(records: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             if isinstance(value, dict):
                 walk(value, here)
             elif not isinstance(value, (list, bool)) and value is not None:
-                seen = {repr(_get(r, here)) for r in records}
+                seen = {repr(get_path(r, here)) for r in records}
                 if len(seen) > 1:
                     paths.append(here)
 
     walk(records[-1], ())
     return paths
-
-
-def _get(record: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(part)
-    return record
 
 
 def _parent(record: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
