@@ -21,7 +21,7 @@ from typing import Any
 
 from daemon import events as ev
 from daemon.diagnostics import Diagnostic
-from daemon.engine import Engine, EngineOptions
+from daemon.engine import Engine, EngineOptions, not_utf8_diagnostic
 from daemon.impact import Change, Selection, SpecChange, select_in
 from daemon.index import Index, load
 from daemon.report import NodeResult, RunReport, diagnostics_document, render_junit, render_sarif, render_text
@@ -29,6 +29,33 @@ from daemon.static_checks import check_file, corpus_tables
 from daemon.workspace import Workspace
 
 INDEX_FILE = ".connector-watch/index.json"
+
+
+class PathOutsideWorkspace(Exception):
+    """A path argument that is not in the workspace (the command exits 2)."""
+
+
+class Interrupted(Exception):
+    """``run`` was stopped by a signal (the command exits 128 + the signal's number)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def workspace_path(workspace: Workspace, raw: str) -> str:
+    """A path argument relative to the workspace; a relative one is taken from the workspace's root."""
+    candidate = Path(raw)
+    if not candidate.is_absolute():
+        candidate = workspace.root / candidate
+    try:
+        return candidate.resolve().relative_to(workspace.root).as_posix()
+    except (ValueError, OSError):
+        raise PathOutsideWorkspace(f"{raw} is outside the workspace {workspace.root}") from None
+
+
+def workspace_paths(workspace: Workspace, raw_paths: list[str]) -> list[str]:
+    return [workspace_path(workspace, raw) for raw in raw_paths]
 
 
 def _options(args: argparse.Namespace) -> EngineOptions:
@@ -131,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except PathOutsideWorkspace as exc:
+        print(f"connector-watch {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Interrupted as exc:
+        print(f"connector-watch {args.command}: stopped by signal {exc.signum}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         return 130
 
@@ -200,9 +233,10 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     options = _options(args)
     started = time.perf_counter()
     workspace = Workspace(args.workspace)
+    stopped_by = _stop_on_signals()
     if args.changed:
         index = load_index(workspace.root)
-        selection = _impact(workspace, index, args.changed)
+        selection = _impact(workspace, index, workspace_paths(workspace, args.changed))
     else:
         index = Index()
         selection = Selection()
@@ -226,10 +260,14 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
             )
 
     engine.subscribe(collect)
-    await engine.start(watch=False, initial_run=False)
-    if not selection.empty():
-        engine.request(selection, "ci", list(args.changed or []))
-        await engine.wait_idle()
+    try:
+        await _until_signal(engine.start(watch=False, initial_run=False), stopped_by)
+        if not selection.empty():
+            engine.request(selection, "ci", list(args.changed or []))
+            await _until_signal(engine.wait_idle(), stopped_by)
+    except Interrupted:
+        await engine.stop()  # cancels the run and kills its process groups
+        raise
     for source in workspace.sources():
         for corpus in workspace.corpus_files(source):
             engine._static_check(corpus)
@@ -241,6 +279,31 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     )
 
 
+def _stop_on_signals() -> asyncio.Future[int]:
+    """A future that a SIGINT or SIGTERM resolves to the signal's number."""
+    loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def on_signal(signum: int) -> None:
+        if not stopped.done():
+            stopped.set_result(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    return stopped
+
+
+async def _until_signal(work: Any, stopped_by: asyncio.Future[int]) -> None:
+    """Await ``work``; raise :class:`Interrupted` if a signal comes first."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task, stopped_by}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+        return
+    task.cancel()
+    raise Interrupted(stopped_by.result())
+
+
 # ---------------------------------------------------------------------------- check
 
 
@@ -248,11 +311,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     index = load_index(workspace.root)
     if args.paths:
-        missing = [p for p in args.paths if not Path(p).is_file()]
+        paths = workspace_paths(workspace, args.paths)
+        missing = [
+            raw for raw, path in zip(args.paths, paths, strict=True) if not workspace.absolute(path).is_file()
+        ]
         if missing:
             sys.stderr.write(f"connector-watch check: no such file: {', '.join(missing)}\n")
             return 2
-        paths = [workspace.relative(Path(p).resolve()) for p in args.paths]
     else:
         paths = [p for p in workspace.watched_files() if p.endswith((".py", ".yaml", ".yml", ".json"))]
     diagnostics = static_diagnostics(workspace, index, paths)
@@ -274,7 +339,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _unlinted_sources_note(workspace: Workspace, index: Index, paths: list[str]) -> list[str]:
     """Sources whose corpora were checked without the connector's schemas (learnt when tests run)."""
     with_schemas = {source for (source, _), info in index.tables.items() if info.schema}
-    checked = {kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source}
+    checked = {
+        kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source
+    }
     unknown = sorted(checked - with_schemas)
     if not unknown:
         return []
@@ -305,7 +372,11 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
             continue
         try:
             text = absolute.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        except UnicodeDecodeError as exc:
+            diagnostic = not_utf8_diagnostic(path, kind.kind, exc)
+            found.setdefault(diagnostic.key(), diagnostic)
+            continue
+        except OSError:
             continue
         result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
         for diagnostics in result.diagnostics.values():
@@ -317,12 +388,12 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
 # ---------------------------------------------------------------------------- impact
 
 
-def _impact(workspace: Workspace, index: Index, raw_paths: list[str]) -> Selection:
+def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
+    """What changes to these workspace-relative paths rerun."""
     from simulator.spec import check_spec
 
     changes, spec_changes = [], {}
-    for raw in raw_paths:
-        path = workspace.relative(Path(raw).resolve())
+    for path in paths:
         kind = workspace.classify(path)
         changes.append(Change(path, kind))
         if kind.kind == "spec":
@@ -337,7 +408,7 @@ def _impact(workspace: Workspace, index: Index, raw_paths: list[str]) -> Selecti
 def cmd_impact(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     index = load_index(workspace.root)
-    selection = _impact(workspace, index, args.paths)
+    selection = _impact(workspace, index, workspace_paths(workspace, args.paths))
     nodes = selection.reasons_by_node(index)
     for path, reasons in selection.files.items():
         if not index.nodes_of_file(path):

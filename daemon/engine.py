@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 from daemon import events as ev
 from daemon.blame import FailureInput, blame, differential_verdict
 from daemon.corpus_lint import TableContext
-from daemon.diagnostics import Diagnostic
+from daemon.diagnostics import Diagnostic, Location, Range
 from daemon.drift import drift_diagnostics
 from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
 from daemon.index import Index, NodeRecord
@@ -40,6 +41,9 @@ from simulator.spec import Spec
 
 Subscriber = Callable[[ev.Event], None]
 OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
+#: pytest exit statuses that stop a session early: interrupted, internal error, usage error.
+PYTEST_STOPPED = {2: "interrupted", 3: "internal error", 4: "usage error"}
+OUTPUT_TAIL_LINES = 20
 
 
 @dataclass
@@ -345,7 +349,12 @@ class Engine:
         absolute = self.workspace.absolute(path)
         try:
             text = absolute.read_text(encoding="utf-8") if absolute.is_file() else None
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            self._replace_static(path, {path: [not_utf8_diagnostic(path, kind.kind, exc)]})
+            if kind.kind == "spec":
+                self.specs[path] = None
+            return None
+        except OSError as exc:
             self.log("warning", f"cannot read {path}: {exc}")
             return None
         try:
@@ -353,17 +362,19 @@ class Engine:
         except Exception as exc:  # a checker bug must not take the daemon down
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
-        previous = self._static_by_origin.get(path, {})
-        self._static_by_origin[path] = result.diagnostics
-        for file in set(previous) | set(result.diagnostics):
-            self.static[file] = [
-                d for origin in self._static_by_origin.values() for d in origin.get(file, [])
-            ]
-            self._dirty.add(file)
+        self._replace_static(path, result.diagnostics)
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec
         return None
+
+    def _replace_static(self, origin: str, diagnostics: dict[str, list[Diagnostic]]) -> None:
+        """What the check of ``origin`` found now replaces what it found before, in every file."""
+        previous = self._static_by_origin.get(origin, {})
+        self._static_by_origin[origin] = diagnostics
+        for file in set(previous) | set(diagnostics):
+            self.static[file] = [d for found in self._static_by_origin.values() for d in found.get(file, [])]
+            self._dirty.add(file)
 
     def _tables_for_corpus(self, corpus_path: str) -> list[TableContext]:
         source = self.workspace.classify(corpus_path).source
@@ -405,39 +416,7 @@ class Engine:
         )
         chunks = self._plan(selection)
         await self._run_chunks(run, chunks)
-        # A worker that died: the test it was running is suspect; the rest of its chunk reruns.
-        # A test that was running when a worker died twice is reported as crashed.
-        crashes: dict[str, int] = {}
-        jobs_seen = 0
-        for _ in range(3):
-            dead = [j for j in run.jobs[jobs_seen:] if j.status not in (0, 1, 2, 5, None)]
-            jobs_seen = len(run.jobs)
-            leftovers = self._unfinished(run)
-            if run.cancelled or not dead or not leftovers:
-                break
-            for job in dead:
-                if job.current_node and job.killed_for_timeout:  # the watchdog's kill: no retry
-                    self._node_lost(run, job.current_node, "timeout", job.status)
-                elif job.current_node:
-                    crashes[job.current_node] = crashes.get(job.current_node, 0) + 1
-            for node_id, count in crashes.items():
-                if count >= 2 and node_id not in run.finished:
-                    self._node_lost(run, node_id, "crashed", dead[0].status)
-            retry = Selection()
-            for node_id in self._unfinished(run):
-                retry.add_node(node_id, "rerun after the worker died")
-            if retry.empty():
-                break
-            run.crash_retries += 1
-            await self._run_chunks(run, self._plan(retry))
-        for node_id in crashes:
-            if node_id not in run.finished and not run.cancelled:
-                self._node_lost(
-                    run,
-                    node_id,
-                    "crashed",
-                    next((j.status for j in run.jobs if j.status not in (0, 1, 2, 5)), None),
-                )
+        await self._recover_lost_nodes(run)
         if run.cancelled and run.carry_over:
             carried = Selection()
             for node_id in self._unfinished(run):
@@ -461,6 +440,44 @@ class Engine:
         self.current = None
         self.runs_completed += 1
         self._schedule_index_save()
+
+    async def _recover_lost_nodes(self, run: Run) -> None:
+        """Workers that died or were killed under a test.
+
+        A node the watchdog killed is a timeout (never rerun). A worker that died: the test it was
+        running is suspect and the rest of its chunk reruns; a test that was running when a worker
+        died twice is reported as crashed. Whatever happens, no test that started goes unreported.
+        """
+        crashes: dict[str, int] = {}
+        jobs_seen = 0
+        while not run.cancelled:
+            jobs, jobs_seen = run.jobs[jobs_seen:], len(run.jobs)
+            self._report_timeouts(run, jobs)
+            for node_id in _crashed_under(jobs):
+                crashes[node_id] = crashes.get(node_id, 0) + 1
+            dead = [j for j in jobs if j.lost_nodes or j.status not in (0, 1, 2, 5, None)]
+            if not dead or not self._unfinished(run) or run.crash_retries >= 3:
+                break
+            for node_id, count in crashes.items():
+                if count >= 2 and node_id not in run.finished:
+                    self._node_lost(run, node_id, "crashed", _death_status(dead))
+            retry = Selection()
+            for node_id in self._unfinished(run):
+                retry.add_node(node_id, "rerun after the worker died")
+            if retry.empty():
+                break
+            run.crash_retries += 1
+            await self._run_chunks(run, self._plan(retry))
+        if run.cancelled:
+            return
+        for node_id in sorted((set(crashes) | run.started_nodes) - set(run.finished)):
+            self._node_lost(run, node_id, "crashed", _death_status(run.jobs))
+
+    def _report_timeouts(self, run: Run, jobs: list[Job]) -> None:
+        for job in jobs:
+            for node_id in job.timed_out_nodes:
+                if node_id not in run.finished:
+                    self._node_lost(run, node_id, "timeout", job.status)
 
     # ------------------------------------------------------------------ index on disk
     def _index_document(self) -> dict[str, Any]:
@@ -657,22 +674,101 @@ class Engine:
 
     async def _run_chunks(self, run: Run, chunks: list[list[str]]) -> None:
         env = {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {}
+        await asyncio.gather(*(self._run_chunk(run, args, env) for args in chunks))
 
-        async def one(args: list[str]) -> None:
-            def handler(event: dict[str, Any]) -> None:
-                if run.cancelled and event.get("event") != "collected":
-                    return
-                self._on_worker_event(run, event, args)
+    async def _run_chunk(self, run: Run, args: list[str], env: dict[str, str]) -> None:
+        job, seen = await self._run_job(run, args, env)
+        if job.status == 4 and not run.cancelled and not any(a.endswith(".py") for a in args):
+            # pytest rejected the arguments (a node that no longer exists): run the files whole.
+            args = self._existing_files(args)
+            if not args:
+                return
+            job, seen = await self._run_job(run, args, env)
+        if run.cancelled:
+            return
+        silent = [a for a in args if not _answered(a, seen)]
+        if job.stalled_collecting is not None:
+            await self._on_collection_hang(run, job, silent, env)
+        elif job.status in PYTEST_STOPPED and silent:
+            self._on_pytest_stopped(run, job, silent)
 
-            job = await self.pool.run(args, handler, env=env)
-            run.jobs.append(job)
-            if job.status == 4 and not run.cancelled and not any(a.endswith(".py") for a in args):
-                # pytest rejected the arguments (a node that no longer exists): run the files whole.
-                files = sorted({a.split("::")[0] for a in args})
-                retry = await self.pool.run(files, handler, env=env)
-                run.jobs.append(retry)
+    def _existing_files(self, args: list[str]) -> list[str]:
+        """The test files of ``args`` that still exist; deleted ones are forgotten with their nodes."""
+        existing = []
+        for path in _files_of(args):
+            if self.workspace.absolute(path).is_file():
+                existing.append(path)
+                continue
+            for node_id in self.index.forget_file(path):
+                self._drop_node(node_id)
+        return existing
 
-        await asyncio.gather(*(one(chunk) for chunk in chunks))
+    async def _run_job(self, run: Run, args: list[str], env: dict[str, str]) -> tuple[Job, set[str]]:
+        """One pytest job; also returns the files (and folders) it reported anything about."""
+        seen: set[str] = set()
+
+        def handler(event: dict[str, Any]) -> None:
+            seen.update(_files_reported(event))
+            if run.cancelled and event.get("event") != "collected":
+                return
+            self._on_worker_event(run, event, args)
+
+        job = await self.pool.run(args, handler, env=env)
+        run.jobs.append(job)
+        return job, seen
+
+    async def _on_collection_hang(self, run: Run, job: Job, silent: list[str], env: dict[str, str]) -> None:
+        """The watchdog killed a job that hung before running tests: blame the module being
+        imported then, and run the files it kept from running without it."""
+        hung = [path for path in job.stalled_collecting or [] if path in {a.split("::")[0] for a in silent}]
+        limit = f"{self.pool.hard_timeout:.0f} s"
+        if not hung:
+            message = f"pytest did not get to collecting tests within {limit} (a conftest.py or plugin hung?)"
+            evidence = _output_tail(_read_log(job.log_path))
+            for path in _files_of(silent):
+                self._mark_file_error(run, path, [self._hang_diagnostic(path, message, evidence)], message)
+            return
+        for path in hung:
+            message = (
+                f"importing {path} did not finish within {limit}; the worker was killed (a loop, a "
+                "blocking call or a subprocess at module level?)"
+            )
+            self._mark_file_error(run, path, [self._hang_diagnostic(path, message, [])], message)
+        rest = [a for a in silent if a.split("::")[0] not in hung]
+        if rest and not run.cancelled:
+            await self._run_chunk(run, rest, env)
+
+    def _hang_diagnostic(self, path: str, message: str, evidence: list[str]) -> Diagnostic:
+        return Diagnostic(
+            "test",
+            message,
+            Location(path, Range.lines(0)),
+            0.6,
+            evidence=evidence,
+            node_ids=[path],
+            code="collect.timeout",
+            fix="move slow or blocking work out of module level (into a fixture or the test)",
+        )
+
+    def _on_pytest_stopped(self, run: Run, job: Job, silent: list[str]) -> None:
+        """pytest stopped before reporting on these files (a broken conftest.py, a usage error):
+        each becomes an error saying what pytest said, located where its traceback points."""
+        output = _read_log(job.log_path)
+        located = pytest_output_location(output, str(self.workspace.root))
+        message = pytest_stopped_message(output, job.status, str(self.workspace.root))
+        for path in _files_of(silent):
+            location_path, line = located or (path, 0)
+            diagnostic = Diagnostic(
+                _blame_for_kind(self.workspace.classify(location_path).kind) if located else "environment",
+                message,
+                Location(location_path, Range.lines(line)),
+                0.7,
+                evidence=_output_tail(output),
+                node_ids=[path],
+                code="pytest.stopped",
+                fix="run pytest on this file to see the whole output",
+            )
+            self._mark_file_error(run, path, [diagnostic], message, {"modules": [location_path]})
 
     async def _cancel_run(self, run: Run, carry_over: bool = True) -> None:
         if run.cancelled:
@@ -710,9 +806,6 @@ class Engine:
     def _on_collect_error(self, run: Run, event: dict[str, Any]) -> None:
         path = event.get("path") or event.get("nodeId")
         recent_changes = self._recent_for_file(path)  # before its nodes, and their change sets, go
-        removed = self.index.collect_error(path, event)
-        for node_id in removed:
-            self._drop_node(node_id)
         source = self.workspace.classify(path).source
         failure = FailureInput(
             node_id=path,
@@ -726,11 +819,28 @@ class Engine:
             recent_changes=recent_changes,
             static=self.static,
         )
-        diagnostics = self._blame(failure)
+        self._mark_file_error(run, path, self._blame(failure), event.get("longrepr"), event)
+
+    def _mark_file_error(
+        self,
+        run: Run,
+        path: str,
+        diagnostics: list[Diagnostic],
+        message: str | None,
+        collect_event: dict[str, Any] | None = None,
+    ) -> None:
+        """A test file that did not collect: its nodes go, one ``error`` node for the file stands in.
+
+        ``collect_event`` carries what the file imported and requested, when the worker said.
+        """
+        removed = self.index.collect_error(path, collect_event or {})
+        for node_id in removed:
+            self._drop_node(node_id)
+        source = self.workspace.classify(path).source
         is_new = path not in self.collect_errors
         self.collect_errors[path] = "error"
         self._set_node_diagnostics(path, diagnostics)
-        self.node_messages[path] = event.get("longrepr")
+        self.node_messages[path] = message
         run.finished[path] = "error"
         if is_new or removed:
             self.emit(
@@ -752,7 +862,7 @@ class Engine:
                     removed,
                 )
             )
-        self.emit(ev.TestFinished(run.id, path, "error", 0.0, diagnostics, event.get("longrepr")))
+        self.emit(ev.TestFinished(run.id, path, "error", 0.0, diagnostics, message))
         self._publish_changed()
 
     def _on_test_finished(self, run: Run, event: dict[str, Any]) -> None:
@@ -820,8 +930,6 @@ class Engine:
             return blame(failure, self.workspace.layout, self.view)
         except Exception as exc:
             self.log("error", f"blame failed for {failure.node_id}: {exc!r}")
-            from daemon.diagnostics import Location, Range
-
             return [
                 Diagnostic(
                     "test",
@@ -984,6 +1092,120 @@ def _prefer_run_findings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         notes = static_notes.get(place(d)) if d.source != "static" else None
         kept.append(Diagnostic(**{**d.__dict__, "evidence": [*d.evidence, *notes]}) if notes else d)
     return kept
+
+
+# ---------------------------------------------------------------------------- what a job reported
+
+
+def _files_reported(event: dict[str, Any]) -> set[str]:
+    """The test files (or folders) a worker event speaks for."""
+    kind = event.get("event")
+    if kind == "collected":
+        return set(event.get("files", {})) | {item["file"] for item in event.get("nodes", [])}
+    if kind == "collect_error":
+        return {event.get("path") or event.get("nodeId") or ""} - {""}
+    if kind in ("test_started", "test_finished"):
+        return {event["nodeId"].split("::")[0]}
+    return set()
+
+
+def _answered(arg: str, seen: set[str]) -> bool:
+    """Whether a job reported anything for ``arg`` (a file, a node, or within a folder it named)."""
+    file = arg.split("::")[0]
+    return file in seen or any(file.startswith(path.rstrip("/") + "/") for path in seen)
+
+
+def _files_of(args: list[str]) -> list[str]:
+    return sorted({a.split("::")[0] for a in args})
+
+
+def _crashed_under(jobs: list[Job]) -> list[str]:
+    """Tests whose worker died under them (the watchdog's kills are timeouts, not crashes)."""
+    return [n for job in jobs for n in dict.fromkeys(job.lost_nodes) if n not in job.timed_out_nodes]
+
+
+def _death_status(jobs: list[Job]) -> int | None:
+    """The exit status that says how a worker died: a signal or an abnormal code if any job has one."""
+    statuses = [j.status for j in jobs if j.status is not None]
+    abnormal = [s for s in statuses if s not in (0, 1, 2, 5)]
+    return (abnormal or statuses or [None])[0]
+
+
+def _read_log(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _output_tail(output: str) -> list[str]:
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    return lines[-OUTPUT_TAIL_LINES:]
+
+
+_FRAME_PATTERNS = (
+    re.compile(r'^\s*File "(?P<path>[^"]+\.py)", line (?P<line>\d+)'),  # a Python traceback
+    re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in "),  # pytest's short traceback
+    re.compile(r"^ImportError while loading conftest '(?P<path>[^']+)'"),
+)
+
+
+def pytest_output_location(output: str, root: str) -> tuple[str, int] | None:
+    """The deepest place in the workspace pytest's output names: (relative path, zero-based line)."""
+    found = None
+    for line in output.splitlines():
+        for pattern in _FRAME_PATTERNS:
+            match = pattern.match(line)
+            if match is None:
+                continue
+            relative = _inside(match.group("path"), root)
+            if relative is not None:
+                number = match.groupdict().get("line")
+                found = (relative, int(number) - 1 if number else 0)
+            break
+    return found
+
+
+def _inside(path: str, root: str) -> str | None:
+    absolute = os.path.normpath(os.path.join(root, path))
+    if not absolute.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+    parts = relative.split("/")
+    return None if ".venv" in parts or "site-packages" in parts else relative
+
+
+def pytest_stopped_message(output: str, status: int | None, root: str) -> str:
+    """One line: how pytest stopped, and the error it printed last (paths relative to ``root``)."""
+    how = PYTEST_STOPPED.get(status or 0, f"exit status {status}")
+    output = output.replace(root.rstrip(os.sep) + os.sep, "")
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    headline = next(
+        (line for line in lines if line.startswith(("ImportError while loading", "ERROR:"))), None
+    )
+    said = errors[-1] if errors else (lines[-1] if lines else "no output")
+    detail = f"{headline.rstrip('.')}: {said}" if headline and headline != said else said
+    return f"pytest stopped before running any test ({how}, exit status {status}): {detail}"
+
+
+def _blame_for_kind(kind: str) -> str:
+    return kind if kind in ("connector", "spec", "corpus") else "test"
+
+
+def not_utf8_diagnostic(path: str, kind: str, error: UnicodeDecodeError) -> Diagnostic:
+    """A file the checks cannot read because it is not UTF-8 (static; at its first line)."""
+    return Diagnostic(
+        _blame_for_kind(kind),
+        f"not valid UTF-8 (byte {error.start})",
+        Location(path, Range.lines(0)),
+        1.0,
+        fix="save the file as UTF-8",
+        code="encoding",
+        source="static",
+    )
 
 
 def _merge(into: Selection, other: Selection) -> None:

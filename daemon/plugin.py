@@ -12,12 +12,16 @@ each collector and test it sends one JSON object per line to the engine:
   issue, unknown endpoint, conversion error), the simulator trace of the node,
   the workspace modules it imported, and what the harness learned about tables.
 
-Each test runs under a timeout: a hang becomes a ``NodeTimeout`` raised at the
-line that hung (a ``BaseException``, so ``except Exception`` cannot swallow it).
+Each test, and the import and collection of each test module, runs under a timeout: a hang
+becomes a ``NodeTimeout`` raised at the line that hung (a ``BaseException``, so ``except
+Exception`` cannot swallow it). ``collect_started`` / ``collect_finished`` bracket the import of
+each test module, so the engine's watchdog can say which file hung when even the alarm cannot
+break the hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -248,14 +252,39 @@ class EventStream:
         except (BrokenPipeError, OSError):
             pass
 
+    # ------------------------------------------------------------------ timeouts
+    @contextlib.contextmanager
+    def _deadline(self, what: str) -> Iterator[None]:
+        """Raise ``NodeTimeout`` where ``what`` is after the node timeout (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_timeout(signum: int, frame: Any) -> None:
+            raise NodeTimeout(f"{what} exceeded the daemon's per-node timeout of {self.node_timeout:g} s")
+
+        previous = signal.signal(signal.SIGALRM, on_timeout)
+        signal.setitimer(signal.ITIMER_REAL, self.node_timeout)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
     # ------------------------------------------------------------------ collection
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
         before = set(sys.modules)
-        with simulator_trace.capture() as trace:
-            outcome = yield
         path = getattr(collector, "path", None)
         rel = _relative(str(path), self.root_dir) if path else None
+        is_module = isinstance(collector, pytest.Module)
+        if is_module:
+            self.send("collect_started", path=rel)
+        deadline = self._deadline(f"importing {rel}") if is_module else contextlib.nullcontext()
+        with simulator_trace.capture() as trace, deadline:
+            outcome = yield
+        if is_module:
+            self.send("collect_finished", path=rel)
         if rel and rel.endswith(".py"):
             new = _workspace_modules(self.root, iter(set(sys.modules) - before))
             self._file_modules.setdefault(rel, set()).update(new)
@@ -315,17 +344,8 @@ class EventStream:
         item._cw_chain = None
         before = set(sys.modules)
         started = time.perf_counter()
-        timed = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGALRM, self._on_timeout) if timed else None
-        if timed:
-            signal.setitimer(signal.ITIMER_REAL, self.node_timeout)
-        try:
-            with simulator_trace.capture() as trace:
-                yield
-        finally:
-            if timed:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
+        with self._deadline("test"), simulator_trace.capture() as trace:
+            yield
         duration = (time.perf_counter() - started) * 1000
         self._finish(item, trace, before, duration)
 
@@ -333,9 +353,6 @@ class EventStream:
         hung = self._hung.get(str(item.path))
         if hung is not None:
             pytest.skip(f"not run: {hung} in the same file hung past the timeout; fix that first")
-
-    def _on_timeout(self, signum: int, frame: Any) -> None:
-        raise NodeTimeout(f"test exceeded the daemon's per-node timeout of {self.node_timeout:g} s")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:

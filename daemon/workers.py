@@ -8,7 +8,9 @@ their events back over a Unix socket the pool listens on. The pool:
 - runs jobs concurrently (the engine decides how many, one per core);
 - cancels a job with SIGINT (pytest still runs teardown), then SIGKILL after a
   grace period;
-- kills a job that stops talking for longer than the hard timeout;
+- kills a worker that stops talking for longer than the hard timeout: inside a test (per event
+  stream, so one xdist worker's progress does not hide another's hang), and while importing or
+  collecting (no test running and nothing heard from the job);
 - notices a child that dies without finishing (crash, SIGKILL) and a zygote that
   dies, and restarts the zygote when asked (a preloaded library changed).
 """
@@ -57,6 +59,30 @@ def log_name(job_id: str) -> str:
 
 
 @dataclass
+class WorkerStream:
+    """One event connection: one pytest process (the warm child, or one xdist worker)."""
+
+    pid: int | None
+    last_event_at: float = field(default_factory=time.monotonic)
+    current_node: str | None = None
+    collecting: str | None = None  # the test file being imported / collected
+    open: bool = True
+    killed: bool = False  # by the watchdog
+
+    def note(self, event: dict[str, Any]) -> None:
+        self.last_event_at = time.monotonic()
+        kind = event.get("event")
+        if kind == "test_started":
+            self.current_node = event.get("nodeId")
+        elif kind == "test_finished":
+            self.current_node = None
+        elif kind == "collect_started":
+            self.collecting = event.get("path")
+        elif kind in ("collect_finished", "collected"):
+            self.collecting = None
+
+
+@dataclass
 class Job:
     id: str
     args: list[str]
@@ -66,13 +92,53 @@ class Job:
     status: int | None = None
     cancelled: bool = False
     killed_for_timeout: bool = False
-    last_event_at: float = field(default_factory=time.monotonic)
-    current_node: str | None = None
+    hard_killed: bool = False  # the watchdog killed the whole job
+    last_event_at: float = field(default_factory=time.monotonic)  # any stream, or the job's start
+    streams: list[WorkerStream] = field(default_factory=list)
+    #: Nodes whose worker the watchdog killed in the middle of the test.
+    timed_out_nodes: list[str] = field(default_factory=list)
+    #: Nodes whose worker's stream ended in the middle of the test (it died, or was killed).
+    lost_nodes: list[str] = field(default_factory=list)
+    #: Set when the watchdog killed the job while no test was running (a hang at import or
+    #: collection): the test files being collected then (empty when none had started).
+    stalled_collecting: list[str] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     open_streams: int = 0
     finisher: asyncio.Task[None] | None = None
     log_path: str | None = None
+
+    def open_stream(self, pid: int | None) -> WorkerStream:
+        stream = WorkerStream(pid)
+        self.streams.append(stream)
+        self.open_streams += 1
+        self.stream_closed.clear()
+        self.last_event_at = stream.last_event_at
+        return stream
+
+    def close_stream(self, stream: WorkerStream) -> None:
+        stream.open = False
+        if stream.current_node is not None:
+            self.lost_nodes.append(stream.current_node)
+        self.open_streams -= 1
+        if self.open_streams <= 0:
+            self.stream_closed.set()
+
+
+def stalled_in_test(job: Job, now: float, limit: float) -> list[WorkerStream]:
+    """Streams inside a test that have said nothing for longer than ``limit``."""
+    return [
+        s
+        for s in job.streams
+        if s.open and not s.killed and s.current_node is not None and now - s.last_event_at > limit
+    ]
+
+
+def stalled_outside_tests(job: Job, now: float, limit: float) -> bool:
+    """No test running and nothing heard from the job for longer than ``limit``: a hang while
+    pytest starts, imports a test module or collects."""
+    running = any(s.open and s.current_node is not None for s in job.streams)
+    return not running and now - job.last_event_at > limit
 
 
 class WorkerPool:
@@ -277,6 +343,7 @@ class WorkerPool:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         job: Job | None = None
+        stream: WorkerStream | None = None
         try:
             while True:
                 line = await reader.readline()
@@ -286,37 +353,49 @@ class WorkerPool:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if event.get("event") == "hello":
+                if event.get("event") == "hello" and stream is None:
                     job = self._jobs.get(event.get("job"))
                     if job is not None:
-                        job.open_streams += 1
-                        job.stream_closed.clear()
+                        stream = job.open_stream(event.get("pid"))
                         if job.pid is None:
                             job.pid = event.get("pid")
                     continue
-                if job is None:
+                if job is None or stream is None:
                     continue
-                job.last_event_at = time.monotonic()
-                kind = event.get("event")
-                if kind == "test_started":
-                    job.current_node = event.get("nodeId")
-                elif kind == "test_finished":
-                    job.current_node = None
+                stream.note(event)
+                job.last_event_at = stream.last_event_at
                 result = job.on_event(event)
                 if asyncio.iscoroutine(result):
                     await result
         finally:
-            if job is not None:
-                job.open_streams -= 1
-                if job.open_streams <= 0:
-                    job.stream_closed.set()
+            if job is not None and stream is not None:
+                job.close_stream(stream)
             writer.close()
 
     async def _watchdog(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now = time.monotonic()
             for job in list(self._jobs.values()):
-                if job.current_node is not None and now - job.last_event_at > self.hard_timeout:
-                    job.killed_for_timeout = True
-                    await self.kill(job)
+                await self._enforce_hard_timeout(job, time.monotonic())
+
+    async def _enforce_hard_timeout(self, job: Job, now: float) -> None:
+        if job.hard_killed:
+            return
+        for stream in stalled_in_test(job, now, self.hard_timeout):
+            assert stream.current_node is not None
+            job.timed_out_nodes.append(stream.current_node)
+            job.killed_for_timeout = stream.killed = True
+            job.last_event_at = now  # what is left of the job gets a full window to go on
+            await self._kill_stalled_worker(job, stream)
+        if not job.hard_killed and stalled_outside_tests(job, now, self.hard_timeout):
+            job.stalled_collecting = sorted({s.collecting for s in job.streams if s.open and s.collecting})
+            job.killed_for_timeout = True
+            await self._kill_job(job)
+
+    async def _kill_stalled_worker(self, job: Job, stream: WorkerStream) -> None:
+        """A warm job is one pytest process: kill its group (with whatever the test started)."""
+        await self._kill_job(job)
+
+    async def _kill_job(self, job: Job) -> None:
+        job.hard_killed = True
+        await self.kill(job)

@@ -4,6 +4,11 @@ A cold CI run has nothing warm to reuse, so it runs one ``pytest -n N`` process
 with the event plugin loaded in every xdist worker (``-p daemon.plugin``); the
 workers stream to the same socket the warm pool uses, and the engine treats the
 events exactly as it treats the pool's.
+
+The pytest process leads its own process group: a worker the watchdog finds hung in a test is
+killed alone (xdist replaces it and carries on with the other tests), and whatever the group
+still holds when the run ends or is abandoned (a killed worker's children, or the whole run when
+the daemon is stopped) is killed with it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ import sys
 from pathlib import Path
 
 from daemon import plugin
-from daemon.workers import BASE_ARGS, EVENT_LINE_LIMIT, EventHandler, Job, WorkerPool, log_name
+from daemon.workers import (
+    BASE_ARGS,
+    EVENT_LINE_LIMIT,
+    EventHandler,
+    Job,
+    WorkerPool,
+    WorkerStream,
+    log_name,
+)
 
 
 class XdistRunner(WorkerPool):
@@ -76,6 +89,7 @@ class XdistRunner(WorkerPool):
                 "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", ""),
             }
         )
+        process: asyncio.subprocess.Process | None = None
         try:
             with open(job.log_path, "wb") as log:
                 process = await asyncio.create_subprocess_exec(
@@ -89,13 +103,24 @@ class XdistRunner(WorkerPool):
             self._processes[job.id] = process
             job.pid = process.pid
             job.status = await process.wait()
+            # Events still in flight; a run that never connected (pytest failed early) is not waited for.
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(job.stream_closed.wait(), timeout=5.0)
+                await asyncio.wait_for(job.stream_closed.wait(), timeout=5.0 if job.streams else 0.5)
             job.done.set()
         finally:
             self._jobs.pop(job.id, None)
             self._processes.pop(job.id, None)
+            if process is not None:
+                _kill_group(process.pid)  # stragglers, or the whole run when this wait was cancelled
         return job
+
+    async def _kill_stalled_worker(self, job: Job, stream: WorkerStream) -> None:
+        """One xdist worker hung in a test: kill that worker; xdist replaces it and goes on."""
+        if stream.pid is None:
+            await self._kill_job(job)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(stream.pid, signal.SIGKILL)
 
     async def _signal(self, job: Job, sig: int) -> None:
         process = self._processes.get(job.id)
@@ -107,3 +132,8 @@ class XdistRunner(WorkerPool):
         for job in list(self._jobs.values()):
             await self._signal(job, signal.SIGKILL)
         await super().close()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
