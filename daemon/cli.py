@@ -43,19 +43,12 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-def workspace_path(workspace: Workspace, raw: str) -> str:
-    """A path argument relative to the workspace; a relative one is taken from the workspace's root."""
-    candidate = Path(raw)
-    if not candidate.is_absolute():
-        candidate = workspace.root / candidate
-    try:
-        return candidate.resolve().relative_to(workspace.root).as_posix()
-    except (ValueError, OSError):
-        raise PathOutsideWorkspace(f"{raw} is outside the workspace {workspace.root}") from None
-
-
 def workspace_paths(workspace: Workspace, raw_paths: list[str]) -> list[str]:
-    return [workspace_path(workspace, raw) for raw in raw_paths]
+    """Path arguments as workspace paths (a relative one is taken from the workspace's root)."""
+    try:
+        return [workspace.inside(raw) for raw in raw_paths]
+    except ValueError as exc:
+        raise PathOutsideWorkspace(str(exc)) from None
 
 
 def _options(args: argparse.Namespace) -> EngineOptions:

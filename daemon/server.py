@@ -465,15 +465,10 @@ class DaemonServer:
         workspace = self.engine.workspace
         changes, spec_changes = [], {}
         for raw in params["paths"]:
-            candidate = Path(raw)
-            if not candidate.is_absolute():
-                candidate = workspace.root / candidate
             try:
-                resolved = candidate.resolve()
-                resolved.relative_to(workspace.root)
-            except (ValueError, OSError):
+                path = workspace.inside(raw)
+            except ValueError:
                 raise RpcError(protocol.PATH_OUTSIDE_WORKSPACE, f"path {raw!r} is outside the workspace")
-            path = workspace.relative(resolved)
             kind = workspace.classify(path)
             changes.append(Change(path, kind))
             if kind.kind == "spec":

@@ -106,6 +106,17 @@ class Workspace:
     def absolute(self, relative: str) -> Path:
         return self.root / relative
 
+    def inside(self, raw: str | Path) -> str:
+        """A path someone gave (a client, a command line) as a workspace path: a relative one is
+        taken from the root, symlinks resolved. Raises ``ValueError`` when it lands outside."""
+        candidate = Path(raw)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        try:
+            return candidate.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
+            raise ValueError(f"{raw} is outside the workspace {self.root}") from None
+
     def contains(self, path: str | Path) -> bool:
         p = Path(path)
         if not p.is_absolute():
