@@ -7,7 +7,6 @@ fresh client that initializes and gets a snapshot).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -215,11 +214,13 @@ def test_garbage_on_the_socket_is_harmless(daemon: Daemon) -> None:
     }
     for data, status in cases.items():
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(data)
-            with contextlib.suppress(ConnectionResetError):
+            try:
+                sock.sendall(data)
                 answer = sock.recv(200)
-                if status is not None:
-                    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer
+            except (ConnectionResetError, BrokenPipeError):
+                continue  # hanging up on garbage, even mid-send, is harmless too
+            if status is not None:
+                assert answer.startswith(f"HTTP/1.1 {status} ".encode()), (data[:40], answer)
     run(survives(daemon))
 
 
