@@ -194,6 +194,20 @@ def _spec_key_location(ctx: _Context, entry: dict[str, Any] | None, key: str) ->
     return Location(endpoint["specFile"], Range.from_one_based(span.start.line, span.start.column))
 
 
+def _call_chain(entry: dict[str, Any] | None) -> list[Related]:
+    """The connector lines that led to the request (a paging loop around a shared helper)."""
+    caller = (entry or {}).get("caller")
+    if not caller or caller["file"].startswith("/"):
+        return []
+    return [
+        Related(
+            Location(caller["file"], Range.lines(max(frame["line"] - 1, 0))),
+            f"called from {frame['function']}()",
+        )
+        for frame in caller.get("outer") or []
+    ]
+
+
 def _caller_location(entry: dict[str, Any]) -> Location | None:
     caller = entry.get("caller")
     if not caller or caller["file"].startswith("/"):
@@ -880,6 +894,7 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
             fix = "the spec changed since this passed: make its response (wrapper.records_key, extras) what the connector reads"
         else:
             where = location
+            related += _call_chain(entry)
             fix = "check how the connector reads the response (records key, filters, batch limits)"
         diagnostics.append(
             ctx.diag(
@@ -904,6 +919,7 @@ def _ground_truth_causes(ctx: _Context, harness: dict[str, Any]) -> list[Diagnos
             f"(first: {first['corpus']}[{first['index']}] on page {first.get('page')})"
         )
         related = [Related(spec_location, "the endpoint's pagination style")] if spec_location else []
+        related += _call_chain(entry)  # the paging loop, when a shared helper made the request
         related.append(
             Related(
                 _json_location(ctx, _corpus_path(ctx, first), (first["index"],)),

@@ -197,6 +197,7 @@ def compact_trace(trace: simulator_trace.Trace, root: str) -> dict[str, Any]:
                 "file": _relative(e.caller.file, root),
                 "line": e.caller.line,
                 "function": e.caller.function,
+                "outer": [{"line": line, "function": name} for line, name in e.caller.outer],
             }
         items.append(item)
     return {

@@ -59,6 +59,9 @@ class Caller:
     file: str
     line: int
     function: str
+    #: The frames further out in the same file, innermost first, as (line, function): the loop
+    #: that called a shared request helper, say.
+    outer: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass
@@ -184,6 +187,15 @@ def find_caller() -> Caller | None:
         package = module.partition(".")[0]  # "json" is plumbing, "jsonplaceholder_source" is not
         if package not in _PLUMBING or module.startswith("simulator.handlers"):
             code = frame.f_code
-            return Caller(code.co_filename, frame.f_lineno, code.co_name)
+            return Caller(code.co_filename, frame.f_lineno, code.co_name, _outer_frames(frame))
         frame = frame.f_back
     return None
+
+
+def _outer_frames(frame: Any, limit: int = 3) -> tuple[tuple[int, str], ...]:
+    found = []
+    outer = frame.f_back
+    while outer is not None and len(found) < limit and outer.f_code.co_filename == frame.f_code.co_filename:
+        found.append((outer.f_lineno, outer.f_code.co_name))
+        outer = outer.f_back
+    return tuple(found)

@@ -467,3 +467,33 @@ def test_records_dropped_after_a_spec_edit_point_at_its_records_key_and_the_read
         failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]), LAYOUT, view
     )[0]
     assert (untouched.blame, untouched.location.path) == ("connector", CONNECTOR)
+
+
+def test_lost_pages_link_the_loop_that_called_a_shared_request_helper() -> None:
+    entry = served()
+    entry["caller"] = {
+        "file": CONNECTOR,
+        "line": 3,
+        "function": "_get",
+        "outer": [{"line": 2, "function": "read_table"}],
+    }
+    harness = {
+        "check": "ground_truth",
+        "table": "orders",
+        "details": {
+            "lost": [
+                {
+                    "corpus": "orders",
+                    "index": 4,
+                    "key": 5,
+                    "reason": "never-requested",
+                    "request_seq": 1,
+                    "page": 2,
+                }
+            ]
+        },
+    }
+    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[entry]))
+    assert (d.location.path, d.location.range.start.line) == (CONNECTOR, 2)  # the request itself
+    chain = [r for r in d.related if r.message == "called from read_table()"]
+    assert len(chain) == 1 and (chain[0].location.path, chain[0].location.range.start.line) == (CONNECTOR, 1)

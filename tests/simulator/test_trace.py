@@ -81,6 +81,19 @@ def test_caller_is_the_line_that_made_the_request(simulate) -> None:
     assert caller.function == "fetch"
 
 
+def test_caller_keeps_the_outer_lines_of_the_same_file(simulate) -> None:
+    def paging_loop() -> int:
+        fetch(f"{BASE}/rate_limit")
+        return sys._getframe().f_lineno - 1
+
+    with simulate(SPEC, CORPUS) as sim:
+        loop_line = paging_loop()
+    caller = sim.trace.entries[0].caller
+    assert caller.function == "fetch"
+    assert caller.outer[0] == (loop_line, "paging_loop")
+    assert caller.outer[1][1] == "test_caller_keeps_the_outer_lines_of_the_same_file"
+
+
 def test_families_group_the_pages_of_one_result_set(simulate) -> None:
     with simulate(SPEC, CORPUS) as sim:
         requests.get(f"{BASE}/repos/octo/issues?state=open&page=1")
