@@ -43,6 +43,7 @@ class Catalogue:
 
 
 _cache: dict[type, Catalogue] = {}
+_failed: dict[type, Exception] = {}
 
 
 def partitioned(connector: Any, table: str) -> bool:
@@ -55,6 +56,18 @@ def catalogue_of(test_class: type) -> Catalogue:
     """Build (once per class) the catalogue by running the connector under the simulator."""
     if test_class in _cache:
         return _cache[test_class]
+    if test_class in _failed:  # asked once per test function: fail the same way, once
+        raise _failed[test_class]
+    try:
+        catalogue = _build(test_class)
+    except Exception as exc:
+        _failed[test_class] = exc
+        raise
+    _cache[test_class] = catalogue
+    return catalogue
+
+
+def _build(test_class: type) -> Catalogue:
     settings = settings_module.resolve(test_class)
     simulator = settings.simulator(record=False)
     with simulator:
@@ -82,5 +95,4 @@ def catalogue_of(test_class: type) -> Catalogue:
                 catalogue.partitioned[table] = partitioned(connector, table)
             except Exception:
                 catalogue.partitioned[table] = False
-    _cache[test_class] = catalogue
     return catalogue

@@ -80,8 +80,13 @@ def check_records(
     metadata: dict[str, Any],
     *,
     call: str = "read_table",
+    tombstones: bool = False,
 ) -> None:
-    """Every record is a dict that fits the schema, non-nullable fields are set, keys present."""
+    """Every record is a dict that fits the schema, non-nullable fields are set, keys present.
+
+    ``tombstones``: deleted records, which may carry only their keys (and cursor): their values
+    must still fit the schema and their keys be set, but other fields may be missing.
+    """
     pks = list(metadata.get("primary_keys") or [])
     ingestion_type = metadata.get("ingestion_type")
     for position, record in enumerate(records):
@@ -108,7 +113,7 @@ def check_records(
                 hint="the connector's schema and the raw value disagree: fix the schema, the connector's "
                 "conversion, or the corpus value",
             )
-        missing = non_nullable_nulls(record, schema)
+        missing = [] if tombstones else non_nullable_nulls(record, schema)
         if missing:
             raise HarnessFailure(
                 f"Non-nullable field(s) are None in record #{position}: {missing}",
@@ -116,7 +121,11 @@ def check_records(
                 table=table,
                 details={"fields": missing, "record": _jsonable(record)},
             )
-        if schema.fields and all(dotted_get(record, f.name) is None for f in schema.fields):
+        if (
+            not tombstones
+            and schema.fields
+            and all(dotted_get(record, f.name) is None for f in schema.fields)
+        ):
             raise HarnessFailure(
                 f"All columns are null in record #{position} (keys: {sorted(record)[:10]})",
                 check="read.all_null",

@@ -257,3 +257,58 @@ def test_a_spec_naming_a_missing_corpus_reads_empty_and_says_where(tmp_path: Pat
     )
     assert outcomes["test_read_table[orders]"] == "failed"
     assert "returned no records on the first call" in output
+
+
+def test_a_suite_that_cannot_collect_is_one_error_and_the_other_suites_still_run(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    other = root / "tests/unit/sources/shop_no_credentials"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "test_shop_no_credentials.py").write_text(
+        TEST.replace("TestShopConnector", "TestShopWithoutCredentials").replace(
+            '    replay_config = {"api_key": "stand-in"}\n', ""
+        )
+    )
+    junit = root / "junit.xml"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            f"--junitxml={junit}",
+            "tests/unit/sources/shop",
+            "tests/unit/sources/shop_no_credentials",
+        ],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Interrupted" not in result.stdout, result.stdout[-2000:]
+    assert result.stdout.count("No credentials provided") >= 1 and "1 error" in result.stdout
+    cases = list(ElementTree.parse(junit).getroot().iter("testcase"))
+    healthy = [c for c in cases if c.get("classname", "").endswith("TestShopConnector")]
+    assert healthy and all(not any(ch.tag in ("failure", "error") for ch in c) for c in healthy)
+
+
+def test_upstream_suite_helpers_and_attributes_are_there_for_ported_test_classes(tmp_path: Path) -> None:
+    ported = (
+        TEST
+        + """
+    def test_upstream_helpers(self):
+        assert self.config == {"api_key": "stand-in"} and isinstance(self.table_configs, dict)
+        assert self._tables() == ["orders", "refunds"]
+        assert self._opts("orders") == self.options("orders")
+        assert self._config_dir().name == "configs"
+        assert self._is_partitioned("orders") is False
+        assert self._ingestion_type("orders") == "cdc"
+"""
+    )
+    _, outcomes, output = _pytest(_workspace(tmp_path, test=ported))
+    assert outcomes.get("test_upstream_helpers") == "passed", output[-2000:]
