@@ -201,6 +201,12 @@ class LakeflowConnectTests:
         try:
             result = method(table, offset, self.options(table))
         except Exception as exc:
+            if offset is None and isinstance(exc, (AttributeError, TypeError)):
+                annotate(
+                    exc,
+                    "a first read gets start_offset=None (Spark batch reads pass None, streams {}): treat "
+                    "both as 'from the beginning' (sources.interface.is_initial_offset)",
+                )
             raise annotate(exc, f"[{table}] {call}(start_offset={offset!r}) raised")
         return unpack_read(result, table, call, offset)
 
