@@ -182,9 +182,33 @@ def lower_options(options: Mapping[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in options.items() if v is not None}
 
 
-def connector_options(options: Mapping[str, str]) -> dict[str, str]:
+class Options(dict):  # type: ignore[type-arg]
+    """Options as Spark hands them over: names are case-insensitive (Spark lower-cases them), so a
+    connector reading ``options["apiKey"]`` finds ``.option("apiKey", ...)``. A dict, so it still
+    serialises to JSON and copies like one."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        super().__init__({str(k).lower(): v for k, v in (items or {}).items()})
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key.lower(), value)
+
+    def copy(self) -> Options:  # type: ignore[override]
+        return Options(self)
+
+
+def connector_options(options: Mapping[str, str]) -> Options:
     """The read's options without the data source's own keys: what the connector sees."""
-    return {k: v for k, v in options.items() if k not in FRAMEWORK_OPTIONS}
+    return Options({k: v for k, v in options.items() if k.lower() not in FRAMEWORK_OPTIONS})
 
 
 def canonical_offset(offset: Any) -> str:
@@ -262,8 +286,7 @@ class ReadContext:
         self.table_options = connector_options(self.options)
         source = self.options.get(OPT_SOURCE) or self.options.get(OPT_CONNECTOR) or "connector"
         self.label = f"{source}.{self.table}"
-        raw_max = self.options.get(OPT_MAX_BATCHES)
-        self.max_batches = int(raw_max) if raw_max else DEFAULT_MAX_BATCHES
+        self.max_batches = _max_batches(self.options.get(OPT_MAX_BATCHES))
         self._connector: Any = None
         self._metadata: dict[str, Any] | None = None
 
@@ -580,6 +603,31 @@ def _json_option(ctx: ReadContext, key: str, kind: type) -> Any:
     return value
 
 
+def _max_batches(raw: str | None) -> int:
+    if not raw:
+        return DEFAULT_MAX_BATCHES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise DataSourceOptionError(f"option 'maxBatches' must be a whole number of 1 or more; got {raw!r}")
+    return value
+
+
+def check_delete_flow(ctx: ReadContext) -> None:
+    """``isDeleteFlow=true`` only on a ``cdc_with_deletes`` table (said when the read is planned)."""
+    if not ctx.delete_flow or ctx.table in VIRTUAL_TABLES:
+        return
+    with ctx.active(phase="plan"):
+        kind = ctx.metadata().get("ingestion_type")
+    if kind != "cdc_with_deletes":
+        raise DataSourceOptionError(
+            f"option isDeleteFlow=true reads deleted records, but table {ctx.table!r} is {kind}, not "
+            "cdc_with_deletes: drop the option, or read a cdc_with_deletes table"
+        )
+
+
 class LakeflowBatchReader(DataSourceReader):
     """Batch reads: the connector's partitions, or one task that drains every batch."""
 
@@ -653,12 +701,8 @@ class LakeflowStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailabl
         if end is None or canonical_offset(end) == canonical_offset(start):
             if rows and not start:
                 return iter(rows), dict(SNAPSHOT_DONE)
-            if rows:
-                raise ConnectorProblem(
-                    f"[{ctx.label}] {call}(start_offset={canonical_offset(start)}) returned {len(rows)} "
-                    "record(s) but the same offset: a stream would read them forever",
-                    {"kind": "error", "table": ctx.table, "call": call, "exception": "OffsetDidNotAdvance"},
-                )
+            # Caught up: records handed back with the same offset were emitted by an earlier
+            # micro-batch (a connector re-reading a lookback window), so none is new.
             return iter([]), start
         return iter(rows), end
 
@@ -770,6 +814,7 @@ class LakeflowSource(DataSource):
 
     def reader(self, schema: StructType) -> DataSourceReader:
         self.context.require_table()
+        check_delete_flow(self.context)
         return LakeflowBatchReader(self.context, schema)
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:
@@ -777,6 +822,7 @@ class LakeflowSource(DataSource):
         table = ctx.require_table()
         if table in VIRTUAL_TABLES:
             raise DataSourceOptionError(f"virtual table {table!r} can only be read in batch")
+        check_delete_flow(ctx)
         if not ctx.delete_flow:
             with ctx.active(phase="plan"):
                 connector = ctx.connector()

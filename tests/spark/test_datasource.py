@@ -68,13 +68,19 @@ STREAMS = [
     ("github", "commits", {}, "partitioned stream reader"),
     ("zendesk", "groups", {}, "snapshot table, read once"),
     ("hubspot", "contacts", {"isDeleteFlow": "true"}, "deletes stream"),
+    (
+        "github",
+        "issues",
+        {"connector": "tests.spark.broken_connectors:LookbackGithub"},
+        "a lookback re-reads a record with the same offset: caught up, not stuck",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("source", "table", "extra", "why"),
     STREAMS,
-    ids=[f"{s}.{t}{'-deletes' if e else ''}" for s, t, e, _ in STREAMS],
+    ids=[f"{s}.{t}{'-' + next(iter(e)) if e else ''}" for s, t, e, _ in STREAMS],
 )
 def test_an_available_now_stream_terminates_with_the_batch_rows(
     spark: Any, tmp_path: Path, source: str, table: str, extra: dict[str, str], why: str
@@ -148,6 +154,11 @@ def test_bad_options_fail_with_a_message_that_says_what_to_set(spark: Any) -> No
         _read(spark, read_options("github", "nope")).collect()
     with pytest.raises(Exception, match="simulatorMode='record' is not available in Spark"):
         _read(spark, read_options("github", "issues", simulatorMode="record")).collect()
+    for bad in ("abc", "0"):
+        with pytest.raises(Exception, match="option 'maxBatches' must be a whole number of 1 or more"):
+            _read(spark, read_options("github", "issues", maxBatches=bad)).collect()
+    with pytest.raises(Exception, match="isDeleteFlow=true reads deleted records, but table 'issues' is cdc"):
+        _read(spark, read_options("github", "issues", isDeleteFlow="true")).collect()
 
 
 def test_executors_find_the_spec_by_source_name_alone(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:

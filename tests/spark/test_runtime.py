@@ -94,6 +94,13 @@ def test_the_connector_sees_its_options_not_the_data_sources() -> None:
     assert runtime.connector_options(options) == {"owner": "o"}
 
 
+def test_the_connector_reads_options_in_any_case_as_spark_allows() -> None:
+    options = runtime.connector_options(runtime.lower_options({"apiKey": "k", "tableName": "t"}))
+    assert options["apiKey"] == options["apikey"] == options.get("APIKEY") == "k"
+    assert "apiKey" in options and "tableName" not in options and options.get("missing") is None
+    assert json.loads(json.dumps(options)) == {"apikey": "k"} and options.copy()["ApiKey"] == "k"
+
+
 def test_record_mode_is_refused_inside_spark_with_what_to_do() -> None:
     with pytest.raises(DataSourceOptionError, match=r"Record through pytest \(CONNECTOR_TEST_MODE=record\)"):
         runtime.simulator_mode({"simulatormode": "record"})
