@@ -95,6 +95,8 @@ export class DaemonClient {
   private lastSeq = -1;
   private resyncing = false;
   private buffered: AnyNotification[] = [];
+  /** Notifications that arrived before the `initialize` answer was applied (the same read can hold both). */
+  private early: AnyNotification[] = [];
   private abort: AbortController | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly backoff: Backoff;
@@ -243,6 +245,7 @@ export class DaemonClient {
       const onAbort = () => socket.close(1000, "client stopping");
       signal.addEventListener("abort", onAbort, { once: true });
       socket.on("open", async () => {
+        this.early = [];
         try {
           const result = (await this.send(socket, "initialize", {
             protocolVersion: PROTOCOL_VERSION,
@@ -254,6 +257,9 @@ export class DaemonClient {
           this.buffered = [];
           this.setState({ kind: "connected", info, result });
           this.snapshotEmitter.fire({ snapshot: result.snapshot, reason: "initialize" });
+          const early = this.early;
+          this.early = [];
+          for (const n of early) this.onNotificationMessage(n); // the snapshot's seq drops what it holds
         } catch (error) {
           this.log("error", `initialize failed: ${(error as Error).message}`);
           socket.close(1000, "initialize failed");
@@ -326,7 +332,11 @@ export class DaemonClient {
       if (message && typeof message.method === "string") this.log("debug", `ignoring unknown notification ${message.method}`);
       return;
     }
-    if (socket !== this.socket || !this.connected) return;
+    if (socket !== this.socket) return;
+    if (!this.connected) {
+      this.early.push(message as AnyNotification);
+      return;
+    }
     this.onNotificationMessage(message as AnyNotification);
   }
 

@@ -1,5 +1,6 @@
 // `.connector-watch/daemon.json`: where a workspace's running daemon listens (daemon/PROTOCOL.md §Connecting).
 import { readFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 
 export const DISCOVERY_FILE = join(".connector-watch", "daemon.json");
@@ -47,8 +48,26 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** The record of a daemon that is running now; a stale file (its pid is gone) counts as none. */
+/** Whether something accepts connections on the loopback port (a daemon answers within a second). */
+export function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * The record of a daemon that is running now. A stale file counts as none: its pid is gone, or
+ * (a reused pid, another user's process) nothing listens on its port — the daemon's own rule.
+ */
 export async function readLiveDiscovery(workspace: string): Promise<DiscoveryInfo | undefined> {
   const info = await readDiscovery(workspace);
-  return info && pidAlive(info.pid) ? info : undefined;
+  if (!info || !pidAlive(info.pid)) return undefined;
+  return (await portOpen(info.port)) ? info : undefined;
 }

@@ -155,6 +155,8 @@ export class TestExplorer implements vscode.Disposable {
         if (!this.items.has(n.params.nodeId)) {
           if (!this.state.nodes.has(n.params.nodeId)) this.state.nodes.set(n.params.nodeId, collectionNode(n.params.nodeId));
           this.sync();
+        } else if (this.state.nodes.get(n.params.nodeId)?.kind === "collection") {
+          this.sync(); // a file that failed to collect: its error text comes with this result
         }
         this.mirror.testFinished(n.params);
         break;

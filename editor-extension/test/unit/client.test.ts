@@ -148,3 +148,41 @@ test("a wrong token is reported as the daemon's refusal, and the client keeps re
   await waitFor(() => reasons.length >= 2, "two refused attempts");
   assert.match(reasons[0], /refused the connection: HTTP 401/);
 });
+
+test("a daemon.json whose pid is alive but whose port is closed is stale: the client starts a daemon", async () => {
+  const workspace = tempWorkspace();
+  cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
+  const dead = await new FakeDaemon(workspace).start();
+  await dead.stop(false); // the record stays, naming this (live) process and a port nobody listens on
+  let daemon: FakeDaemon | undefined;
+  let starts = 0;
+  const client = new DaemonClient({
+    workspace,
+    backoff: { initialMs: 20, maxMs: 50 },
+    startDaemon: async () => {
+      starts++;
+      daemon = await new FakeDaemon(workspace).start();
+    },
+  });
+  cleanups.push(() => daemon?.stop().catch(() => undefined));
+  cleanups.push(() => client.stop());
+  client.start();
+  await waitFor(() => client.connected, "connected to the daemon it started");
+  assert.equal(starts, 1);
+});
+
+test("a notification in the same read as the initialize answer is delivered, not dropped", async () => {
+  const { daemon, client, notifications } = await setup();
+  daemon.handler = ((base) => (method: string, params: any) => {
+    const result = base(method, params);
+    if (method === "initialize") {
+      // Sent right behind the answer: both reach the client in one read.
+      setImmediate(() => daemon.notify("run/finished", { runId: 1, counts: {}, cancelled: false, durationMs: 1 }, 101));
+    }
+    return result;
+  })(daemon.handler);
+  client.start();
+  await waitFor(() => notifications.length === 1, "the notification right behind initialize");
+  assert.equal(notifications[0].method, "run/finished");
+  assert.equal(notifications[0].params.seq, 101);
+});
