@@ -127,7 +127,9 @@ def _workspace(
     return root
 
 
-def _pytest(root: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+def _pytest(
+    root: Path, env: dict[str, str] | None = None, paths: tuple[str, ...] = ("tests/unit/sources/shop",)
+) -> tuple[int, dict[str, str], str]:
     """Run the shop suite as a user would; returns (exit code, outcome by test name, output)."""
     junit = root / "junit.xml"
     command = [
@@ -141,7 +143,7 @@ def _pytest(root: Path, env: dict[str, str] | None = None) -> tuple[int, dict[st
         "no:xdist",
         "--junitxml",
         str(junit),
-        "tests/unit/sources/shop",
+        *paths,
     ]
     full_env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_TEST_MODE"}
     full_env.update(env or {}, PYTHONPATH=str(root))
@@ -269,30 +271,12 @@ def test_a_suite_that_cannot_collect_is_one_error_and_the_other_suites_still_run
             '    replay_config = {"api_key": "stand-in"}\n', ""
         )
     )
-    junit = root / "junit.xml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            f"--junitxml={junit}",
-            "tests/unit/sources/shop",
-            "tests/unit/sources/shop_no_credentials",
-        ],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, _, output = _pytest(
+        root, paths=("tests/unit/sources/shop", "tests/unit/sources/shop_no_credentials")
     )
-    assert result.returncode == 1 and "Interrupted" not in result.stdout, result.stdout[-2000:]
-    assert result.stdout.count("No credentials provided") >= 1 and "1 error" in result.stdout
-    cases = list(ElementTree.parse(junit).getroot().iter("testcase"))
+    assert code == 1 and "Interrupted" not in output, output[-2000:]
+    assert "No credentials provided" in output and "1 error" in output
+    cases = list(ElementTree.parse(root / "junit.xml").getroot().iter("testcase"))
     healthy = [c for c in cases if c.get("classname", "").endswith("TestShopConnector")]
     assert healthy and all(not any(ch.tag in ("failure", "error") for ch in c) for c in healthy)
 

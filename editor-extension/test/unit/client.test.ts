@@ -107,9 +107,8 @@ test("reconnects with backoff when the daemon restarts (new port, new token)", a
   assert.ok(states.includes("waiting"));
 });
 
-test("no running daemon: startDaemon is called once, and the client connects to what it started", async () => {
-  const workspace = tempWorkspace();
-  cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
+/** A client whose `startDaemon` starts a fake daemon in `workspace`; `starts()` counts the calls. */
+function startingClient(workspace: string): { client: DaemonClient; starts: () => number } {
   let daemon: FakeDaemon | undefined;
   let starts = 0;
   const client = new DaemonClient({
@@ -122,9 +121,16 @@ test("no running daemon: startDaemon is called once, and the client connects to 
   });
   cleanups.push(() => daemon?.stop().catch(() => undefined));
   cleanups.push(() => client.stop());
+  return { client, starts: () => starts };
+}
+
+test("no running daemon: startDaemon is called once, and the client connects to what it started", async () => {
+  const workspace = tempWorkspace();
+  cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
+  const { client, starts } = startingClient(workspace);
   client.start();
   await waitFor(() => client.connected, "connected to the started daemon");
-  assert.equal(starts, 1);
+  assert.equal(starts(), 1);
 });
 
 test("a stale daemon.json (its pid is gone) counts as no daemon", async () => {
@@ -154,21 +160,10 @@ test("a daemon.json whose pid is alive but whose port is closed is stale: the cl
   cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
   const dead = await new FakeDaemon(workspace).start();
   await dead.stop(false); // the record stays, naming this (live) process and a port nobody listens on
-  let daemon: FakeDaemon | undefined;
-  let starts = 0;
-  const client = new DaemonClient({
-    workspace,
-    backoff: { initialMs: 20, maxMs: 50 },
-    startDaemon: async () => {
-      starts++;
-      daemon = await new FakeDaemon(workspace).start();
-    },
-  });
-  cleanups.push(() => daemon?.stop().catch(() => undefined));
-  cleanups.push(() => client.stop());
+  const { client, starts } = startingClient(workspace);
   client.start();
   await waitFor(() => client.connected, "connected to the daemon it started");
-  assert.equal(starts, 1);
+  assert.equal(starts(), 1);
 });
 
 test("a notification in the same read as the initialize answer is delivered, not dropped", async () => {
