@@ -21,11 +21,11 @@ from typing import Any
 
 from daemon import events as ev
 from daemon.diagnostics import Diagnostic
-from daemon.engine import Engine, EngineOptions, not_utf8_diagnostic
+from daemon.engine import Engine, EngineOptions
 from daemon.impact import Change, Selection, SpecChange, select_in
 from daemon.index import Index, load
 from daemon.report import NodeResult, RunReport, diagnostics_document, render_junit, render_sarif, render_text
-from daemon.static_checks import check_file, corpus_tables
+from daemon.static_checks import check_file, corpus_tables, not_utf8_diagnostic
 from daemon.workspace import Workspace
 
 INDEX_FILE = ".connector-watch/index.json"

@@ -18,7 +18,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,8 +31,15 @@ from daemon.diagnostics import Diagnostic, Location, Range
 from daemon.drift import drift_diagnostics
 from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
 from daemon.index import Index, NodeRecord
+from daemon.pytest_output import (
+    PYTEST_STOPPED,
+    output_tail,
+    pytest_output_location,
+    pytest_stopped_message,
+    read_log,
+)
 from daemon.sources_view import FileView
-from daemon.static_checks import check_file, corpus_tables
+from daemon.static_checks import blame_for_kind, check_file, corpus_tables, not_utf8_diagnostic
 from daemon.watcher import Debouncer, Watcher
 from daemon.workers import Job, WorkerPool
 from daemon.workspace import Workspace
@@ -41,9 +47,6 @@ from simulator.spec import Spec
 
 Subscriber = Callable[[ev.Event], None]
 OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
-#: pytest exit statuses that stop a session early: interrupted, internal error, usage error.
-PYTEST_STOPPED = {2: "interrupted", 3: "internal error", 4: "usage error"}
-OUTPUT_TAIL_LINES = 20
 
 
 @dataclass
@@ -724,7 +727,7 @@ class Engine:
         limit = f"{self.pool.hard_timeout:.0f} s"
         if not hung:
             message = f"pytest did not get to collecting tests within {limit} (a conftest.py or plugin hung?)"
-            evidence = _output_tail(_read_log(job.log_path))
+            evidence = output_tail(read_log(job.log_path))
             for path in _files_of(silent):
                 self._mark_file_error(run, path, [self._hang_diagnostic(path, message, evidence)], message)
             return
@@ -753,17 +756,17 @@ class Engine:
     def _on_pytest_stopped(self, run: Run, job: Job, silent: list[str]) -> None:
         """pytest stopped before reporting on these files (a broken conftest.py, a usage error):
         each becomes an error saying what pytest said, located where its traceback points."""
-        output = _read_log(job.log_path)
+        output = read_log(job.log_path)
         located = pytest_output_location(output, str(self.workspace.root))
         message = pytest_stopped_message(output, job.status, str(self.workspace.root))
         for path in _files_of(silent):
             location_path, line = located or (path, 0)
             diagnostic = Diagnostic(
-                _blame_for_kind(self.workspace.classify(location_path).kind) if located else "environment",
+                blame_for_kind(self.workspace.classify(location_path).kind) if located else "environment",
                 message,
                 Location(location_path, Range.lines(line)),
                 0.7,
-                evidence=_output_tail(output),
+                evidence=output_tail(output),
                 node_ids=[path],
                 code="pytest.stopped",
                 fix="run pytest on this file to see the whole output",
@@ -1129,83 +1132,6 @@ def _death_status(jobs: list[Job]) -> int | None:
     statuses = [j.status for j in jobs if j.status is not None]
     abnormal = [s for s in statuses if s not in (0, 1, 2, 5)]
     return (abnormal or statuses or [None])[0]
-
-
-def _read_log(path: str | None) -> str:
-    if not path:
-        return ""
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def _output_tail(output: str) -> list[str]:
-    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
-    return lines[-OUTPUT_TAIL_LINES:]
-
-
-_FRAME_PATTERNS = (
-    re.compile(r'^\s*File "(?P<path>[^"]+\.py)", line (?P<line>\d+)'),  # a Python traceback
-    re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in "),  # pytest's short traceback
-    re.compile(r"^ImportError while loading conftest '(?P<path>[^']+)'"),
-)
-
-
-def pytest_output_location(output: str, root: str) -> tuple[str, int] | None:
-    """The deepest place in the workspace pytest's output names: (relative path, zero-based line)."""
-    found = None
-    for line in output.splitlines():
-        for pattern in _FRAME_PATTERNS:
-            match = pattern.match(line)
-            if match is None:
-                continue
-            relative = _inside(match.group("path"), root)
-            if relative is not None:
-                number = match.groupdict().get("line")
-                found = (relative, int(number) - 1 if number else 0)
-            break
-    return found
-
-
-def _inside(path: str, root: str) -> str | None:
-    absolute = os.path.normpath(os.path.join(root, path))
-    if not absolute.startswith(root.rstrip(os.sep) + os.sep):
-        return None
-    relative = os.path.relpath(absolute, root).replace(os.sep, "/")
-    parts = relative.split("/")
-    return None if ".venv" in parts or "site-packages" in parts else relative
-
-
-def pytest_stopped_message(output: str, status: int | None, root: str) -> str:
-    """One line: how pytest stopped, and the error it printed last (paths relative to ``root``)."""
-    how = PYTEST_STOPPED.get(status or 0, f"exit status {status}")
-    output = output.replace(root.rstrip(os.sep) + os.sep, "")
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    headline = next(
-        (line for line in lines if line.startswith(("ImportError while loading", "ERROR:"))), None
-    )
-    said = errors[-1] if errors else (lines[-1] if lines else "no output")
-    detail = f"{headline.rstrip('.')}: {said}" if headline and headline != said else said
-    return f"pytest stopped before running any test ({how}, exit status {status}): {detail}"
-
-
-def _blame_for_kind(kind: str) -> str:
-    return kind if kind in ("connector", "spec", "corpus") else "test"
-
-
-def not_utf8_diagnostic(path: str, kind: str, error: UnicodeDecodeError) -> Diagnostic:
-    """A file the checks cannot read because it is not UTF-8 (static; at its first line)."""
-    return Diagnostic(
-        _blame_for_kind(kind),
-        f"not valid UTF-8 (byte {error.start})",
-        Location(path, Range.lines(0)),
-        1.0,
-        fix="save the file as UTF-8",
-        code="encoding",
-        source="static",
-    )
 
 
 def _merge(into: Selection, other: Selection) -> None:

@@ -206,3 +206,20 @@ def check_file(
                 )
             ]
     return result
+
+
+def blame_for_kind(kind: str) -> str:
+    return kind if kind in ("connector", "spec", "corpus") else "test"
+
+
+def not_utf8_diagnostic(path: str, kind: str, error: UnicodeDecodeError) -> Diagnostic:
+    """A file the checks cannot read because it is not UTF-8 (static; at its first line)."""
+    return Diagnostic(
+        blame_for_kind(kind),
+        f"not valid UTF-8 (byte {error.start})",
+        Location(path, Range.lines(0)),
+        1.0,
+        fix="save the file as UTF-8",
+        code="encoding",
+        source="static",
+    )

@@ -91,7 +91,6 @@ class Job:
     pid: int | None = None
     status: int | None = None
     cancelled: bool = False
-    killed_for_timeout: bool = False
     hard_killed: bool = False  # the watchdog killed the whole job
     last_event_at: float = field(default_factory=time.monotonic)  # any stream, or the job's start
     streams: list[WorkerStream] = field(default_factory=list)
@@ -104,14 +103,12 @@ class Job:
     stalled_collecting: list[str] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
-    open_streams: int = 0
     finisher: asyncio.Task[None] | None = None
     log_path: str | None = None
 
     def open_stream(self, pid: int | None) -> WorkerStream:
         stream = WorkerStream(pid)
         self.streams.append(stream)
-        self.open_streams += 1
         self.stream_closed.clear()
         self.last_event_at = stream.last_event_at
         return stream
@@ -120,8 +117,7 @@ class Job:
         stream.open = False
         if stream.current_node is not None:
             self.lost_nodes.append(stream.current_node)
-        self.open_streams -= 1
-        if self.open_streams <= 0:
+        if not any(s.open for s in self.streams):
             self.stream_closed.set()
 
 
@@ -384,12 +380,11 @@ class WorkerPool:
         for stream in stalled_in_test(job, now, self.hard_timeout):
             assert stream.current_node is not None
             job.timed_out_nodes.append(stream.current_node)
-            job.killed_for_timeout = stream.killed = True
+            stream.killed = True
             job.last_event_at = now  # what is left of the job gets a full window to go on
             await self._kill_stalled_worker(job, stream)
         if not job.hard_killed and stalled_outside_tests(job, now, self.hard_timeout):
             job.stalled_collecting = sorted({s.collecting for s in job.streams if s.open and s.collecting})
-            job.killed_for_timeout = True
             await self._kill_job(job)
 
     async def _kill_stalled_worker(self, job: Job, stream: WorkerStream) -> None:

@@ -1,0 +1,72 @@
+"""What a pytest run printed, read for the engine: where its traceback points, and one line saying
+how it stopped. Pure text functions (``read_log`` aside), so they are unit-testable."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+#: pytest exit statuses that stop a session early: interrupted, internal error, usage error.
+PYTEST_STOPPED = {2: "interrupted", 3: "internal error", 4: "usage error"}
+OUTPUT_TAIL_LINES = 20
+
+
+def read_log(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def output_tail(output: str) -> list[str]:
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    return lines[-OUTPUT_TAIL_LINES:]
+
+
+_FRAME_PATTERNS = (
+    re.compile(r'^\s*File "(?P<path>[^"]+\.py)", line (?P<line>\d+)'),  # a Python traceback
+    re.compile(r"^(?P<path>\S+\.py):(?P<line>\d+): in "),  # pytest's short traceback
+    re.compile(r"^ImportError while loading conftest '(?P<path>[^']+)'"),
+)
+
+
+def pytest_output_location(output: str, root: str) -> tuple[str, int] | None:
+    """The deepest place in the workspace pytest's output names: (relative path, zero-based line)."""
+    found = None
+    for line in output.splitlines():
+        for pattern in _FRAME_PATTERNS:
+            match = pattern.match(line)
+            if match is None:
+                continue
+            relative = _inside(match.group("path"), root)
+            if relative is not None:
+                number = match.groupdict().get("line")
+                found = (relative, int(number) - 1 if number else 0)
+            break
+    return found
+
+
+def _inside(path: str, root: str) -> str | None:
+    absolute = os.path.normpath(os.path.join(root, path))
+    if not absolute.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+    parts = relative.split("/")
+    return None if ".venv" in parts or "site-packages" in parts else relative
+
+
+def pytest_stopped_message(output: str, status: int | None, root: str) -> str:
+    """One line: how pytest stopped, and the error it printed last (paths relative to ``root``)."""
+    how = PYTEST_STOPPED.get(status or 0, f"exit status {status}")
+    output = output.replace(root.rstrip(os.sep) + os.sep, "")
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    headline = next(
+        (line for line in lines if line.startswith(("ImportError while loading", "ERROR:"))), None
+    )
+    said = errors[-1] if errors else (lines[-1] if lines else "no output")
+    detail = f"{headline.rstrip('.')}: {said}" if headline and headline != said else said
+    return f"pytest stopped before running any test ({how}, exit status {status}): {detail}"
