@@ -6,17 +6,13 @@ points at the connector.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from daemon.blame import differential_verdict
 from daemon.diagnostics import Diagnostic, Location, Range, Related
 from simulator.live_servers.process import start
 from tests.support.live_engine import LiveEngine
+from tests.support.suites import run_suite
 from tests.support.workspace import copy_examples
 
 NODE = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]"
@@ -76,31 +72,7 @@ def test_an_incomplete_recording_is_inconclusive() -> None:
 def test_the_daemon_reruns_a_failed_node_against_its_cassette(tmp_path) -> None:
     root = copy_examples(tmp_path / "ws", sources=("zendesk",))
     with start("zendesk") as server:
-        config = tmp_path / "zendesk.json"
-        config.write_text(json.dumps(server.config))
-        env = {
-            **os.environ,
-            "CONNECTOR_TEST_MODE": "record",
-            "CONNECTOR_TEST_CONFIG_PATH": str(config),
-            "PYTHONPATH": str(root),
-        }
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:xdist",
-                "tests/unit/sources/zendesk",
-            ],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            timeout=300,
-        )
+        run_suite(root, "zendesk", mode="record", config_path=tmp_path / "zendesk.json", config=server.config)
     assert (root / "tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json").is_file()
 
     live = LiveEngine(root)

@@ -24,8 +24,9 @@ import pytest
 from simulator.cassette import Cassette
 from simulator.live_servers.process import start
 from simulator.scrub import secret_values
-from tests.record.conftest import SuiteRun, cassette_paths, read_json, run_suite
+from tests.record.conftest import cassette_paths, read_json
 from tests.record.helpers import line_of
+from tests.support.suites import SuiteRun, run_suite
 from tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
