@@ -94,6 +94,17 @@ def failure(
     )
 
 
+def lost_records(reason: str = "dropped", count: int = 1, **details: Any) -> dict[str, Any]:
+    """A ground-truth failure: corpus records 4, 5, … of orders lost for ``reason``, asked in request #1."""
+    lost = [
+        {"corpus": "orders", "index": 4 + i, "key": 5 + i, "reason": reason, "request_seq": 1}
+        | ({"page": 2} if reason == "never-requested" else {})
+        for i in range(count)
+    ]
+    harness = {"check": "ground_truth", "table": "orders", "details": {"lost": lost, **details}}
+    return exc("HarnessFailure", "lost", harness=harness)
+
+
 def first(f: FailureInput) -> Diagnostic:
     diagnostics = blame(f, LAYOUT, VIEW)
     assert diagnostics, "no diagnostic"
@@ -351,35 +362,12 @@ def test_a_clock_dependent_corpus_is_the_environment() -> None:
             )
         ]
     }
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {
-            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}]
-        },
-    }
-    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()], static=static))
+    d = first(failure([lost_records()], trace=[served()], static=static))
     assert d.blame == "environment" and d.location.range.start.line == 20
 
 
 def test_records_on_pages_never_requested_are_the_connectors_paging() -> None:
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {
-            "lost": [
-                {
-                    "corpus": "orders",
-                    "index": 4,
-                    "key": 5,
-                    "reason": "never-requested",
-                    "request_seq": 1,
-                    "page": 2,
-                }
-            ]
-        },
-    }
-    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]))
+    d = first(failure([lost_records("never-requested")], trace=[served()]))
     assert d.blame == "connector" and "never requested" in d.message
     assert {r.location.path for r in d.related} == {SPEC, ORDERS}
 
@@ -405,17 +393,7 @@ def test_a_ground_truth_failure_carries_its_expected_and_actual_to_every_diagnos
         "expected": "2 record(s)\norders[4] key 5: returned",
         "actual": "1 record(s)\norders[4] key 5: missing",
     }
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {
-            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}],
-            "diff": diff,
-        },
-    }
-    diagnostics = blame(
-        failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]), LAYOUT, VIEW
-    )
+    diagnostics = blame(failure([lost_records(diff=diff)], trace=[served()]), LAYOUT, VIEW)
     assert diagnostics and all(d.diff == diff for d in diagnostics)
     lsp = diagnostics[0].to_lsp(lambda path: f"file:///w/{path}")
     assert lsp["data"]["diff"] == diff
@@ -425,23 +403,8 @@ def test_a_ground_truth_failure_carries_its_expected_and_actual_to_every_diagnos
 
 
 def test_counts_in_the_message_cover_every_lost_record_not_only_the_listed_ones() -> None:
-    listed = [
-        {
-            "corpus": "orders",
-            "index": i,
-            "key": i + 1,
-            "reason": "never-requested",
-            "request_seq": 1,
-            "page": 2,
-        }
-        for i in range(10)
-    ]
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {"lost": listed, "lost_count": 12, "lost_by_reason": {"never-requested": 12}},
-    }
-    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]))
+    listed_ten = lost_records("never-requested", 10, lost_count=12, lost_by_reason={"never-requested": 12})
+    d = first(failure([listed_ten], trace=[served()]))
     assert d.message.startswith("12 corpus record(s) sit on pages the connector never requested"), d.message
 
 
@@ -451,21 +414,12 @@ def test_records_dropped_after_a_spec_edit_point_at_its_records_key_and_the_read
         "      wrapper:\n        records_key: order_list\n"
     )
     view = MemoryView({**VIEW.files, SPEC: spec})
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {
-            "lost": [{"corpus": "orders", "index": 4, "key": 5, "reason": "dropped", "request_seq": 1}]
-        },
-    }
-    edited = failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()], changes=[SPEC])
+    edited = failure([lost_records()], trace=[served()], changes=[SPEC])
     d = blame(edited, LAYOUT, view)[0]
     assert (d.blame, d.location.path, d.location.range.start.line) == ("spec", SPEC, 6)  # records_key
     assert any(r.location.path == CONNECTOR and r.location.range.start.line == 2 for r in d.related)
     assert "the spec changed" in (d.fix or "")
-    untouched = blame(
-        failure([exc("HarnessFailure", "lost", harness=harness)], trace=[served()]), LAYOUT, view
-    )[0]
+    untouched = blame(failure([lost_records()], trace=[served()]), LAYOUT, view)[0]
     assert (untouched.blame, untouched.location.path) == ("connector", CONNECTOR)
 
 
@@ -477,23 +431,7 @@ def test_lost_pages_link_the_loop_that_called_a_shared_request_helper() -> None:
         "function": "_get",
         "outer": [{"line": 2, "function": "read_table"}],
     }
-    harness = {
-        "check": "ground_truth",
-        "table": "orders",
-        "details": {
-            "lost": [
-                {
-                    "corpus": "orders",
-                    "index": 4,
-                    "key": 5,
-                    "reason": "never-requested",
-                    "request_seq": 1,
-                    "page": 2,
-                }
-            ]
-        },
-    }
-    d = first(failure([exc("HarnessFailure", "lost", harness=harness)], trace=[entry]))
+    d = first(failure([lost_records("never-requested")], trace=[entry]))
     assert (d.location.path, d.location.range.start.line) == (CONNECTOR, 2)  # the request itself
     chain = [r for r in d.related if r.message == "called from read_table()"]
     assert len(chain) == 1 and (chain[0].location.path, chain[0].location.range.start.line) == (CONNECTOR, 1)
