@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemon import events as ev
-from daemon.engine import Engine, EngineOptions
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.engine import Engine, EngineOptions
 
 #: Events a measurement needs (TestStarted and Progress are many and say nothing new here).
 KEPT = (ev.FilesChanged, ev.DiagnosticsPublished, ev.RunStarted, ev.TestFinished, ev.RunFinished)

@@ -7,7 +7,7 @@ What it measures, on a generated corpus served by the simulator (simulate mode):
 
 1. **plain Python**: the connector drained in one process, the way the harness reads
    (``read_table``), records only; and the same drain with every record converted by
-   :func:`sources.parsing.parse_record` (the data source's conversion).
+   :func:`connector_watch.sources.parsing.parse_record` (the data source's conversion).
 2. **Spark**: session start, the first query of the session, then the whole table read
    through the data source into Spark's ``noop`` sink (every row materialised in the
    JVM), with the table split into 1 and then 2 partitions on ``local[2]``.
@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
+from connector_watch.sources.interface import LakeflowConnect, SupportsPartition
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
@@ -50,8 +51,6 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
-
-from sources.interface import LakeflowConnect, SupportsPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_URL = "https://bench.connector-watch.invalid"
@@ -193,8 +192,8 @@ def generate(directory: Path, records: int, shards: int = 2, seed: int = 7) -> P
 
 
 def plain_python(spec: Path, options: dict[str, str], convert: bool) -> tuple[int, float]:
-    from simulator import Simulator
-    from sources.parsing import parse_record
+    from connector_watch.simulator import Simulator
+    from connector_watch.sources.parsing import parse_record
 
     started = time.perf_counter()
     rows = 0
@@ -271,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         results["plainDrainConvert"] = {"seconds": round(seconds, 2), "rowsPerSecond": round(rows / seconds)}
         print(f"plain Python: {results['plainDrain']}, with parse_record: {results['plainDrainConvert']}")
 
-        from sources.spark import session as session_module
+        from connector_watch.sources.spark import session as session_module
 
         started = time.perf_counter()
         spark = session_module.spark_session(

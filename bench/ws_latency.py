@@ -64,9 +64,9 @@ async def harness(root: Path, trace: bool) -> None:
     import gc
     import tracemalloc
 
-    from daemon import events as ev
-    from daemon.engine import Engine
-    from daemon.server import OUTBOX_LIMIT, DaemonServer
+    from connector_watch.daemon import events as ev
+    from connector_watch.daemon.engine import Engine
+    from connector_watch.daemon.server import OUTBOX_LIMIT, DaemonServer
 
     if trace:
         tracemalloc.start()

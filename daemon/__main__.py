@@ -2,6 +2,6 @@
 
 import sys
 
-from daemon.cli import main
+from connector_watch.daemon.cli import main
 
 sys.exit(main())

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from daemon.diagnostics import Diagnostic, Location, Range, Related
-from daemon.sources_view import SourceView, find_line, json_data, json_span, yaml_key_span
-from simulator.layout import Layout
-from simulator.values import dotted_get
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.daemon.sources_view import SourceView, find_line, json_data, json_span, yaml_key_span
+from connector_watch.simulator.layout import Layout
+from connector_watch.simulator.values import dotted_get
 
 LOOP_THRESHOLD = 20
 
@@ -426,7 +426,7 @@ def _missing_module(ctx: _Context) -> list[Diagnostic] | None:
         if not name:
             continue
         top = name.split(".")[0]
-        workspace_package = top in ("sources", "simulator", "tests", "daemon")
+        workspace_package = top in ("sources", "simulator", "tests", "daemon", "connector_watch")
         frame = ctx.deepest_frame(("connector", "test", "other"))
         location = _frame_location(frame) if frame else ctx.node_location()
         if workspace_package:
@@ -1018,7 +1018,7 @@ def _empty_read(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
                 0.85,
                 code=harness["check"],
                 evidence=evidence,
-                fix=f"create {corpus_file} (python -m simulator.tools.corpus_from_schema)",
+                fix=f"create {corpus_file} (python -m connector_watch.simulator.tools.corpus_from_schema)",
             )
         ]
     if served:
@@ -1421,7 +1421,7 @@ def differential_verdict(
             related=[Related(primary.location, "where the failure surfaced"), *primary.related],
             evidence=[evidence, *primary.evidence],
             fix=f"compare the {blamed} with the recorded responses "
-            "(python -m simulator.tools.cassette_to_corpus re-seeds the corpus)",
+            "(python -m connector_watch.simulator.tools.cassette_to_corpus re-seeds the corpus)",
             node_ids=[node_id],
             code="differential.cassette_passes",
         )

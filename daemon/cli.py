@@ -19,14 +19,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon import events as ev
-from daemon.diagnostics import Diagnostic
-from daemon.engine import Engine, EngineOptions
-from daemon.impact import Change, Selection, SpecChange, select_in
-from daemon.index import Index, load
-from daemon.report import NodeResult, RunReport, diagnostics_document, render_junit, render_sarif, render_text
-from daemon.static_checks import check_file, corpus_tables, not_utf8_diagnostic
-from daemon.workspace import Workspace
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.engine import Engine, EngineOptions
+from connector_watch.daemon.impact import Change, Selection, SpecChange, select_in
+from connector_watch.daemon.index import Index, load
+from connector_watch.daemon.report import (
+    NodeResult,
+    RunReport,
+    diagnostics_document,
+    render_junit,
+    render_sarif,
+    render_text,
+)
+from connector_watch.daemon.static_checks import check_file, corpus_tables, not_utf8_diagnostic
+from connector_watch.daemon.workspace import Workspace
 
 INDEX_FILE = ".connector-watch/index.json"
 
@@ -64,7 +71,7 @@ def _options(args: argparse.Namespace) -> EngineOptions:
 
 def workspace_settings(root: Path) -> dict[str, Any]:
     """``[tool.connector-watch]`` of the workspace's pyproject.toml (empty when there is none)."""
-    from simulator.layout import tomllib
+    from connector_watch.simulator.layout import tomllib
 
     try:
         data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
@@ -183,13 +190,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if args.json:
-            from daemon.terminal import JsonLines
+            from connector_watch.daemon.terminal import JsonLines
 
             engine.subscribe(JsonLines(engine.wire))
             await engine.start(initial_run=not args.no_initial_run)
             await stop.wait()
         else:
-            from daemon.terminal import run_screen
+            from connector_watch.daemon.terminal import run_screen
 
             start = asyncio.create_task(engine.start(initial_run=not args.no_initial_run))
             screen = asyncio.create_task(run_screen(engine))
@@ -221,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run_once(args: argparse.Namespace) -> RunReport:
-    from daemon.xdist_runner import XdistRunner
+    from connector_watch.daemon.xdist_runner import XdistRunner
 
     options = _options(args)
     started = time.perf_counter()
@@ -346,7 +353,7 @@ def _unlinted_sources_note(workspace: Workspace, index: Index, paths: list[str])
 
 
 def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> list[Diagnostic]:
-    from simulator.spec import check_spec
+    from connector_watch.simulator.spec import check_spec
 
     specs: dict[str, Any] = {}
 
@@ -383,7 +390,7 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
 
 def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
     """What changes to these workspace-relative paths rerun."""
-    from simulator.spec import check_spec
+    from connector_watch.simulator.spec import check_spec
 
     changes, spec_changes = [], {}
     for path in paths:
@@ -419,6 +426,6 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from daemon.server import serve_command
+    from connector_watch.daemon.server import serve_command
 
     return serve_command(args)

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.simulator.locations import PathKey, Span, json_value_spans
+from connector_watch.simulator.values import as_instant, dotted_get
+from connector_watch.sources.parsing import ConversionError, parse_value
 from pyspark.sql.types import StructType
-
-from daemon.diagnostics import Diagnostic, Location, Range, Related
-from simulator.locations import PathKey, Span, json_value_spans
-from simulator.values import as_instant, dotted_get
-from sources.parsing import ConversionError, parse_value
 
 MAX_FINDINGS = 50
 MAX_TYPE_CHECKED = 20_000

@@ -1,7 +1,7 @@
 """Drift: record mode's validation reports as diagnostics.
 
 In record mode every live response is compared with what the spec and corpus
-would have served (``simulator.validator``); the findings land in
+would have served (``connector_watch.simulator.validator``); the findings land in
 ``<cassette>.validation.json`` when a test class finishes. This module turns a
 report into ``drift`` diagnostics located at the spec line or corpus record to
 change, each naming the nodes whose requests reached the drifting endpoint.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from daemon.diagnostics import Diagnostic, Location, Range, Related
-from daemon.index import NodeRecord
-from simulator.spec import Spec
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.daemon.index import NodeRecord
+from connector_watch.simulator.spec import Spec
 
 DRIFT_SEVERITIES = frozenset({"error", "warning"})  # info-level findings stay in the report
 

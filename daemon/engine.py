@@ -24,26 +24,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemon import events as ev
-from daemon.blame import FailureInput, blame, differential_verdict
-from daemon.corpus_lint import TableContext
-from daemon.diagnostics import Diagnostic, Location, Range
-from daemon.drift import drift_diagnostics
-from daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
-from daemon.index import Index, NodeRecord
-from daemon.pytest_output import (
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.blame import FailureInput, blame, differential_verdict
+from connector_watch.daemon.corpus_lint import TableContext
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
+from connector_watch.daemon.drift import drift_diagnostics
+from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
+from connector_watch.daemon.index import Index, NodeRecord
+from connector_watch.daemon.pytest_output import (
     PYTEST_STOPPED,
     output_tail,
     pytest_output_location,
     pytest_stopped_message,
     read_log,
 )
-from daemon.sources_view import FileView
-from daemon.static_checks import blame_for_kind, check_file, corpus_tables, not_utf8_diagnostic
-from daemon.watcher import Debouncer, Watcher
-from daemon.workers import Job, WorkerPool
-from daemon.workspace import Workspace
-from simulator.spec import Spec
+from connector_watch.daemon.sources_view import FileView
+from connector_watch.daemon.static_checks import (
+    blame_for_kind,
+    check_file,
+    corpus_tables,
+    not_utf8_diagnostic,
+)
+from connector_watch.daemon.watcher import Debouncer, Watcher
+from connector_watch.daemon.workers import Job, WorkerPool
+from connector_watch.daemon.workspace import Workspace
+from connector_watch.simulator.spec import Spec
 
 Subscriber = Callable[[ev.Event], None]
 OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
@@ -485,7 +490,7 @@ class Engine:
     # ------------------------------------------------------------------ index on disk
     def _index_document(self) -> dict[str, Any]:
         """The index as saved for one-shot commands, with each spec's future-time directives."""
-        from daemon.index import dump
+        from connector_watch.daemon.index import dump
 
         self.index.spec_future = {
             path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
@@ -527,7 +532,7 @@ class Engine:
         if not ready:
             return
         if self._spark_stage is None:
-            from daemon.spark_stage import SparkStage
+            from connector_watch.daemon.spark_stage import SparkStage
 
             self._spark_stage = SparkStage(
                 self.workspace.root,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from daemon.diagnostics import Diagnostic
+from connector_watch.daemon.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Impact: from changed files to the test nodes that must rerun, each with its reasons.
 
-A pure function over the dependency index (:mod:`daemon.index`). The rules:
+A pure function over the dependency index (:mod:`connector_watch.daemon.index`). The rules:
 
 - **corpus** file: nodes whose requests were answered from it; test files whose
   collection read it run whole (their tables may change).
@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from daemon.index import Index, RequestRef
-from daemon.workspace import FileKind, Workspace
-from simulator.spec import Spec
+from connector_watch.daemon.index import Index, RequestRef
+from connector_watch.daemon.workspace import FileKind, Workspace
+from connector_watch.simulator.spec import Spec
 
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".png", ".svg")
 

@@ -33,9 +33,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from daemon.index import FAILING
-from simulator import trace as simulator_trace
+from connector_watch.daemon.index import FAILING
+from connector_watch.simulator import trace as simulator_trace
 
 MAX_TRACE_ENTRIES = 120
 MAX_FRAMES = 40
@@ -387,7 +386,7 @@ class EventStream:
             self._hung.setdefault(str(item.path), item.nodeid.split("::", 1)[-1])
         if self._harness is None:
             try:
-                from tests.harness import observations
+                from connector_watch.tests.harness import observations
 
                 self._harness = observations
             except ImportError:
@@ -420,7 +419,7 @@ ENV_TIMEOUT = "CONNECTOR_WATCH_TIMEOUT"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """With ``-p daemon.plugin`` and the daemon's environment, stream events from this process.
+    """With ``-p connector_watch.daemon.plugin`` and the daemon's environment, stream events from this process.
 
     Under pytest-xdist only the workers stream (the controller neither collects nor runs tests).
     """

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from daemon.diagnostics import BLAME_CATEGORIES, Diagnostic
-from daemon.index import FAILING
+from connector_watch.daemon.diagnostics import BLAME_CATEGORIES, Diagnostic
+from connector_watch.daemon.index import FAILING
 
 SCHEMA_VERSION = 1
 

@@ -35,16 +35,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connector_watch.daemon import events as ev
+from connector_watch.daemon import protocol
+from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.impact import Change, SpecChange
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websocket_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-
-from daemon import events as ev
-from daemon import protocol
-from daemon.engine import Engine
-from daemon.impact import Change, SpecChange
 
 PANEL_DIR = Path(__file__).with_name("panel")
 DISCOVERY_FILE = ".connector-watch/daemon.json"
@@ -521,7 +520,7 @@ def serve_command(args: Any) -> int:
         return 0
 
     async def go() -> None:
-        from daemon.cli import _options
+        from connector_watch.daemon.cli import _options
 
         options = _options(args)
         engine = Engine(root, options)

@@ -12,7 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from simulator.locations import LocatedSyntaxError, PathKey, Span, json_value_spans, load_yaml, parse_json
+from connector_watch.simulator.locations import (
+    LocatedSyntaxError,
+    PathKey,
+    Span,
+    json_value_spans,
+    load_yaml,
+    parse_json,
+)
 
 
 class SourceView(Protocol):

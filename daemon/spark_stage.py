@@ -50,13 +50,13 @@ What is checked, per table, with the simulator switched on inside every Spark pr
   harness's ``test_read_matches_corpus``);
 - no null primary key, and no null where the schema forbids it.
 
-How it runs: :class:`SparkStage` starts ``python -m daemon.spark_stage --serve``, a
+How it runs: :class:`SparkStage` starts ``python -m connector_watch.daemon.spark_stage --serve``, a
 long-lived worker process that keeps one SparkSession warm (Spark never runs in the
 daemon's own process) and answers JSON lines on its stdin/stdout. The workspace root
 goes first on the Python workers' ``PYTHONPATH``; Spark reuses those workers, and the
 data source re-imports a connector package whose files changed since the worker last
-imported it (:func:`sources.spark.runtime.refresh`), so every check reads current code.
-Options come from the source's tests (see :mod:`sources.spark.config`). A worker that
+imported it (:func:`connector_watch.sources.spark.runtime.refresh`), so every check reads current code.
+Options come from the source's tests (see :mod:`connector_watch.sources.spark.config`). A worker that
 dies or times out is reported as a :class:`SparkStageError`; the next ``check_source``
 starts a fresh one.
 """
@@ -79,8 +79,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.diagnostics import Diagnostic, Location, Range, Related
-from simulator.layout import Layout
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.simulator.layout import Layout
 
 PROTOCOL_VERSION = 1
 DEFAULT_START_TIMEOUT = 180.0
@@ -133,7 +133,7 @@ class SparkStage:
         """Start the worker and its SparkSession; returns ``{"sessionStartMs", "sparkVersion", "master", "pid"}``."""
         if self.running:
             return self.info
-        command = [self.python, "-m", "daemon.spark_stage", "--serve", "--workspace", str(self.root)]
+        command = [self.python, "-m", "connector_watch.daemon.spark_stage", "--serve", "--workspace", str(self.root)]
         if self.master:
             command += ["--master", self.master]
         if self.conf:
@@ -333,7 +333,7 @@ def merge_traces(
     """One :class:`~simulator.trace.Trace` of every process's requests, the corpus they read
     (file records plus the simulator's future records, by index), the future indices and the
     corpus directory."""
-    from simulator.trace import EndpointRef, Family, Trace, TraceEntry
+    from connector_watch.simulator.trace import EndpointRef, Family, Trace, TraceEntry
 
     trace = Trace()
     future: dict[str, dict[int, Any]] = {}
@@ -405,7 +405,7 @@ def _key_text(value: Any) -> Any:
 
 def _project(record: Any, paths: Sequence[str]) -> Any:
     """Only the primary-key fields of ``record``, as text (Spark's 7 and the corpus's "7" agree)."""
-    from simulator.values import dotted_get, dotted_set
+    from connector_watch.simulator.values import dotted_get, dotted_set
 
     if not isinstance(record, dict):
         return record
@@ -451,7 +451,7 @@ def ground_truth_problems(
 
     Returns ``(summary, problems)``; ``summary`` holds ``expected`` and a ``note``.
     """
-    from tests.harness.ground_truth import compare
+    from connector_watch.tests.harness.ground_truth import compare
 
     records = [_row_dict(r) for r in rows]
     pks = [str(p) for p in metadata.get("primary_keys") or []]
@@ -473,7 +473,7 @@ def ground_truth_problems(
             }
         )
     if pks and ingestion_type != "append":
-        from simulator.values import dotted_get
+        from connector_watch.simulator.values import dotted_get
 
         null_keys = [r for r in records if any(dotted_get(r, pk) is None for pk in pks)]
         if null_keys:
@@ -638,8 +638,8 @@ def corpus_record_location(
     field_path: str | None,
 ) -> dict[str, Any] | None:
     """Where a record the connector returned sits in the corpus: file, index, 1-based line of the field."""
-    from simulator.locations import json_value_spans
-    from simulator.values import dotted_get
+    from connector_watch.simulator.locations import json_value_spans
+    from connector_watch.simulator.values import dotted_get
 
     wanted = {k: _key_text(v) for k, v in (keys or {}).items() if v is not None}
     for file in corpus_files:
@@ -744,7 +744,7 @@ def enrich(
     if kind == "count" and problem.get("corpusFile") and problem.get("recordIndex") is not None:
         text = _file_text(layout.root / problem["corpusFile"])
         if text:
-            from simulator.locations import json_value_spans
+            from connector_watch.simulator.locations import json_value_spans
 
             values, _ = json_value_spans(text, max_depth=1)
             span = values.get((problem["recordIndex"],))
@@ -859,8 +859,8 @@ class _Worker:
         return self.spark.read.format("lakeflow_connect").options(**options).load()
 
     def check(self, source: str, tables: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        from sources.spark.config import SourceConfigError, load_source_config
-        from sources.spark.runtime import parse_problems
+        from connector_watch.sources.spark.config import SourceConfigError, load_source_config
+        from connector_watch.sources.spark.runtime import parse_problems
 
         layout = self.layout
         corpus_files = (
@@ -933,7 +933,7 @@ class _Worker:
         metadata: Mapping[str, Any],
         corpus_files: Sequence[Path],
     ) -> dict[str, Any]:
-        from sources.spark.runtime import parse_problems
+        from connector_watch.sources.spark.runtime import parse_problems
 
         trace_dir = Path(tempfile.mkdtemp(prefix=f"{source}-{table}-", dir=self.scratch))
         options = {
@@ -1010,7 +1010,7 @@ def serve(workspace: str, master: str | None, conf: Mapping[str, str]) -> int:
     if (layout.root / "src").is_dir():
         extra_paths.append(layout.root / "src")
     try:
-        from sources.spark import session as session_module
+        from connector_watch.sources.spark import session as session_module
 
         started = time.perf_counter()
         settings = {
@@ -1066,7 +1066,7 @@ def serve(workspace: str, master: str | None, conf: Mapping[str, str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m daemon.spark_stage", description="The Spark e2e stage worker."
+        prog="python -m connector_watch.daemon.spark_stage", description="The Spark e2e stage worker."
     )
     parser.add_argument("--serve", action="store_true", required=True)
     parser.add_argument("--workspace", required=True)

@@ -3,9 +3,9 @@
 The fastest feedback the daemon gives (a YAML typo is red in milliseconds):
 
 - ``endpoints.yaml``: YAML syntax and the whole spec schema, through the
-  simulator's own loader (:func:`simulator.spec.check_spec`, the one
+  simulator's own loader (:func:`connector_watch.simulator.spec.check_spec`, the one
   implementation), including corpus files that do not exist or are unused;
-- corpus JSON: syntax, then :mod:`daemon.corpus_lint` against the schema and
+- corpus JSON: syntax, then :mod:`connector_watch.daemon.corpus_lint` against the schema and
   metadata the harness reported for the tables served from it;
 - Python files (connectors, tests): syntax, by compiling without importing;
 - ``dev_table_config.json``: syntax and shape.
@@ -18,13 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from daemon.corpus_lint import TableContext, lint_corpus
-from daemon.diagnostics import Diagnostic, Location, Range
-from daemon.index import Index
-from daemon.workspace import FileKind, Workspace
-from simulator.errors import Issue
-from simulator.locations import LocatedSyntaxError, parse_json
-from simulator.spec import Spec, check_spec
+from connector_watch.daemon.corpus_lint import TableContext, lint_corpus
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
+from connector_watch.daemon.index import Index
+from connector_watch.daemon.workspace import FileKind, Workspace
+from connector_watch.simulator.errors import Issue
+from connector_watch.simulator.locations import LocatedSyntaxError, parse_json
+from connector_watch.simulator.spec import Spec, check_spec
 
 
 @dataclass
@@ -189,7 +189,7 @@ def check_file(
         if kind.kind in ("connector", "test", "test_support", "library", "other"):
             result.diagnostics[rel] = check_python(rel, text, blame if kind.kind != "library" else "test")
     elif rel.endswith((".yaml", ".yml")) and kind.source:
-        from simulator.locations import load_yaml
+        from connector_watch.simulator.locations import load_yaml
 
         try:
             load_yaml(text, rel)

@@ -17,15 +17,14 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.index import FAILING
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-
-from daemon import events as ev
-from daemon.engine import Engine
-from daemon.index import FAILING
 
 BLAME_STYLE = {
     "connector": "bold magenta",

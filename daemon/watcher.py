@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from connector_watch.daemon.workspace import Workspace
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-
-from daemon.workspace import Workspace
 
 
 class _Handler(FileSystemEventHandler):

@@ -1,6 +1,6 @@
 """The warm worker pool, seen from the engine.
 
-One zygote process (:mod:`daemon.zygote`) holds the heavy libraries in memory;
+One zygote process (:mod:`connector_watch.daemon.zygote`) holds the heavy libraries in memory;
 each job is a forked child running ``pytest`` on some node IDs. Jobs stream
 their events back over a Unix socket the pool listens on. The pool:
 
@@ -189,7 +189,7 @@ class WorkerPool:
             self._zygote = await asyncio.create_subprocess_exec(
                 self.python,
                 "-m",
-                "daemon.zygote",
+                "connector_watch.daemon.zygote",
                 self.root,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,

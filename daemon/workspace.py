@@ -1,6 +1,6 @@
 """The watched workspace: which files matter, what each one is, which to ignore.
 
-Builds on :class:`simulator.layout.Layout` (the one place that knows where a
+Builds on :class:`connector_watch.simulator.layout.Layout` (the one place that knows where a
 source's connector, spec, corpus and tests live) and adds what the daemon needs:
 ignore rules for the watcher, the test files to run, and a classification of
 every changed path.
@@ -12,7 +12,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.layout import Layout
+from connector_watch.simulator.layout import Layout
 
 #: Directory names never watched.
 IGNORED_DIRS = frozenset(

@@ -1,7 +1,7 @@
 """One-shot runs spread over cores with pytest-xdist (``connector-watch run``).
 
 A cold CI run has nothing warm to reuse, so it runs one ``pytest -n N`` process
-with the event plugin loaded in every xdist worker (``-p daemon.plugin``); the
+with the event plugin loaded in every xdist worker (``-p connector_watch.daemon.plugin``); the
 workers stream to the same socket the warm pool uses, and the engine treats the
 events exactly as it treats the pool's.
 
@@ -20,8 +20,8 @@ import signal
 import sys
 from pathlib import Path
 
-from daemon import plugin
-from daemon.workers import (
+from connector_watch.daemon import plugin
+from connector_watch.daemon.workers import (
     BASE_ARGS,
     EVENT_LINE_LIMIT,
     EventHandler,
@@ -71,7 +71,7 @@ class XdistRunner(WorkerPool):
             "pytest",
             *parallel,
             "-p",
-            "daemon.plugin",
+            "connector_watch.daemon.plugin",
             "-p",
             "no:testmon",
             *BASE_ARGS,

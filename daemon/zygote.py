@@ -1,6 +1,6 @@
 """The zygote: a warm process that imports the heavy, stable libraries once and forks a child per run.
 
-Started by :class:`daemon.workers.WorkerPool` as ``python -m daemon.zygote ROOT``.
+Started by :class:`daemon.workers.WorkerPool` as ``python -m connector_watch.daemon.zygote ROOT``.
 It speaks JSON lines: commands on stdin, events on stdout.
 
 Commands::
@@ -16,7 +16,7 @@ Events::
     {"event": "forked", "job": "j1", "pid": 456}
     {"event": "exited", "job": "j1", "pid": 456, "status": 0}      # negative: killed by that signal
 
-Each child runs ``pytest.main`` with :class:`daemon.plugin.EventStream` writing
+Each child runs ``pytest.main`` with :class:`connector_watch.daemon.plugin.EventStream` writing
 to the engine's socket, in its own process group (so a hung run can be killed
 with everything it started), with user code imported fresh after the fork.
 """
@@ -51,21 +51,21 @@ PRELOAD = (
     "jsonschema",
     "pyspark.sql",
     "pyspark.sql.types",
-    "simulator",
-    "simulator.simulate",
-    "simulator.cassette",
-    "simulator.live",
-    "sources.interface",
-    "sources.parsing",
-    "tests.harness.settings",
-    "tests.harness.catalogue",
-    "tests.harness.records",
-    "tests.harness.ground_truth",
-    "tests.harness.observations",
-    "tests.unit.sources.test_suite",
-    "tests.unit.sources.test_partition_suite",
-    "tests.unit.sources.test_write_back_suite",
-    "daemon.plugin",
+    "connector_watch.simulator",
+    "connector_watch.simulator.simulate",
+    "connector_watch.simulator.cassette",
+    "connector_watch.simulator.live",
+    "connector_watch.sources.interface",
+    "connector_watch.sources.parsing",
+    "connector_watch.tests.harness.settings",
+    "connector_watch.tests.harness.catalogue",
+    "connector_watch.tests.harness.records",
+    "connector_watch.tests.harness.ground_truth",
+    "connector_watch.tests.harness.observations",
+    "connector_watch.tests.unit.sources.test_suite",
+    "connector_watch.tests.unit.sources.test_partition_suite",
+    "connector_watch.tests.unit.sources.test_write_back_suite",
+    "connector_watch.daemon.plugin",
 )
 
 
@@ -125,11 +125,11 @@ def preload(root: str) -> tuple[list[str], float]:
 def warm_up() -> None:
     """Build what every run would otherwise build again: the spec schema's validator."""
     try:
-        from simulator import spec
+        from connector_watch.simulator import spec
 
         spec._validator()
     except Exception as exc:
-        emit({"event": "preload_error", "module": "simulator.spec", "error": f"{type(exc).__name__}: {exc}"})
+        emit({"event": "preload_error", "module": "connector_watch.simulator.spec", "error": f"{type(exc).__name__}: {exc}"})
 
 
 def run_child(root: str, command: dict[str, Any]) -> None:
@@ -156,8 +156,7 @@ def run_child(root: str, command: dict[str, Any]) -> None:
         )
         sink.flush()
         import pytest
-
-        from daemon.plugin import EventStream
+        from connector_watch.daemon.plugin import EventStream
 
         stream = EventStream(sink, root, float(command.get("timeout") or 30))
         # Entry-point plugins were imported by the zygote; load them by name instead of scanning

@@ -1,12 +1,12 @@
 """The source simulator: serve a connector's HTTP calls from a spec + corpus, a cassette, or the live API.
 
 ```python
-from simulator import Simulator, Mode
+from connector_watch.simulator import Simulator, Mode
 ```
 See ``simulator/README.md`` for how the pieces fit and ``simulator/SPEC.md`` for ``endpoints.yaml``.
 """
 
-from simulator.errors import (
+from connector_watch.simulator.errors import (
     CorpusError,
     Issue,
     NoMatchingInteraction,
@@ -14,7 +14,7 @@ from simulator.errors import (
     SpecError,
     UnknownEndpoint,
 )
-from simulator.modes import (
+from connector_watch.simulator.modes import (
     MODE_HYBRID,
     MODE_LIVE,
     MODE_RECORD,
@@ -23,8 +23,8 @@ from simulator.modes import (
     Mode,
     mode_from_env,
 )
-from simulator.simulator import Simulator
-from simulator.spec import Endpoint, Spec, check_spec, load_spec
+from connector_watch.simulator.simulator import Simulator
+from connector_watch.simulator.spec import Endpoint, Spec, check_spec, load_spec
 
 __all__ = [
     "MODE_HYBRID",

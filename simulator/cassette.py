@@ -11,7 +11,7 @@ the public replayer it ignores scheme, host and port (a recording made against
 a local server on a random port replays anywhere) and serves repeated requests
 in recorded order, repeating the last, instead of round-robin. A token request matches on
 method, path and query alone (its body holds the recording's client credentials), and with a spec
-a miss on a recorded endpoint is answered from the cassette's records (``simulator.derived``).
+a miss on a recorded endpoint is answered from the cassette's records (``connector_watch.simulator.derived``).
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-
-from simulator import trace
-from simulator.errors import NoMatchingInteraction
-from simulator.request import SimRequest
-from simulator.responses import make_response
-from simulator.scrub import body_fingerprint, is_token_endpoint, mask_emails, scrub_query
-from simulator.synthesis import seed_of, synthesized_body
-from simulator.trace import TraceEntry
+from connector_watch.simulator import trace
+from connector_watch.simulator.errors import NoMatchingInteraction
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.responses import make_response
+from connector_watch.simulator.scrub import body_fingerprint, is_token_endpoint, mask_emails, scrub_query
+from connector_watch.simulator.synthesis import seed_of, synthesized_body
+from connector_watch.simulator.trace import TraceEntry
 
 CASSETTE_VERSION = 1
 

@@ -4,9 +4,9 @@ Each successful JSON response whose request matches a spec endpoint with a
 corpus gives records for that corpus table, found through the endpoint's
 ``wrapper.records_key`` (or the body itself for a bare list or a
 ``single_entity``). Token-endpoint responses are skipped: their credentials are
-redacted. Used by re-seeding (``simulator.tools.cassette_to_corpus``) and by
+redacted. Used by re-seeding (``connector_watch.simulator.tools.cassette_to_corpus``) and by
 replay, which answers a request it never recorded on an endpoint it did from
-these records (``simulator.derived``).
+these records (``connector_watch.simulator.derived``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.cassette import Cassette
-from simulator.sampling import get_path, records_path
-from simulator.scrub import is_token_endpoint
-from simulator.spec import Endpoint, Spec
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.simulator.sampling import get_path, records_path
+from connector_watch.simulator.scrub import is_token_endpoint
+from connector_watch.simulator.spec import Endpoint, Spec
 
 #: Text the write-back tests put in every row they create (``tests/unit/sources/lakeflow_connect_test_utils``):
 #: rows holding it are test data, never re-seeded into a corpus nor replayed as the API's.

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import CorpusError, Issue
-from simulator.locations import LocatedSyntaxError, Span, parse_json
+from connector_watch.simulator.errors import CorpusError, Issue
+from connector_watch.simulator.locations import LocatedSyntaxError, Span, parse_json
 
 
 class _LazyTables(Mapping[str, Any]):

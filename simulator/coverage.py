@@ -18,11 +18,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.request import SimRequest
-from simulator.scrub import scrub_url_query
-from simulator.spec import Spec
-from simulator.trace import Caller
-from simulator.validator import suggest_path_template
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.scrub import scrub_url_query
+from connector_watch.simulator.spec import Spec
+from connector_watch.simulator.trace import Caller
+from connector_watch.simulator.validator import suggest_path_template
 
 REPORT_VERSION = 1
 MAX_SHAPES = 5

@@ -11,12 +11,12 @@ A request on an endpoint the cassette never reached still fails with the nearest
 
 from __future__ import annotations
 
-from simulator.cassette import Cassette
-from simulator.cassette_records import dedupe_exact, extract
-from simulator.corpus import CorpusStore
-from simulator.request import SimRequest
-from simulator.simulate import SimulateResponder
-from simulator.spec import Endpoint, Spec
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.simulator.cassette_records import dedupe_exact, extract
+from connector_watch.simulator.corpus import CorpusStore
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.simulate import SimulateResponder
+from connector_watch.simulator.spec import Endpoint, Spec
 
 
 class DerivedResponder(SimulateResponder):

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
-
-from simulator.locations import Span
+from connector_watch.simulator.locations import Span
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from simulator.values import MS_THRESHOLD, dotted_get, dotted_set, parse_iso
+from connector_watch.simulator.values import MS_THRESHOLD, dotted_get, dotted_set, parse_iso
 
 _ISO_SHAPE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})"

@@ -16,10 +16,9 @@ from email.message import Message
 from typing import Any, Protocol
 
 import requests
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.responses import make_response
 from requests.hooks import dispatch_hook
-
-from simulator.request import SimRequest
-from simulator.responses import make_response
 
 _ORIGINAL_SEND = requests.sessions.Session.send
 _ORIGINAL_URLOPEN = urllib.request.urlopen

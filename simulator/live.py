@@ -2,7 +2,7 @@
 
 Each request goes to the network; the response is returned to the connector as
 is, and an unsampled, unscrubbed copy is kept in memory. When the simulator
-exits, :mod:`simulator.recording` scrubs, validates, samples and merges the
+exits, :mod:`connector_watch.simulator.recording` scrubs, validates, samples and merges the
 copies into the cassette.
 
 Every live call has a timeout: the connector's, capped at
@@ -26,12 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-
-from simulator import interception, trace
-from simulator.cassette import Interaction, RecordedRequest, RecordedResponse, body_sha256, request_query
-from simulator.request import SimRequest
-from simulator.scrub import redact_query_secrets, scrub_url_query
-from simulator.trace import Caller, TraceEntry
+from connector_watch.simulator import interception, trace
+from connector_watch.simulator.cassette import (
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    body_sha256,
+    request_query,
+)
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.scrub import redact_query_secrets, scrub_url_query
+from connector_watch.simulator.trace import Caller, TraceEntry
 
 ENV_LIVE_TIMEOUT = "CONNECTOR_TEST_LIVE_TIMEOUT"
 DEFAULT_LIVE_TIMEOUT = 30.0
@@ -182,7 +187,7 @@ class LiveResponder:
                     redact_query_secrets(_first_line(exc), request.url),  # requests quotes the full URL
                     "check the base URL in the connector config (CONNECTOR_TEST_CONFIG_JSON / _PATH) and that "
                     "the API is up; for the example sources start one with "
-                    "`python -m simulator.live_servers <source>`",
+                    "`python -m connector_watch.simulator.live_servers <source>`",
                     caller,
                 ) from exc
             entry.status = response.status_code

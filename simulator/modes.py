@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 
-from simulator.errors import SimulatorConfigError
+from connector_watch.simulator.errors import SimulatorConfigError
 
 ENV_VAR = "CONNECTOR_TEST_MODE"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from simulator.request import SimRequest
-from simulator.spec import Endpoint, Param
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.spec import Endpoint, Param
 
 DEFAULT_PAGE_SIZE = 30
 

@@ -2,18 +2,18 @@
 
 When a live simulator exits having captured at least one interaction:
 
-1. every interaction is **scrubbed** (:mod:`simulator.scrub`), with the secrets
+1. every interaction is **scrubbed** (:mod:`connector_watch.simulator.scrub`), with the secrets
    the connector config names and every credential the connector sent;
 2. with a spec, the **validator** compares each scrubbed live response with what
    simulate mode would answer and writes ``<cassette>.validation.json``;
-3. responses are **sampled** (:mod:`simulator.sampling`): records cut to
+3. responses are **sampled** (:mod:`connector_watch.simulator.sampling`): records cut to
    ``sample_size``, pagination markers neutralised;
 4. the result is **merged** into the cassette: per request (match key), the
    fresh responses replace the recorded ones; requests this run did not make
    keep their old recordings. Within a run, a request's distinct responses are
    kept in order (a 429 then its retried 200, a read before and after a write),
    at most :data:`MAX_RESPONSES_PER_REQUEST`;
-5. ``<cassette>.coverage.json`` (:mod:`simulator.coverage`) is written.
+5. ``<cassette>.coverage.json`` (:mod:`connector_watch.simulator.coverage`) is written.
 
 Nothing is written that still contains a known secret
 (:meth:`~simulator.scrub.Scrubber.check`).
@@ -28,16 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse, match_key
-from simulator.coverage import CoverageCall, build_coverage
-from simulator.live import LiveCall
-from simulator.locations import display_path
-from simulator.sampling import sample_interaction
-from simulator.scrub import Scrubber, body_fingerprint, scrub_query
-from simulator.validator import Validator, sample_url_of, write_report
+from connector_watch.simulator.cassette import (
+    Cassette,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    match_key,
+)
+from connector_watch.simulator.coverage import CoverageCall, build_coverage
+from connector_watch.simulator.live import LiveCall
+from connector_watch.simulator.locations import display_path
+from connector_watch.simulator.sampling import sample_interaction
+from connector_watch.simulator.scrub import Scrubber, body_fingerprint, scrub_query
+from connector_watch.simulator.validator import Validator, sample_url_of, write_report
 
 if TYPE_CHECKING:
-    from simulator.simulator import Simulator
+    from connector_watch.simulator.simulator import Simulator
 
 MAX_RESPONSES_PER_REQUEST = 3
 
@@ -260,7 +266,7 @@ def finish(sim: Simulator) -> RecordingResult:
 
 def _note_failure(validator: Validator, failure: Any) -> None:
     """A live call that never answered appears in the report as an error of its endpoint."""
-    from simulator.validator import Finding
+    from connector_watch.simulator.validator import Finding
 
     request = failure.request
     match = validator.spec.match(request.method, request.path)

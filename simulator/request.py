@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from simulator.values import dotted_get
+from connector_watch.simulator.values import dotted_get
 
 if TYPE_CHECKING:
-    from simulator.spec import Param
+    from connector_watch.simulator.spec import Param
 
 
 @dataclass

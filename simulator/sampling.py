@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulator.cassette import Interaction
-    from simulator.spec import Endpoint
+    from connector_watch.simulator.cassette import Interaction
+    from connector_watch.simulator.spec import Endpoint
 
 RECORD_HINTS = ("records", "items", "data", "results", "value", "entries", "values", "elements", "objects")
 #: Keys that point at the next page (set to null). Matched at any depth ≤ 3.
@@ -115,7 +115,7 @@ def _marker_keys(endpoint: Endpoint | None) -> tuple[set[tuple[str, ...]], set[s
     response = endpoint.response
     key = response.next_key
     if key is None and response.pagination_style in ("cursor", "next_url", "odata_next_link"):
-        from simulator.pagination import next_key
+        from connector_watch.simulator.pagination import next_key
 
         key = next_key(endpoint)
     if key:

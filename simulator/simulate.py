@@ -16,18 +16,17 @@ from collections import Counter
 from typing import Any
 
 import requests
-
-from simulator import trace
-from simulator.corpus import CorpusStore
-from simulator.errors import CorpusError, Issue, UnknownEndpoint
-from simulator.future import synthesize
-from simulator.locations import Span
-from simulator.pagination import BadPageRequest, get_style, next_key, position_params
-from simulator.request import SimRequest
-from simulator.responses import encode_body, make_response
-from simulator.spec import Endpoint, Spec
-from simulator.trace import EndpointRef, Family, TraceEntry
-from simulator.values import dotted_get, dotted_set, matches, sort_key
+from connector_watch.simulator import trace
+from connector_watch.simulator.corpus import CorpusStore
+from connector_watch.simulator.errors import CorpusError, Issue, UnknownEndpoint
+from connector_watch.simulator.future import synthesize
+from connector_watch.simulator.locations import Span
+from connector_watch.simulator.pagination import BadPageRequest, get_style, next_key, position_params
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.responses import encode_body, make_response
+from connector_watch.simulator.spec import Endpoint, Spec
+from connector_watch.simulator.trace import EndpointRef, Family, TraceEntry
+from connector_watch.simulator.values import dotted_get, dotted_set, matches, sort_key
 
 
 def endpoint_ref(endpoint: Endpoint) -> EndpointRef:

@@ -1,7 +1,7 @@
 """The ``Simulator`` context manager: patch HTTP, answer by mode, keep a trace.
 
 ```python
-from simulator import Simulator, Mode
+from connector_watch.simulator import Simulator, Mode
 
 with Simulator(mode=Mode.SIMULATE, spec_path="simulator/specs/github/endpoints.yaml",
                corpus_dir="simulator/specs/github/corpus") as sim:
@@ -20,20 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from simulator import interception
-from simulator import trace as trace_module
-from simulator.cassette import Cassette, ReplayResponder
-from simulator.corpus import CorpusStore
-from simulator.derived import DerivedResponder
-from simulator.errors import SimulatorConfigError, SpecError
-from simulator.live import LiveResponder
-from simulator.locations import display_path
-from simulator.modes import Mode
-from simulator.request import SimRequest
-from simulator.simulate import SimulateResponder
-from simulator.spec import Spec, load_spec
-from simulator.trace import Trace
+from connector_watch.simulator import interception
+from connector_watch.simulator import trace as trace_module
+from connector_watch.simulator.cassette import Cassette, ReplayResponder
+from connector_watch.simulator.corpus import CorpusStore
+from connector_watch.simulator.derived import DerivedResponder
+from connector_watch.simulator.errors import SimulatorConfigError, SpecError
+from connector_watch.simulator.live import LiveResponder
+from connector_watch.simulator.locations import display_path
+from connector_watch.simulator.modes import Mode
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.simulate import SimulateResponder
+from connector_watch.simulator.spec import Spec, load_spec
+from connector_watch.simulator.trace import Trace
 
 
 class Simulator:
@@ -150,7 +149,7 @@ class Simulator:
             and self._live
             and self._live.interactions
         ):
-            from simulator import recording
+            from connector_watch.simulator import recording
 
             self.recording = recording.finish(self)
         self._entered = False

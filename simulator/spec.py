@@ -8,7 +8,7 @@ Schema shipped beside this module (``endpoints.schema.json``), so the schema
 editors use and the loader can never disagree; the loader adds the checks a
 schema cannot express (a path filter naming a missing placeholder, a handler
 that does not import, a corpus file that does not exist, ...). Every problem is
-an :class:`~simulator.errors.Issue` with file, line and column.
+an :class:`~connector_watch.simulator.errors.Issue` with file, line and column.
 """
 
 from __future__ import annotations
@@ -26,9 +26,15 @@ from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
-
-from simulator.errors import Issue, SpecError
-from simulator.locations import LocatedDocument, LocatedSyntaxError, PathKey, Span, display_path, load_yaml
+from connector_watch.simulator.errors import Issue, SpecError
+from connector_watch.simulator.locations import (
+    LocatedDocument,
+    LocatedSyntaxError,
+    PathKey,
+    Span,
+    display_path,
+    load_yaml,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("endpoints.schema.json")
 

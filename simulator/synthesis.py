@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.sampling import get_path, records_path
+from connector_watch.simulator.sampling import get_path, records_path
 
 _HEX = re.compile(r"[0-9a-f]{20,}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")

@@ -21,13 +21,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The simulator's own modules are plumbing too (a spec handler, workspace code, is not).
+_SIMULATOR = "connector_watch.simulator"
 #: Top-level packages that are plumbing, not the caller we want to name.
 _PLUMBING = (
     "requests",
     "urllib3",
     "urllib",
     "http",
-    "simulator",
     "contextlib",
     "json",
     "ssl",
@@ -185,7 +186,7 @@ def find_caller() -> Caller | None:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         package = module.partition(".")[0]  # "json" is plumbing, "jsonplaceholder_source" is not
-        if package not in _PLUMBING or module.startswith("simulator.handlers"):
+        if package not in _PLUMBING and not module.startswith(_SIMULATOR):
             code = frame.f_code
             return Caller(code.co_filename, frame.f_lineno, code.co_name, _outer_frames(frame))
         frame = frame.f_back

@@ -33,15 +33,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from simulator import trace as trace_module
-from simulator.cassette import Interaction
-from simulator.corpus import CorpusStore
-from simulator.locations import json_value_spans
-from simulator.pagination import position_params
-from simulator.request import SimRequest
-from simulator.sampling import END_FLAGS, MORE_FLAGS, NEXT_KEYS, _marker_keys, records_path
-from simulator.spec import Endpoint, Spec
-from simulator.values import dotted_get
+from connector_watch.simulator import trace as trace_module
+from connector_watch.simulator.cassette import Interaction
+from connector_watch.simulator.corpus import CorpusStore
+from connector_watch.simulator.locations import json_value_spans
+from connector_watch.simulator.pagination import position_params
+from connector_watch.simulator.request import SimRequest
+from connector_watch.simulator.sampling import END_FLAGS, MORE_FLAGS, NEXT_KEYS, _marker_keys, records_path
+from connector_watch.simulator.spec import Endpoint, Spec
+from connector_watch.simulator.values import dotted_get
 
 REPORT_VERSION = 1
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -894,9 +894,9 @@ class Validator:
 
     def _reseed_hint(self) -> str:
         if not self.cassette:
-            return ", or re-seed it from the cassette (python -m simulator.tools.cassette_to_corpus)"
+            return ", or re-seed it from the cassette (python -m connector_watch.simulator.tools.cassette_to_corpus)"
         return (
-            f", or re-seed it: python -m simulator.tools.cassette_to_corpus --cassette {self.cassette} "
+            f", or re-seed it: python -m connector_watch.simulator.tools.cassette_to_corpus --cassette {self.cassette} "
             f"--spec {self.spec.file} --output {self.corpus.display}"
         )
 
@@ -1105,7 +1105,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulator.validator <cassette>.validation.json ...``: print reports as text.
+    """``python -m connector_watch.simulator.validator <cassette>.validation.json ...``: print reports as text.
 
     Exit status 1 when any report shows drift (an endpoint without spec, or mismatched: any
     difference in fields, types, wrapper or status, warnings included), 2 on an unreadable file.
@@ -1115,7 +1115,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m simulator.validator", description=main.__doc__.splitlines()[0]
+        prog="python -m connector_watch.simulator.validator", description=main.__doc__.splitlines()[0]
     )
     parser.add_argument("reports", nargs="+", type=Path)
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ the Spark data source and the connector-watch daemon.
 It follows the public Lakeflow community-connectors interface, so a connector
 written for that project ports by changing only its import lines::
 
-    from sources.interface import LakeflowConnect, SupportsPartitionedStream
+    from connector_watch.sources.interface import LakeflowConnect, SupportsPartitionedStream
 
 Offsets
 -------

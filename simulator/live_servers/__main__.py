@@ -1,4 +1,4 @@
-"""``python -m simulator.live_servers <source>``: run an example source's live API on 127.0.0.1.
+"""``python -m connector_watch.simulator.live_servers <source>``: run an example source's live API on 127.0.0.1.
 
 Prints the base URL (one line on stdout) and serves until interrupted. The
 connector config to use (base URL and credentials) goes to ``--config-out`` or,
@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from simulator.live_servers import SOURCES, app_class
-from simulator.live_servers.framework import DRIFT_KINDS, base_url_of, make_server
+from connector_watch.simulator.live_servers import SOURCES, app_class
+from connector_watch.simulator.live_servers.framework import DRIFT_KINDS, base_url_of, make_server
 
 ENV_CREDENTIALS = "LIVE_SERVER_CREDENTIALS"
 ENV_CONTROL_TOKEN = "LIVE_SERVER_CONTROL_TOKEN"
@@ -29,7 +29,7 @@ ENV_CONTROL_TOKEN = "LIVE_SERVER_CONTROL_TOKEN"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m simulator.live_servers",
+        prog="python -m connector_watch.simulator.live_servers",
         description="Run an example source's live API (a real HTTP server on 127.0.0.1).",
     )
     parser.add_argument("source", choices=SOURCES)

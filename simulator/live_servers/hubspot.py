@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from simulator.live_servers.framework import (
+from connector_watch.simulator.live_servers.framework import (
     ApiError,
     ApiRequest,
     ApiResponse,

@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import Any
 
-from simulator.live_servers.framework import (
+from connector_watch.simulator.live_servers.framework import (
     ApiError,
     ApiRequest,
     ApiResponse,

@@ -1,7 +1,7 @@
 """Starting a live server in its own process, and talking to its control API.
 
 ```python
-from simulator.live_servers.process import start
+from connector_watch.simulator.live_servers.process import start
 
 with start("github", drifts=["extra_field"]) as server:
     server.config          # the connector config: base_url + credentials
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.live_servers import app_class
-from simulator.live_servers.__main__ import ENV_CONTROL_TOKEN, ENV_CREDENTIALS
-from simulator.live_servers.framework import CONTROL_HEADER
+from connector_watch.simulator.live_servers import app_class
+from connector_watch.simulator.live_servers.__main__ import ENV_CONTROL_TOKEN, ENV_CREDENTIALS
+from connector_watch.simulator.live_servers.framework import CONTROL_HEADER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 20.0
@@ -134,7 +134,7 @@ def start(
     command = [
         python or sys.executable,
         "-m",
-        "simulator.live_servers",
+        "connector_watch.simulator.live_servers",
         source,
         "--port",
         str(port),

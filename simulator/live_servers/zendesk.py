@@ -20,7 +20,7 @@ import copy
 import secrets
 import time
 
-from simulator.live_servers.framework import (
+from connector_watch.simulator.live_servers.framework import (
     ApiError,
     ApiRequest,
     ApiResponse,

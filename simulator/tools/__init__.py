@@ -1,1 +1,1 @@
-"""Command-line tools around the simulator (``python -m simulator.tools.<name>``)."""
+"""Command-line tools around the simulator (``python -m connector_watch.simulator.tools.<name>``)."""

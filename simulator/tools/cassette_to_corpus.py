@@ -1,6 +1,6 @@
 """Re-seed a corpus from a recorded cassette (WORKFLOW.md, R3).
 
-    python -m simulator.tools.cassette_to_corpus \\
+    python -m connector_watch.simulator.tools.cassette_to_corpus \\
         --cassette tests/unit/sources/github/cassettes/TestGithubConnector.json \\
         --spec simulator/specs/github/endpoints.yaml \\
         --output simulator/specs/github/corpus
@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.cassette import Cassette
-from simulator.cassette_records import Extraction, dedupe_exact, extract
-from simulator.corpus import write_table
-from simulator.scrub import is_scrubbed
-from simulator.spec import load_spec
-from simulator.values import dotted_get
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.simulator.cassette_records import Extraction, dedupe_exact, extract
+from connector_watch.simulator.corpus import write_table
+from connector_watch.simulator.scrub import is_scrubbed
+from connector_watch.simulator.spec import load_spec
+from connector_watch.simulator.values import dotted_get
 
 PK_CANDIDATES = ("id", "sha", "uuid", "node_id", "key")
 
@@ -298,7 +298,7 @@ def _parse_primary_keys(values: list[str]) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m simulator.tools.cassette_to_corpus",
+        prog="python -m connector_watch.simulator.tools.cassette_to_corpus",
         description="Merge the records of a recorded cassette into a corpus.",
     )
     parser.add_argument(

@@ -1,16 +1,16 @@
 """Bootstrap a corpus from a connector's Spark schemas: one ``<table>.json`` per table.
 
 ```python
-from simulator.tools.corpus_from_schema import write_corpus_from_schemas
+from connector_watch.simulator.tools.corpus_from_schema import write_corpus_from_schemas
 write_corpus_from_schemas(connector, Path("simulator/specs/github/corpus"), records_per_table=5)
 ```
 or from a shell::
 
-    python -m simulator.tools.corpus_from_schema --connector sources.github.github:GithubLakeflowConnect \\
+    python -m connector_watch.simulator.tools.corpus_from_schema --connector sources.github.github:GithubLakeflowConnect \\
         --config '{"owner": "octo-org", "token": "x"}' --output simulator/specs/github/corpus --records 5
 
 The records are synthetic but valid: every value parses as its Spark type
-(``sources.parsing.parse_record``), including dates, binary (base64),
+(``connector_watch.sources.parsing.parse_record``), including dates, binary (base64),
 decimals (as text) and nested structs, maps and arrays; non-nullable fields are
 always set. Primary keys are unique whatever their type. Cursors are strictly
 increasing and end an hour or two before now, so a connector reading from its
@@ -38,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from connector_watch.simulator.corpus import write_table
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -57,8 +58,6 @@ from pyspark.sql.types import (
     TimestampNTZType,
     TimestampType,
 )
-
-from simulator.corpus import write_table
 
 __all__ = [
     "CorpusExistsError",
@@ -450,7 +449,7 @@ def _table_seed(table: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m simulator.tools.corpus_from_schema",
+        prog="python -m connector_watch.simulator.tools.corpus_from_schema",
         description="Write a synthetic corpus (<table>.json per table) from a connector's Spark schemas.",
     )
     parser.add_argument("--connector", required=True, help="the connector class, as module.path:ClassName")

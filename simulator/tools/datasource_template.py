@@ -1,4 +1,4 @@
-"""The fallback PySpark data source for merged connector files (see :mod:`simulator.tools.merge_source`).
+"""The fallback PySpark data source for merged connector files (see :mod:`connector_watch.simulator.tools.merge_source`).
 
 The merge tool appends ``sources/spark/readers.py`` (streams, partitions, deletes) when the
 workspace has it; this small, self-contained template is used where it does not: a batch read
@@ -22,11 +22,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from connector_watch.sources.interface import LakeflowConnect
+from connector_watch.sources.parsing import parse_record
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.types import StructType
-
-from sources.interface import LakeflowConnect
-from sources.parsing import parse_record
 
 LakeflowConnectImpl = LakeflowConnect  # __LAKEFLOW_CONNECT_IMPL__
 

@@ -33,10 +33,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
+from connector_watch.sources.interface import LakeflowConnect, SupportsPartitionedStream, is_initial_offset
 from pyspark.sql.types import StructType
 
 from sources.github.github_schemas import TABLE_SCHEMAS
-from sources.interface import LakeflowConnect, SupportsPartitionedStream, is_initial_offset
 
 DEFAULT_BASE_URL = "https://api.github.com"
 DEFAULT_START_DATE = "2015-01-01T00:00:00Z"

@@ -30,6 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from connector_watch.sources.interface import LakeflowConnect, is_initial_offset
 from pyspark.sql.types import StructType
 
 from sources.hubspot.hubspot_schemas import (
@@ -38,7 +39,6 @@ from sources.hubspot.hubspot_schemas import (
     TABLE_METADATA,
     TABLE_SCHEMAS,
 )
-from sources.interface import LakeflowConnect, is_initial_offset
 
 logger = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from connector_watch.sources.interface import LakeflowConnect, is_initial_offset
 from pyspark.sql.types import StructType
 
-from sources.interface import LakeflowConnect, is_initial_offset
 from sources.msgraph.msgraph_schemas import GROUP_FIELDS, TABLE_METADATA, TABLE_SCHEMAS, USER_FIELDS
 
 logger = logging.getLogger(__name__)

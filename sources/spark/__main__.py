@@ -1,14 +1,14 @@
-"""``python -m sources.spark``: read a connector's table into a Spark DataFrame and show it.
+"""``python -m connector_watch.sources.spark``: read a connector's table into a Spark DataFrame and show it.
 
 ```
-python -m sources.spark read github issues                 # against the simulator, local[*]
-python -m sources.spark read hubspot contacts --deletes    # read_table_deletes
-python -m sources.spark read github commits --stream       # a streaming read, Trigger.AvailableNow
-python -m sources.spark tables zendesk                     # the tables and their metadata
+python -m connector_watch.sources.spark read github issues                 # against the simulator, local[*]
+python -m connector_watch.sources.spark read hubspot contacts --deletes    # read_table_deletes
+python -m connector_watch.sources.spark read github commits --stream       # a streaming read, Trigger.AvailableNow
+python -m connector_watch.sources.spark tables zendesk                     # the tables and their metadata
 ```
 
 Options come from the source's tests (``replay_config`` and
-``configs/dev_table_config.json``, see :mod:`sources.spark.config`) plus ``-o key=value``.
+``configs/dev_table_config.json``, see :mod:`connector_watch.sources.spark.config`) plus ``-o key=value``.
 ``--mode`` picks the simulator (``simulate`` by default, ``replay``, ``hybrid``) or ``off``
 for the real API (credentials from ``$CONNECTOR_TEST_CONFIG_JSON`` / ``_PATH`` or ``-o``).
 ``--master`` (or ``$CONNECTOR_WATCH_SPARK_MASTER``) picks the Spark master; default ``local[*]``.
@@ -25,15 +25,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simulator.layout import Layout
-from sources.spark import session as session_module
-from sources.spark.config import SourceConfigError, load_source_config
-from sources.spark.runtime import PROBLEM_MARKER
-from sources.spark.session import SparkSetupError
+from connector_watch.simulator.layout import Layout
+from connector_watch.sources.spark import session as session_module
+from connector_watch.sources.spark.config import SourceConfigError, load_source_config
+from connector_watch.sources.spark.runtime import PROBLEM_MARKER
+from connector_watch.sources.spark.session import SparkSetupError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sources.spark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m connector_watch.sources.spark", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.layout import Layout
+from connector_watch.simulator.layout import Layout
 
 ENV_CONFIG_JSON = "CONNECTOR_TEST_CONFIG_JSON"
 ENV_CONFIG_PATH = "CONNECTOR_TEST_CONFIG_PATH"

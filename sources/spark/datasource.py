@@ -1,7 +1,7 @@
 """Every connector as a PySpark Python Data Source, format ``lakeflow_connect``.
 
 ```python
-from sources.spark import spark_session
+from connector_watch.sources.spark import spark_session
 
 spark = spark_session()                      # registers the data source
 df = (spark.read.format("lakeflow_connect")
@@ -46,11 +46,11 @@ Readers:
   support ``Trigger.AvailableNow``; a snapshot table streams its snapshot once.
 - **deletes**: ``isDeleteFlow=true`` reads ``read_table_deletes`` in either mode.
 
-The readers live in :mod:`sources.spark.readers` (self-contained, so a merged
+The readers live in :mod:`connector_watch.sources.spark.readers` (self-contained, so a merged
 single-file connector can use them too); this module adds what needs the
 repository: the connector found by source name, and the simulator in every Spark
-process (:mod:`sources.spark.runtime`). Records become rows through
-:func:`sources.parsing.parse_record`, the one JSON→Spark conversion of the project. A value that does not fit raises an error naming the
+process (:mod:`connector_watch.sources.spark.runtime`). Records become rows through
+:func:`connector_watch.sources.parsing.parse_record`, the one JSON→Spark conversion of the project. A value that does not fit raises an error naming the
 table, the field, the value, the Spark type and the record, plus a
 ``CONNECTOR_WATCH_PROBLEM`` line holding the same facts as JSON.
 """
@@ -59,8 +59,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.spark import runtime
-from sources.spark.readers import (
+from connector_watch.sources.spark import runtime
+from connector_watch.sources.spark.readers import (
     FORMAT,
     METADATA_TABLE,
     NAMESPACES_TABLE,

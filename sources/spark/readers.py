@@ -5,14 +5,14 @@ connector-watch's simulator: batch reads that drain every batch, the connector's
 partitions, the simple and partitioned stream readers, deletes, virtual tables,
 and the conversion of raw records with errors that name the table, the field, the
 value and the record. It imports only the standard library, PySpark,
-:mod:`sources.interface` and :mod:`sources.parsing`, so it also serves as the
+:mod:`connector_watch.sources.interface` and :mod:`connector_watch.sources.parsing`, so it also serves as the
 template of a merged single-file connector (``merge_source``'s default template)::
 
-    python -m simulator.tools.merge_source github
+    python -m connector_watch.simulator.tools.merge_source github
 
 (the merge replaces the ``LakeflowConnectImpl`` line with the connector's class;
 ``register_lakeflow_source(spark)`` then registers the format). Inside this
-repository :mod:`sources.spark.datasource` extends :class:`ReadContext` to find the
+repository :mod:`connector_watch.sources.spark.datasource` extends :class:`ReadContext` to find the
 connector by source name and switch the simulator on in every Spark process.
 """
 
@@ -29,6 +29,8 @@ from itertools import islice
 from typing import Any
 
 import pyarrow as pa
+from connector_watch.sources.interface import LakeflowConnect
+from connector_watch.sources.parsing import ConversionError, parse_record
 from pyspark.errors import PySparkNotImplementedError
 from pyspark.sql.datasource import (
     DataSource,
@@ -55,9 +57,6 @@ from pyspark.sql.types import (
     TimestampNTZType,
     TimestampType,
 )
-
-from sources.interface import LakeflowConnect
-from sources.parsing import ConversionError, parse_record
 
 # A merged single-file connector names its class here (see the module docstring).
 LakeflowConnectImpl = LakeflowConnect  # __LAKEFLOW_CONNECT_IMPL__
@@ -848,7 +847,7 @@ def register_lakeflow_source(spark: Any) -> type[LakeflowSource]:
     shipped by value.
     """
     module = sys.modules.get(LakeflowSource.__module__)
-    if module is not None and LakeflowSource.__module__ not in ("__main__", "sources.spark.readers"):
+    if module is not None and LakeflowSource.__module__ not in ("__main__", "connector_watch.sources.spark.readers"):
         with contextlib.suppress(ImportError, ValueError):
             from pyspark import cloudpickle
 

@@ -17,7 +17,7 @@ in the read's options, and this module turns those options into:
   connector package whose files changed since the worker imported it.
 
 The readers themselves, and the problem markers their errors carry, are in
-:mod:`sources.spark.readers`.
+:mod:`connector_watch.sources.spark.readers`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sources.spark.readers import (
+from connector_watch.sources.spark.readers import (
     FRAMEWORK_OPTIONS,
     OPT_CONNECTOR,
     OPT_SIM_CASSETTE,
@@ -63,7 +63,7 @@ canonical = canonical_offset
 # ---------------------------------------------------------------------------- fresh code
 
 #: Never reloaded: the data source itself and the framework its live objects come from.
-_FRAMEWORK_PACKAGES = ("sources.spark", "sources.parsing", "sources.interface", "sources")
+_FRAMEWORK_PACKAGES = ("connector_watch.sources.spark", "connector_watch.sources.parsing", "connector_watch.sources.interface", "sources")
 _FINGERPRINTS: dict[str, tuple[tuple[str, int, int], ...]] = {}
 
 
@@ -94,7 +94,7 @@ def refresh(package: str) -> None:
     The first call in a process only takes the fingerprint: what was imported before is
     left alone (in a test process, other code holds those classes).
     """
-    if package in _FRAMEWORK_PACKAGES or package.startswith("sources.spark."):
+    if package in _FRAMEWORK_PACKAGES or package.startswith("connector_watch.sources.spark."):
         return
     current = _fingerprint(package)
     if current is None:
@@ -183,7 +183,7 @@ def packaged_specs_dir() -> Path:
     of a zip, an egg) is copied once per process into a temporary directory, since the
     spec loader reads files by path.
     """
-    root = importlib.resources.files("simulator").joinpath("specs")
+    root = importlib.resources.files("connector_watch.simulator").joinpath("specs")
     if isinstance(root, Path):
         return root
     key = str(root)
@@ -212,7 +212,7 @@ def spec_location(name: str, specs_dir: str | None = None) -> tuple[Path, Path]:
     else:
         workspace = os.environ.get("CONNECTOR_WATCH_WORKSPACE")
         if workspace:
-            from simulator.layout import Layout
+            from connector_watch.simulator.layout import Layout
 
             roots.append(Layout.load(workspace).specs_dir())
         roots.append(packaged_specs_dir())
@@ -301,7 +301,7 @@ def activated(options: Mapping[str, str], **extra: Any) -> Iterator[Activation |
     if mode is None:
         yield None
         return
-    from simulator import Simulator
+    from connector_watch.simulator import Simulator
 
     refresh("simulator.handlers")  # spec handlers are workspace code too
     name = options.get(OPT_SIM_SOURCE) or options.get(OPT_SOURCE)

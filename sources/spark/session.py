@@ -1,7 +1,7 @@
 """A SparkSession for connectors, from configuration.
 
 ```python
-from sources.spark.session import spark_session
+from connector_watch.sources.spark.session import spark_session
 
 spark = spark_session()                      # local[*], or $CONNECTOR_WATCH_SPARK_MASTER
 spark = spark_session("spark://host:7077")   # any Spark master URL, passed through unchanged
@@ -201,7 +201,7 @@ def spark_session(
     if log_level:
         spark.sparkContext.setLogLevel(log_level)
     if register:
-        from sources.spark.datasource import register as register_source
+        from connector_watch.sources.spark.datasource import register as register_source
 
         register_source(spark)
     return spark

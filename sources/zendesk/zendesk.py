@@ -36,9 +36,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
+from connector_watch.sources.interface import LakeflowConnect, is_initial_offset
 from pyspark.sql.types import StructType
 
-from sources.interface import LakeflowConnect, is_initial_offset
 from sources.zendesk.zendesk_schemas import TABLE_SCHEMAS
 
 DEFAULT_START_DATE = "2015-01-01T00:00:00Z"

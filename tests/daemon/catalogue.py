@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.workspace import json_edit
+from connector_watch.tests.support.workspace import json_edit
 
 ZENDESK = "sources/zendesk/zendesk.py"
 ZENDESK_SCHEMAS = "sources/zendesk/zendesk_schemas.py"

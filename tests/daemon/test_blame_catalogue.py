@@ -9,11 +9,10 @@ live API: see test_drift.py.)
 from __future__ import annotations
 
 import pytest
-
-from daemon.diagnostics import Diagnostic
-from tests.daemon.catalogue import FAULTS, Edit
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.tests.daemon.catalogue import FAULTS, Edit
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from daemon.blame import FailureInput, blame
-from daemon.diagnostics import Diagnostic, Location, Range
-from daemon.sources_view import MemoryView
-from simulator.layout import Layout
+from connector_watch.daemon.blame import FailureInput, blame
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
+from connector_watch.daemon.sources_view import MemoryView
+from connector_watch.simulator.layout import Layout
 
 LAYOUT = Layout(Path("/ws"))
 CONNECTOR = "sources/shop/shop.py"

@@ -10,12 +10,11 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-
-from tests.daemon.catalogue import TICKETS, ZENDESK_SPEC
-from tests.support.workspace import copy_examples, edit_json
+from connector_watch.tests.daemon.catalogue import TICKETS, ZENDESK_SPEC
+from connector_watch.tests.support.workspace import copy_examples, edit_json
 
 pytestmark = pytest.mark.slow
-BIN = [sys.executable, "-m", "daemon"]
+BIN = [sys.executable, "-m", "connector_watch.daemon"]
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

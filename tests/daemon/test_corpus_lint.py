@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
+from connector_watch.daemon.corpus_lint import TableContext, lint_corpus
 from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-from daemon.corpus_lint import TableContext, lint_corpus
 
 PATH = "simulator/specs/shop/corpus/orders.json"
 SCHEMA = StructType([StructField("id", LongType()), StructField("name", StringType())]).jsonValue()

@@ -7,13 +7,12 @@ points at the connector.
 from __future__ import annotations
 
 import pytest
-
-from daemon.blame import differential_verdict
-from daemon.diagnostics import Diagnostic, Location, Range, Related
-from simulator.live_servers.process import start
-from tests.support.live_engine import LiveEngine
-from tests.support.suites import run_suite
-from tests.support.workspace import copy_examples
+from connector_watch.daemon.blame import differential_verdict
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.simulator.live_servers.process import start
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.suites import run_suite
+from connector_watch.tests.support.workspace import copy_examples
 
 NODE = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]"
 SPEC = "simulator/specs/zendesk/endpoints.yaml"

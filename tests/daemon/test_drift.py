@@ -1,6 +1,6 @@
 """Record mode in the daemon: the live API drifts, and the daemon blames the drift.
 
-A real local live server (``simulator.live_servers``) plays the Zendesk API with an extra field the
+A real local live server (``connector_watch.simulator.live_servers``) plays the Zendesk API with an extra field the
 corpus lacks; the daemon runs the suite in record mode, reads the validation report the run wrote,
 and publishes ``drift`` diagnostics located at the spec or corpus, naming the nodes concerned.
 """
@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from daemon.engine import Engine
-from simulator.live_servers.process import start
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon.engine import Engine
+from connector_watch.simulator.live_servers.process import start
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 

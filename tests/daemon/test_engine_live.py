@@ -11,10 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from daemon import events as ev
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon import events as ev
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from daemon.impact import Change, SpecChange, select
-from daemon.index import Index, NodeRecord, RequestRef
-from daemon.workspace import FileKind
-from simulator.spec import check_spec
+from connector_watch.daemon.impact import Change, SpecChange, select
+from connector_watch.daemon.index import Index, NodeRecord, RequestRef
+from connector_watch.daemon.workspace import FileKind
+from connector_watch.simulator.spec import check_spec
 
 SPEC = "simulator/specs/shop/endpoints.yaml"
 ORDERS = "simulator/specs/shop/corpus/orders.json"

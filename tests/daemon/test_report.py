@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from daemon.diagnostics import Diagnostic, Location, Range
-from daemon.report import NodeResult, RunReport, render_sarif, render_text
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
+from connector_watch.daemon.report import NodeResult, RunReport, render_sarif, render_text
 
 TICKETS = "simulator/specs/zendesk/corpus/tickets.json"
 NODE = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]"

@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from daemon import events as ev
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon import events as ev
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
-BIN = [sys.executable, "-m", "daemon"]
+BIN = [sys.executable, "-m", "connector_watch.daemon"]
 GITHUB_TESTS = "tests/unit/sources/github"
 GITHUB_TEST_FILE = f"{GITHUB_TESTS}/test_github_lakeflow_connect.py"
 GITHUB_CONNECTOR = "sources/github/github.py"

@@ -9,11 +9,10 @@ and reports how much it saved.
 from __future__ import annotations
 
 import pytest
-
-from daemon import events as ev
-from tests.daemon.catalogue import BENIGN, FAULTS, Edit
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon import events as ev
+from connector_watch.tests.daemon.catalogue import BENIGN, FAULTS, Edit
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 EDITS = [*FAULTS, *BENIGN]

@@ -5,10 +5,9 @@ that table's Spark node red with a diagnostic at the schema's declaration."""
 from __future__ import annotations
 
 import pytest
-
-from daemon import events as ev
-from tests.support.live_engine import LiveEngine
-from tests.support.workspace import copy_examples
+from connector_watch.daemon import events as ev
+from connector_watch.tests.support.live_engine import LiveEngine
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 

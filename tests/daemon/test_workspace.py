@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from daemon.workspace import FileKind, Workspace
-from tests.support.workspace import copy_examples
+from connector_watch.daemon.workspace import FileKind, Workspace
+from connector_watch.tests.support.workspace import copy_examples
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.interface import SupportsPartition, SupportsPartitionedStream
-from tests.harness import settings as settings_module
-from tests.harness.failures import HarnessFailure, annotate
+from connector_watch.sources.interface import SupportsPartition, SupportsPartitionedStream
+from connector_watch.tests.harness import settings as settings_module
+from connector_watch.tests.harness.failures import HarnessFailure, annotate
 
 #: Table selections a harness test can ask for.
 SELECTIONS = ("all", "non_partitioned", "partitioned", "deletes")

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from simulator.trace import Family, Trace, TraceEntry
-from simulator.values import dotted_get
+from connector_watch.simulator.trace import Family, Trace, TraceEntry
+from connector_watch.simulator.values import dotted_get
 
 MAX_LISTED = 10
 INCREMENTAL = ("cdc", "cdc_with_deletes", "append")

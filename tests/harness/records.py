@@ -7,11 +7,10 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from connector_watch.simulator.values import dotted_get
+from connector_watch.sources.parsing import ConversionError, parse_record
+from connector_watch.tests.harness.failures import HarnessFailure, annotate
 from pyspark.sql.types import ArrayType, DataType, StructType
-
-from simulator.values import dotted_get
-from sources.parsing import ConversionError, parse_record
-from tests.harness.failures import HarnessFailure, annotate
 
 INCREMENTAL = ("cdc", "cdc_with_deletes", "append")
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator import Mode, Simulator
-from simulator.layout import Layout
-from simulator.locations import LocatedSyntaxError, parse_json
-from simulator.scrub import secret_values
-from tests.harness.failures import HarnessConfigError
+from connector_watch.simulator import Mode, Simulator
+from connector_watch.simulator.layout import Layout
+from connector_watch.simulator.locations import LocatedSyntaxError, parse_json
+from connector_watch.simulator.scrub import secret_values
+from connector_watch.tests.harness.failures import HarnessConfigError
 
 ENV_MODE = "CONNECTOR_TEST_MODE"
 ENV_CONFIG_JSON = "CONNECTOR_TEST_CONFIG_JSON"

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import requests
-
-from simulator import Simulator
-from tests.harness.ground_truth import compare
+from connector_watch.simulator import Simulator
+from connector_watch.tests.harness.ground_truth import compare
 
 SPEC = """
 endpoints:

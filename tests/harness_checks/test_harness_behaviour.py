@@ -16,8 +16,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-
-from tests.support.workspace import copy_examples
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +24,7 @@ CONNECTOR = """
 from datetime import datetime, timezone
 import requests
 from pyspark.sql.types import LongType, StringType, StructField, StructType
-from sources.interface import LakeflowConnect, is_initial_offset
+from connector_watch.sources.interface import LakeflowConnect, is_initial_offset
 
 SCHEMA = StructType([StructField("id", LongType(), False), StructField("name", StringType()),
                      StructField("updated_at", StringType())])
@@ -89,7 +88,7 @@ endpoints:
 
 TEST = """
 from sources.shop.shop import ShopLakeflowConnect
-from tests.unit.sources.test_suite import LakeflowConnectTests
+from connector_watch.tests.unit.sources.test_suite import LakeflowConnectTests
 
 
 class TestShopConnector(LakeflowConnectTests):

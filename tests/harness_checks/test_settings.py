@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from connector_watch.tests.harness.settings import ENV_REPLAY_STRICT, resolve
 
-from tests.harness.settings import ENV_REPLAY_STRICT, resolve
 from tests.unit.sources.zendesk import test_zendesk_lakeflow_connect as zendesk_suite  # not collected here
 
 

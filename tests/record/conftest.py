@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator.live_servers.process import LiveServerProcess, start
-from tests.support.workspace import copy_examples
+from connector_watch.simulator.live_servers.process import LiveServerProcess, start
+from connector_watch.tests.support.workspace import copy_examples
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,7 +86,7 @@ def spark() -> Iterator[Any]:
     """The test session's one local SparkSession (shared with ``tests/spark``: same settings, and
     ``spark_session`` returns the active session when there is one). Spark tests are marked
     ``spark`` and ``slow``."""
-    from sources.spark.session import SparkSetupError, spark_session
+    from connector_watch.sources.spark.session import SparkSetupError, spark_session
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     try:

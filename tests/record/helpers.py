@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator import Simulator
-from simulator.scrub import secret_values
+from connector_watch.simulator import Simulator
+from connector_watch.simulator.scrub import secret_values
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "simulator" / "specs"

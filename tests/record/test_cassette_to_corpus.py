@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from connector_watch.simulator import Simulator
+from connector_watch.simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.cassette_records import WRITE_BACK_MARKER
+from connector_watch.simulator.tools.cassette_to_corpus import reseed
+from connector_watch.tests.record.helpers import REPO, SPECS, drain, record
 
-from simulator import Simulator
-from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
-from simulator.cassette_records import WRITE_BACK_MARKER
-from simulator.tools.cassette_to_corpus import reseed
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
-from tests.record.helpers import REPO, SPECS, drain, record
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "simulator.tools.cassette_to_corpus", *args],
+        [sys.executable, "-m", "connector_watch.simulator.tools.cassette_to_corpus", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from connector_watch.tests.record.helpers import SPECS, coverage_of, drain, line_of, record
 
 from sources.github.github import GithubLakeflowConnect
 from sources.hubspot.hubspot import HubspotLakeflowConnect
-from tests.record.helpers import SPECS, coverage_of, drain, line_of, record
 
 
 def test_hits_are_counted_per_spec_endpoint_and_unread_endpoints_are_listed(

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import requests
+from connector_watch.simulator import Simulator
+from connector_watch.simulator.live import LiveAPIError, capped_timeout, live_timeout_cap
+from connector_watch.tests.record.helpers import SPECS, findings, record
 
-from simulator import Simulator
-from simulator.live import LiveAPIError, capped_timeout, live_timeout_cap
 from sources.hubspot.hubspot import HubspotLakeflowConnect
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
-from tests.record.helpers import SPECS, findings, record
 
 
 def _closed_port() -> int:
@@ -35,7 +35,7 @@ def test_an_unreachable_api_fails_at_once_with_a_fix(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2.0
     assert error.value.kind == "unreachable" and not isinstance(error.value, requests.RequestException)
     assert "live API unreachable: GET http://127.0.0.1:" in str(error.value)
-    assert "python -m simulator.live_servers" in str(error.value)
+    assert "python -m connector_watch.simulator.live_servers" in str(error.value)
     assert not (tmp_path / "c.json").exists()  # nothing was recorded, nothing written
 
 

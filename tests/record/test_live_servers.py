@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-
-from simulator.live_servers.framework import CONTROL_HEADER, Drift
-from simulator.live_servers.process import start
-from tests.record.helpers import REPO, SPECS
+from connector_watch.simulator.live_servers.framework import CONTROL_HEADER, Drift
+from connector_watch.simulator.live_servers.process import start
+from connector_watch.tests.record.helpers import REPO, SPECS
 
 TIMEOUT = 10
 
@@ -29,7 +28,7 @@ def _get(url: str, **kwargs: Any) -> requests.Response:
 
 def test_the_command_line_prints_the_base_url_serves_and_stops() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.live_servers", "github", "--port", "0", "--drift", "extra_field"],
+        [sys.executable, "-m", "connector_watch.simulator.live_servers", "github", "--port", "0", "--drift", "extra_field"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -49,7 +48,7 @@ def test_the_command_line_prints_the_base_url_serves_and_stops() -> None:
 
 def test_bad_options_are_clear_errors() -> None:
     bad = subprocess.run(
-        [sys.executable, "-m", "simulator.live_servers", "zendesk", "--drift", "new_endpoint"],
+        [sys.executable, "-m", "connector_watch.simulator.live_servers", "zendesk", "--drift", "new_endpoint"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -57,7 +56,7 @@ def test_bad_options_are_clear_errors() -> None:
     )
     assert bad.returncode == 2 and "no new_endpoint drift" in bad.stderr
     listing = subprocess.run(
-        [sys.executable, "-m", "simulator.live_servers", "hubspot", "--list-drifts"],
+        [sys.executable, "-m", "connector_watch.simulator.live_servers", "hubspot", "--list-drifts"],
         cwd=REPO,
         capture_output=True,
         text=True,

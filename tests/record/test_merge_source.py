@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator.layout import Layout
-from simulator.tools.merge_source import INTERNAL_ROOTS, MergeError, merge
-from tests.record.helpers import REPO
+from connector_watch.simulator.layout import Layout
+from connector_watch.simulator.tools.merge_source import INTERNAL_ROOTS, MergeError, merge
+from connector_watch.tests.record.helpers import REPO
 
 SOURCES = ("github", "zendesk", "hubspot", "msgraph")
 STANDALONE = textwrap.dedent(
@@ -62,7 +61,7 @@ def test_merging_is_deterministic_and_check_reports_a_stale_file(tmp_path: Path)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "simulator.tools.merge_source", *args, "--workspace", str(workspace)],
+            [sys.executable, "-m", "connector_watch.simulator.tools.merge_source", *args, "--workspace", str(workspace)],
             cwd=workspace,
             capture_output=True,
             text=True,
@@ -131,11 +130,11 @@ def test_unmergeable_connectors_are_clear_errors(tmp_path: Path) -> None:
     nested = _toy_workspace(
         tmp_path / "a",
         """
-        from sources.interface import LakeflowConnect
+        from connector_watch.sources.interface import LakeflowConnect
 
         class ToyLakeflowConnect(LakeflowConnect):
             def list_tables(self):
-                from sources.toy.helpers import TABLES
+                from connector_watch.sources.toy.helpers import TABLES
                 return TABLES
         """,
     )
@@ -144,8 +143,8 @@ def test_unmergeable_connectors_are_clear_errors(tmp_path: Path) -> None:
     clash = _toy_workspace(
         tmp_path / "b",
         """
-        from sources.interface import LakeflowConnect
-        from sources.toy.helpers import helper
+        from connector_watch.sources.interface import LakeflowConnect
+        from connector_watch.sources.toy.helpers import helper
 
         def is_initial_offset(offset):
             return offset is None

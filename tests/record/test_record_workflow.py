@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator.cassette import Cassette
-from simulator.live_servers.process import start
-from simulator.scrub import secret_values
-from tests.record.conftest import cassette_paths, read_json
-from tests.record.helpers import line_of
-from tests.support.suites import SuiteRun, run_suite
-from tests.support.workspace import copy_examples
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.simulator.live_servers.process import start
+from connector_watch.simulator.scrub import secret_values
+from connector_watch.tests.record.conftest import cassette_paths, read_json
+from connector_watch.tests.record.helpers import line_of
+from connector_watch.tests.support.suites import SuiteRun, run_suite
+from connector_watch.tests.support.workspace import copy_examples
 
 pytestmark = pytest.mark.slow
 SOURCES = ("github", "zendesk", "hubspot", "msgraph")
@@ -208,7 +207,7 @@ def test_drift_is_reported_then_reseeding_clears_it_and_simulate_mode_stays_gree
             [
                 sys.executable,
                 "-m",
-                "simulator.tools.cassette_to_corpus",
+                "connector_watch.simulator.tools.cassette_to_corpus",
                 "--cassette",
                 str(cassette),
                 "--spec",

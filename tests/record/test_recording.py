@@ -7,13 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from connector_watch.simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.recording import (
+    MAX_RESPONSES_PER_REQUEST,
+    coverage_path,
+    merge,
+    validation_path,
+)
+from connector_watch.tests.record.helpers import drain, record
 
-from simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
-from simulator.recording import MAX_RESPONSES_PER_REQUEST, coverage_path, merge, validation_path
 from sources.github.github import GithubLakeflowConnect
 from sources.msgraph.msgraph import MsgraphLakeflowConnect
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
-from tests.record.helpers import drain, record
 
 
 def _interaction(path: str, status: int, body: str, query: dict[str, Any] | None = None) -> Interaction:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import requests
+from connector_watch.simulator import NoMatchingInteraction, Simulator
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.tests.record.helpers import SPECS, drain, record
 
-from simulator import NoMatchingInteraction, Simulator
-from simulator.cassette import Cassette
 from sources.github.github import GithubLakeflowConnect
 from sources.msgraph.msgraph import MsgraphLakeflowConnect
-from tests.record.helpers import SPECS, drain, record
 
 
 def test_replay_serves_the_recording_anywhere_and_names_the_nearest_on_a_miss(

@@ -6,9 +6,9 @@ import json
 import textwrap
 from pathlib import Path
 
-from simulator.cassette import Interaction, RecordedRequest, RecordedResponse
-from simulator.sampling import neutralise, records_path, sample_interaction, strip_link_header
-from simulator.spec import load_spec
+from connector_watch.simulator.cassette import Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.sampling import neutralise, records_path, sample_interaction, strip_link_header
+from connector_watch.simulator.spec import load_spec
 
 
 def _interaction(body: object, headers: dict[str, str] | None = None) -> Interaction:

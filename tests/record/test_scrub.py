@@ -6,8 +6,7 @@ import base64
 import json
 
 import pytest
-
-from simulator.scrub import (
+from connector_watch.simulator.scrub import (
     REDACTED,
     Scrubber,
     SecretFound,

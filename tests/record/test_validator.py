@@ -10,12 +10,20 @@ from typing import Any
 
 import pytest
 import requests
+from connector_watch.tests.record.helpers import (
+    SPECS,
+    coverage_of,
+    drain,
+    findings,
+    line_of,
+    record,
+    report_of,
+)
 
 from sources.github.github import GithubLakeflowConnect
 from sources.hubspot.hubspot import HubspotLakeflowConnect
 from sources.msgraph.msgraph import MsgraphLakeflowConnect
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
-from tests.record.helpers import SPECS, coverage_of, drain, findings, line_of, record, report_of
 
 GITHUB_SPEC = SPECS / "github" / "endpoints.yaml"
 ZENDESK_SPEC = SPECS / "zendesk" / "endpoints.yaml"
@@ -45,7 +53,7 @@ def test_an_extra_field_names_the_field_the_corpus_record_and_the_spec_line(
     assert related["line"] == line_of(GITHUB_SPEC, "corpus: issues")
     assert "cassette_to_corpus" in finding["fix"]
     printed = subprocess.run(
-        [sys.executable, "-m", "simulator.validator", str(simulator.recording.validation)],
+        [sys.executable, "-m", "connector_watch.simulator.validator", str(simulator.recording.validation)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -219,7 +227,7 @@ def test_the_cli_reads_the_public_validators_reports_and_exits_1_on_their_drift(
     path = tmp_path / "TestX.json.validation.json"
     path.write_text(json.dumps(upstream))
     drifting = subprocess.run(
-        [sys.executable, "-m", "simulator.validator", str(path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "connector_watch.simulator.validator", str(path)], capture_output=True, text=True, timeout=60
     )
     assert drifting.returncode == 1
     assert "issue: top-level keys in live missing from spec: ['total']" in drifting.stdout
@@ -227,6 +235,6 @@ def test_the_cli_reads_the_public_validators_reports_and_exits_1_on_their_drift(
         row["status"] = "validated"
     path.write_text(json.dumps(upstream))
     clean = subprocess.run(
-        [sys.executable, "-m", "simulator.validator", str(path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "connector_watch.simulator.validator", str(path)], capture_output=True, text=True, timeout=60
     )
     assert clean.returncode == 0, clean.stdout

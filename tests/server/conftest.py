@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.server.support import VIOLATIONS, Daemon, copy_workspace, run
+from connector_watch.tests.server.support import VIOLATIONS, Daemon, copy_workspace, run
 
 
 @pytest.fixture(scope="session")

@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from connector_watch.daemon import protocol
+from connector_watch.tests.support.workspace import copy_examples
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
-
-from daemon import protocol
-from tests.support.workspace import copy_examples
 
 REPO = Path(__file__).resolve().parents[2]
 DISCOVERY = Path(".connector-watch") / "daemon.json"
@@ -355,7 +354,7 @@ def connector_watch() -> list[str]:
     script = Path(sys.executable).with_name("connector-watch")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from daemon.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from connector_watch.daemon.cli import main; sys.exit(main())"]
 
 
 class Daemon:

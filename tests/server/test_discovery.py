@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from daemon import protocol
-from daemon.server import Discovery, pid_alive
-from tests.server.support import Daemon, connector_watch, copy_workspace, run
+from connector_watch.daemon import protocol
+from connector_watch.daemon.server import Discovery, pid_alive
+from connector_watch.tests.server.support import Daemon, connector_watch, copy_workspace, run
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 

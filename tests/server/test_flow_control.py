@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon import events as ev
-from daemon.engine import Engine
-from daemon.server import OUTBOX_LIMIT, DaemonServer
-from tests.server.support import Client, RawClient, assert_contiguous, notifications_of, run
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.server import OUTBOX_LIMIT, DaemonServer
+from connector_watch.tests.server.support import Client, RawClient, assert_contiguous, notifications_of, run
 
 EVENTS = 10_000
 PAYLOAD = "x" * 1000  # about the size of a test/finished with a diagnostic

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from daemon.diagnostics import BLAME_CATEGORIES
-from tests.server.support import REPO, Daemon
+from connector_watch.daemon.diagnostics import BLAME_CATEGORIES
+from connector_watch.tests.server.support import REPO, Daemon
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 

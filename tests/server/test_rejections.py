@@ -13,10 +13,9 @@ import socket
 from typing import Any
 
 import pytest
+from connector_watch.daemon import protocol
+from connector_watch.tests.server.support import Client, Daemon, raw_http, run
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-from daemon import protocol
-from tests.server.support import Client, Daemon, raw_http, run
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 

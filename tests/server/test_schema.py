@@ -10,8 +10,14 @@ import json
 from typing import Any
 
 import pytest
-
-from tests.server.support import Client, Daemon, notifications_of, request_message, run, schema_violations
+from connector_watch.tests.server.support import (
+    Client,
+    Daemon,
+    notifications_of,
+    request_message,
+    run,
+    schema_violations,
+)
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 

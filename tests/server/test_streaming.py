@@ -9,8 +9,7 @@ import asyncio
 from typing import Any
 
 import pytest
-
-from tests.server.support import Client, Daemon, assert_contiguous, notifications_of, run
+from connector_watch.tests.server.support import Client, Daemon, assert_contiguous, notifications_of, run
 
 pytestmark = pytest.mark.slow  # a real `connector-watch serve` subprocess
 

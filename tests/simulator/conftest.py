@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator import Simulator
+from connector_watch.simulator import Simulator
 
 BASE = "https://api.example.com"
 

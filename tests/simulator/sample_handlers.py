@@ -1,4 +1,4 @@
-"""Custom handlers the tests' specs name with ``handler: tests.simulator.sample_handlers:...``."""
+"""Custom handlers the tests' specs name with ``handler: connector_watch.tests.simulator.sample_handlers:...``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-
-from simulator.responses import json_response
+from connector_watch.simulator.responses import json_response
 
 #: Every call, for assertions: (method, url, endpoint key, corpus tables visible).
 CALLS: list[tuple[str, str, str, list[str]]] = []

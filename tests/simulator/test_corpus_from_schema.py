@@ -1,4 +1,4 @@
-"""``simulator.tools.corpus_from_schema``: valid records for every Spark type, keys, cursors, no clobbering."""
+"""``connector_watch.simulator.tools.corpus_from_schema``: valid records for every Spark type, keys, cursors, no clobbering."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_watch.simulator.tools.corpus_from_schema import (
+    CorpusExistsError,
+    generate_records,
+    main,
+    write_corpus,
+    write_corpus_from_schemas,
+)
+from connector_watch.simulator.values import as_instant, dotted_get
+from connector_watch.sources.parsing import parse_record
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -32,16 +41,6 @@ from pyspark.sql.types import (
     TimestampType,
     VariantType,
 )
-
-from simulator.tools.corpus_from_schema import (
-    CorpusExistsError,
-    generate_records,
-    main,
-    write_corpus,
-    write_corpus_from_schemas,
-)
-from simulator.values import as_instant, dotted_get
-from sources.parsing import parse_record
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 20, 14, 37, 12, tzinfo=timezone.utc)
@@ -578,7 +577,7 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "simulator.tools.corpus_from_schema",
+            "connector_watch.simulator.tools.corpus_from_schema",
             "--connector",
             "sources.zendesk.zendesk:ZendeskLakeflowConnect",
             "--config",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from simulator import CorpusError, Simulator, SimulatorConfigError, SpecError, UnknownEndpoint
-from simulator.locations import LocatedSyntaxError, parse_json
-from tests.simulator.conftest import BASE, write_spec
+from connector_watch.simulator import CorpusError, Simulator, SimulatorConfigError, SpecError, UnknownEndpoint
+from connector_watch.simulator.locations import LocatedSyntaxError, parse_json
+from connector_watch.tests.simulator.conftest import BASE, write_spec
 
 SPEC = """
 endpoints:

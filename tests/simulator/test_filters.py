@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 import requests
-
-from simulator.values import as_instant, dotted_get, matches, parse_iso, sort_key
-from tests.simulator.conftest import BASE, ids
+from connector_watch.simulator.values import as_instant, dotted_get, matches, parse_iso, sort_key
+from connector_watch.tests.simulator.conftest import BASE, ids
 
 # --------------------------------------------------------------------------- instants
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-
-from simulator.future import synthesize
-from simulator.values import as_instant
-from tests.simulator.conftest import BASE
+from connector_watch.simulator.future import synthesize
+from connector_watch.simulator.values import as_instant
+from connector_watch.tests.simulator.conftest import BASE
 
 NOW = datetime(2026, 3, 10, 12, 30, 15, 123456, tzinfo=timezone.utc)
 

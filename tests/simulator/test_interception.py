@@ -8,9 +8,8 @@ import urllib.request
 
 import pytest
 import requests
-
-from simulator import Simulator, UnknownEndpoint, interception
-from tests.simulator.conftest import BASE, write_spec
+from connector_watch.simulator import Simulator, UnknownEndpoint, interception
+from connector_watch.tests.simulator.conftest import BASE, write_spec
 
 SPEC = """
 endpoints:

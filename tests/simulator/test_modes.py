@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from simulator import (
+from connector_watch.simulator import (
     MODE_HYBRID,
     MODE_LIVE,
     MODE_RECORD,
@@ -26,8 +25,8 @@ from simulator import (
     SimulatorConfigError,
     mode_from_env,
 )
-from simulator.cassette import Cassette
-from tests.simulator.conftest import write_spec
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.tests.simulator.conftest import write_spec
 
 
 def interaction(

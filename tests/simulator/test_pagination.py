@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from tests.simulator.conftest import BASE, ids
+from connector_watch.tests.simulator.conftest import BASE, ids
 
 ITEMS = {"items": [{"id": i, "name": f"item-{i}"} for i in range(1, 8)]}
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from tests.simulator import sample_handlers
-from tests.simulator.conftest import BASE, ids
+from connector_watch.tests.simulator import sample_handlers
+from connector_watch.tests.simulator.conftest import BASE, ids
 
 ITEMS = {"items": [{"id": i, "kind": "a" if i % 2 else "b"} for i in range(1, 6)]}
 
@@ -349,7 +348,7 @@ def test_handler_escape_hatch(simulate) -> None:
       - path: /items
         method: GET
         corpus: items
-        handler: tests.simulator.sample_handlers:serve_items
+        handler: connector_watch.tests.simulator.sample_handlers:serve_items
     """
     sample_handlers.CALLS.clear()
     with simulate(spec, ITEMS) as sim:
@@ -370,10 +369,10 @@ def test_handler_status_and_errors(simulate) -> None:
     endpoints:
       - path: /teapot
         method: GET
-        handler: tests.simulator.sample_handlers:teapot
+        handler: connector_watch.tests.simulator.sample_handlers:teapot
       - path: /explode
         method: GET
-        handler: tests.simulator.sample_handlers:explode
+        handler: connector_watch.tests.simulator.sample_handlers:explode
     """
     with simulate(spec, {}) as sim:
         assert requests.get(f"{BASE}/teapot").status_code == 418
@@ -382,7 +381,7 @@ def test_handler_status_and_errors(simulate) -> None:
     failed = sim.trace.entries[1]
     assert failed.outcome == "handler-error"
     assert (
-        failed.message == "handler tests.simulator.sample_handlers:explode raised RuntimeError: handler bug"
+        failed.message == "handler connector_watch.tests.simulator.sample_handlers:explode raised RuntimeError: handler bug"
     )
 
 
@@ -392,7 +391,7 @@ def test_declared_errors_come_before_the_handler(simulate) -> None:
       - path: /items
         method: GET
         corpus: items
-        handler: tests.simulator.sample_handlers:serve_items
+        handler: connector_watch.tests.simulator.sample_handlers:serve_items
         errors: [{status: 500, on_calls: [1]}]
     """
     with simulate(spec, ITEMS):

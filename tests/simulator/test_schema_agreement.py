@@ -19,11 +19,10 @@ import jsonschema
 import pytest
 import requests
 import yaml
-
-from simulator import check_spec, pagination, spec
-from simulator.pagination import encode_token
-from simulator.values import matches
-from tests.simulator.conftest import UPSTREAM_SPECS, write_spec
+from connector_watch.simulator import check_spec, pagination, spec
+from connector_watch.simulator.pagination import encode_token
+from connector_watch.simulator.values import matches
+from connector_watch.tests.simulator.conftest import UPSTREAM_SPECS, write_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "simulator" / "endpoints.schema.json").read_text(encoding="utf-8"))
@@ -57,12 +56,12 @@ VALID = {
     "minimal": endpoint("corpus: items\n"),
     "lower-case-method": "endpoints:\n  - {path: /items, method: post, corpus: items}\n",
     "capitalized-method": "endpoints:\n  - {path: /items, method: Delete, corpus: items}\n",
-    "handler-only": endpoint("handler: tests.simulator.sample_handlers:serve_items\n"),
+    "handler-only": endpoint("handler: connector_watch.tests.simulator.sample_handlers:serve_items\n"),
     "every-key": endpoint(
         """
         corpus: items
         description: all of it
-        handler: tests.simulator.sample_handlers:serve_items
+        handler: connector_watch.tests.simulator.sample_handlers:serve_items
         strict_params: true
         synthesize_future_records: {cursor_field: a.b, count: 0}
         params:
@@ -170,7 +169,7 @@ INVALID = {
     ),
     "default-sort-bad-order": endpoint("corpus: items\nresponse: {default_sort: 'a up'}\n"),
     "default-sort-three-words": endpoint("corpus: items\nresponse: {default_sort: 'a asc b'}\n"),
-    "handler-without-colon": endpoint("handler: tests.simulator.sample_handlers.serve_items\n"),
+    "handler-without-colon": endpoint("handler: connector_watch.tests.simulator.sample_handlers.serve_items\n"),
     "strict-params-string": endpoint("corpus: items\nstrict_params: 'yes'\n"),
     "single-entity-string": endpoint("corpus: items\nresponse: {single_entity: 'true'}\n"),
     "max-zero": endpoint("corpus: items\nparams: {n: {role: per_page, max: 0}}\n"),
@@ -200,8 +199,8 @@ LOADER_ONLY = {
     "path-filter-without-placeholder": endpoint(
         "corpus: items\nparams: {org: {role: filter, in: path, field: org, op: eq}}\n"
     ),
-    "handler-module-missing": endpoint("handler: tests.simulator.not_there:serve\n"),
-    "handler-function-missing": endpoint("handler: tests.simulator.sample_handlers:nope\n"),
+    "handler-module-missing": endpoint("handler: connector_watch.tests.simulator.not_there:serve\n"),
+    "handler-function-missing": endpoint("handler: connector_watch.tests.simulator.sample_handlers:nope\n"),
     "key-outside-body": endpoint("corpus: items\nparams: {q: {role: filter, field: a, op: eq, key: b}}\n"),
     "options-on-a-filter": endpoint(
         "corpus: items\nparams: {q: {role: filter, field: a, op: eq, options: [x]}}\n"

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from simulator import SpecError, check_spec, load_spec
-from simulator.errors import Issue
-from tests.simulator.conftest import write_spec
+from connector_watch.simulator import SpecError, check_spec, load_spec
+from connector_watch.simulator.errors import Issue
+from connector_watch.tests.simulator.conftest import write_spec
 
 ROLES = "[filter, sort_by, sort_order, page, per_page, limit, offset, cursor, ignore]"
 OPS = "[eq, ne, gt, gte, lt, lte, in, contains, starts_with, ends_with]"
@@ -369,12 +368,12 @@ REJECTIONS = [
           - path: /items
             method: GET
             corpus: items
-            handler: tests.simulator.no_such_module:serve
+            handler: connector_watch.tests.simulator.no_such_module:serve
         """,
         5,
         14,
-        "endpoint #0 (GET /items): handler module 'tests.simulator.no_such_module' does not import:"
-        " No module named 'tests.simulator.no_such_module'",
+        "endpoint #0 (GET /items): handler module 'connector_watch.tests.simulator.no_such_module' does not import:"
+        " No module named 'connector_watch.tests.simulator.no_such_module'",
     ),
     (
         "handler-function-missing",
@@ -383,11 +382,11 @@ REJECTIONS = [
           - path: /items
             method: GET
             corpus: items
-            handler: tests.simulator.sample_handlers:serve_item
+            handler: connector_watch.tests.simulator.sample_handlers:serve_item
         """,
         5,
         14,
-        "endpoint #0 (GET /items): handler 'tests.simulator.sample_handlers:serve_item': module has no"
+        "endpoint #0 (GET /items): handler 'connector_watch.tests.simulator.sample_handlers:serve_item': module has no"
         " function 'serve_item'; did you mean 'serve_items'?",
     ),
     (
@@ -397,12 +396,12 @@ REJECTIONS = [
           - path: /items
             method: GET
             corpus: items
-            handler: tests.simulator.sample_handlers.serve_items
+            handler: connector_watch.tests.simulator.sample_handlers.serve_items
         """,
         5,
         14,
         "endpoint #0 (GET /items): handler must be 'module.path:function',"
-        " got 'tests.simulator.sample_handlers.serve_items'",
+        " got 'connector_watch.tests.simulator.sample_handlers.serve_items'",
     ),
     (
         "path-filter-without-placeholder",
@@ -676,12 +675,12 @@ def test_handler_endpoint_needs_no_corpus(tmp_path: Path) -> None:
         endpoints:
           - path: /items
             method: GET
-            handler: tests.simulator.sample_handlers:serve_items
+            handler: connector_watch.tests.simulator.sample_handlers:serve_items
         """,
         {},
     )
     assert spec is not None, issues
-    assert spec.endpoints[0].handler == "tests.simulator.sample_handlers:serve_items"
+    assert spec.endpoints[0].handler == "connector_watch.tests.simulator.sample_handlers:serve_items"
 
 
 def test_check_files_false_skips_the_corpus_check(tmp_path: Path) -> None:

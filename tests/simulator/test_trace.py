@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
-from simulator import trace
-from tests.simulator.conftest import BASE
+from connector_watch.simulator import trace
+from connector_watch.tests.simulator.conftest import BASE
 
 SPEC = """
 endpoints:

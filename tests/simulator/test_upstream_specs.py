@@ -22,9 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 import yaml
-
-from simulator import Simulator, check_spec
-from tests.simulator.conftest import UPSTREAM_SPECS
+from connector_watch.simulator import Simulator, check_spec
+from connector_watch.tests.simulator.conftest import UPSTREAM_SPECS
 
 pytestmark = pytest.mark.skipif(
     not UPSTREAM_SPECS.is_dir(),

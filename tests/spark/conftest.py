@@ -2,7 +2,7 @@
 
 Every test that starts Spark is marked ``spark`` and ``slow``; ``make test-quick``
 (``-m "not slow"``) leaves them out. A missing Java runtime or pyarrow fails the
-session fixture with the one clear message of :class:`~sources.spark.session.SparkSetupError`.
+session fixture with the one clear message of :class:`~connector_watch.sources.spark.session.SparkSetupError`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator import Simulator
-from simulator.layout import Layout
-from sources.spark import runtime
-from sources.spark.config import load_source_config
+from connector_watch.simulator import Simulator
+from connector_watch.simulator.layout import Layout
+from connector_watch.sources.spark import runtime
+from connector_watch.sources.spark.config import load_source_config
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYOUT = Layout.load(ROOT)
@@ -57,7 +56,7 @@ def plain_drain(source: str, table: str, call: str = "read_table") -> list[dict[
 
 
 def read_options(source: str, table: str, **extra: str) -> dict[str, str]:
-    """The options of a simulated read of ``table``, as ``python -m sources.spark read`` builds them."""
+    """The options of a simulated read of ``table``, as ``python -m connector_watch.sources.spark read`` builds them."""
     config = load_source_config(LAYOUT, source)
     return {
         **config.options(table),
@@ -72,7 +71,7 @@ def read_options(source: str, table: str, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def spark_session_for_tests() -> Iterator[Any]:
     """One SparkSession for the whole test run (another suite's session is reused if it came first)."""
-    from sources.spark.session import SparkSetupError, spark_session
+    from connector_watch.sources.spark.session import SparkSetupError, spark_session
 
     try:
         session = spark_session("local[2]", app_name="connector-watch-tests", python_path=[ROOT])
@@ -86,7 +85,7 @@ def spark_session_for_tests() -> Iterator[Any]:
 def spark(spark_session_for_tests: Any) -> Any:
     """The shared session with this repository's ``lakeflow_connect`` registered (another test in
     the same process may have registered a merged file's data source under that name)."""
-    from sources.spark.datasource import register
+    from connector_watch.sources.spark.datasource import register
 
     register(spark_session_for_tests)
     return spark_session_for_tests
@@ -101,7 +100,7 @@ def trace_dir() -> Iterator[Path]:
 
 def pk_values(rows: list[Any], pks: list[str]) -> list[str]:
     """The primary keys of rows (Spark Rows or dicts) as sortable JSON text."""
-    from simulator.values import dotted_get
+    from connector_watch.simulator.values import dotted_get
 
     out = []
     for row in rows:

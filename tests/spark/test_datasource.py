@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon.spark_stage import ground_truth_problems, load_traces
-from sources.spark.runtime import parse_problems
-from tests.spark.conftest import LAYOUT, example_tables, pk_values, plain_drain, read_options
+from connector_watch.daemon.spark_stage import ground_truth_problems, load_traces
+from connector_watch.sources.spark.runtime import parse_problems
+from connector_watch.tests.spark.conftest import LAYOUT, example_tables, pk_values, plain_drain, read_options
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -71,7 +70,7 @@ STREAMS = [
     (
         "github",
         "issues",
-        {"connector": "tests.spark.broken_connectors:LookbackGithub"},
+        {"connector": "connector_watch.tests.spark.broken_connectors:LookbackGithub"},
         "a lookback re-reads a record with the same offset: caught up, not stuck",
     ),
 ]
@@ -108,7 +107,7 @@ def test_an_available_now_stream_terminates_with_the_batch_rows(
 
 
 def test_a_conversion_error_names_the_table_field_value_and_record(spark: Any) -> None:
-    options = read_options("github", "issues", connector="tests.spark.broken_connectors:TitleAsNumberGithub")
+    options = read_options("github", "issues", connector="connector_watch.tests.spark.broken_connectors:TitleAsNumberGithub")
     with pytest.raises(Exception) as caught:
         _read(spark, options).collect()
     text = str(caught.value)
@@ -128,7 +127,7 @@ def test_a_conversion_error_names_the_table_field_value_and_record(spark: Any) -
 
 def test_a_read_that_never_settles_stops_with_a_clear_error(spark: Any) -> None:
     options = read_options(
-        "github", "issues", connector="tests.spark.broken_connectors:StuckOffsetGithub", maxBatches="5"
+        "github", "issues", connector="connector_watch.tests.spark.broken_connectors:StuckOffsetGithub", maxBatches="5"
     )
     with pytest.raises(Exception) as caught:
         _read(spark, options).collect()
@@ -171,9 +170,9 @@ def test_executors_find_the_spec_by_source_name_alone(spark: Any, monkeypatch: p
 
 def test_a_cassette_recorded_against_the_live_api_replays_through_spark(spark: Any, tmp_path: Path) -> None:
     """Replay on the executors answers what the sampled recording never asked (the next cursor) too."""
-    from simulator.live_servers.process import start
-    from sources.spark import runtime
-    from tests.record.helpers import drain, record
+    from connector_watch.simulator.live_servers.process import start
+    from connector_watch.sources.spark import runtime
+    from connector_watch.tests.record.helpers import drain, record
 
     cassette = tmp_path / "TestZendeskConnector.json"
     recorded: list[dict[str, Any]] = []

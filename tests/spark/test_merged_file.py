@@ -1,9 +1,9 @@
-"""A merged single-file connector built on :mod:`sources.spark.readers` reads through Spark like the package.
+"""A merged single-file connector built on :mod:`connector_watch.sources.spark.readers` reads through Spark like the package.
 
-``python -m simulator.tools.merge_source github`` (its default template is
+``python -m connector_watch.simulator.tools.merge_source github`` (its default template is
 ``sources/spark/readers.py``) gives one file with no import from this repository; its ``register_lakeflow_source``
 registers the same readers (batch drain, partitions, streams). The connector talks to
-a real local HTTP server (:mod:`simulator.live_servers`), since no simulator is
+a real local HTTP server (:mod:`connector_watch.simulator.live_servers`), since no simulator is
 inside a merged file.
 """
 
@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from simulator.layout import Layout
-from simulator.tools.merge_source import merge
-from sources.spark.datasource import register
-from tests.spark.conftest import ROOT, pk_values
+from connector_watch.simulator.layout import Layout
+from connector_watch.simulator.tools.merge_source import merge
+from connector_watch.sources.spark.datasource import register
+from connector_watch.tests.spark.conftest import ROOT, pk_values
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -47,7 +46,7 @@ def merged_github(spark: Any, tmp_path: Path) -> Iterator[Any]:
 def test_the_merged_file_reads_every_batch_partitions_and_streams(
     spark: Any, merged_github: Any, tmp_path: Path
 ) -> None:
-    from simulator.live_servers.process import start
+    from connector_watch.simulator.live_servers.process import start
 
     with start("github") as server:
         options = {**server.config, "max_records_per_batch": "3"}

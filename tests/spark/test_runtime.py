@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon.spark_stage import diagnostics_for, ground_truth_problems, schema_field_location
-from simulator.layout import Layout
-from sources.spark import runtime, session
-from sources.spark.config import load_source_config
-from sources.spark.runtime import ConnectorProblem, DataSourceOptionError
-from sources.spark.session import SparkSetupError
+from connector_watch.daemon.spark_stage import diagnostics_for, ground_truth_problems, schema_field_location
+from connector_watch.simulator.layout import Layout
+from connector_watch.sources.spark import runtime, session
+from connector_watch.sources.spark.config import load_source_config
+from connector_watch.sources.spark.runtime import ConnectorProblem, DataSourceOptionError
+from connector_watch.sources.spark.session import SparkSetupError
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYOUT = Layout.load(ROOT)
@@ -182,11 +181,11 @@ def test_a_changed_connector_package_is_imported_again(
 
 
 def test_the_framework_itself_is_never_reloaded() -> None:
-    import sources.spark.datasource as before
+    import connector_watch.sources.spark.datasource as before
 
-    runtime.refresh("sources.spark")
+    runtime.refresh("connector_watch.sources.spark")
     runtime.refresh("sources")
-    assert sys.modules["sources.spark.datasource"] is before
+    assert sys.modules["connector_watch.sources.spark.datasource"] is before
 
 
 # ---------------------------------------------------------------------------- configs
@@ -322,11 +321,10 @@ def test_schema_fields_are_located_through_the_schema_variables() -> None:
 def test_arrow_batches_equal_what_pyspark_builds_for_every_example_table() -> None:
     """The column-wise Arrow conversion gives PySpark's own batches, value for value."""
     import pyarrow as pa
+    from connector_watch.sources.parsing import parse_record
+    from connector_watch.sources.spark.readers import ArrowBatcher
+    from connector_watch.tests.spark.conftest import example_tables, plain_drain
     from pyspark.sql.worker.plan_data_source_read import records_to_arrow_batches
-
-    from sources.parsing import parse_record
-    from sources.spark.readers import ArrowBatcher
-    from tests.spark.conftest import example_tables, plain_drain
 
     class Named:
         @staticmethod
@@ -349,9 +347,8 @@ def test_arrow_batches_equal_what_pyspark_builds_for_every_example_table() -> No
 def test_a_column_pyarrow_refuses_falls_back_to_pysparks_converter() -> None:
     from decimal import Decimal
 
+    from connector_watch.sources.spark.readers import ArrowBatcher
     from pyspark.sql.types import DecimalType, MapType, StringType, StructField, StructType, TimestampType
-
-    from sources.spark.readers import ArrowBatcher
 
     schema = StructType(
         [

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon.spark_stage import SparkStage
-from tests.spark.conftest import ROOT
+from connector_watch.daemon.spark_stage import SparkStage
+from connector_watch.tests.spark.conftest import ROOT
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon import events as ev
-from daemon.diagnostics import Diagnostic
-from daemon.engine import Engine, EngineOptions
+from connector_watch.daemon import events as ev
+from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.engine import Engine, EngineOptions
 
 
 class LiveEngine:

@@ -25,9 +25,9 @@ export interface BootstrapInputs {
   force?: boolean;
 }
 
-/** WORKFLOW.md S2: `python -m simulator.tools.corpus_from_schema` with the test class's stand-in credentials. */
+/** WORKFLOW.md S2: `python -m connector_watch.simulator.tools.corpus_from_schema` with the test class's stand-in credentials. */
 export function bootstrapCommand(i: BootstrapInputs): string {
-  const words = [i.python, "-m", "simulator.tools.corpus_from_schema", "--connector", `${i.connectorModule}:${i.connectorClass}`];
+  const words = [i.python, "-m", "connector_watch.simulator.tools.corpus_from_schema", "--connector", `${i.connectorModule}:${i.connectorClass}`];
   let config = "";
   if (i.testModule && i.testClass) {
     const script = `import json; from ${i.testModule} import ${i.testClass} as T; print(json.dumps(getattr(T, "replay_config", {}) or {}))`;
@@ -46,12 +46,12 @@ export interface ReseedInputs {
   dryRun?: boolean;
 }
 
-/** WORKFLOW.md R3: `python -m simulator.tools.cassette_to_corpus --cassette … --spec … --output …`. */
+/** WORKFLOW.md R3: `python -m connector_watch.simulator.tools.cassette_to_corpus --cassette … --spec … --output …`. */
 export function reseedCommand(i: ReseedInputs): string {
   return commandLine([
     i.python,
     "-m",
-    "simulator.tools.cassette_to_corpus",
+    "connector_watch.simulator.tools.cassette_to_corpus",
     "--cassette",
     i.cassette,
     "--spec",

@@ -173,7 +173,7 @@ export class Workflow {
   async mergeSource(): Promise<void> {
     const source = await this.pickSource("Merge which connector's source?");
     if (!source) return;
-    const template = this.config().get<string>("mergeCommand") || "${python} -m simulator.tools.merge_source ${source}";
+    const template = this.config().get<string>("mergeCommand") || "${python} -m connector_watch.simulator.tools.merge_source ${source}";
     this.run(mergeCommand(template, { python: pythonFor(this.root, this.config()), source, workspaceFolder: this.root }));
   }
 

@@ -44,7 +44,7 @@ test("bootstrap: corpus_from_schema with the test class's stand-in credentials w
 });
 
 test("merge: the default merge command writes the merged connector file", () => {
-  const template = "${python} -m simulator.tools.merge_source ${source}";
+  const template = "${python} -m connector_watch.simulator.tools.merge_source ${source}";
   run(mergeCommand(template, { python, source: "zendesk", workspaceFolder: workspace }));
   assert.ok(existsSync(join(workspace, "sources/zendesk/_generated_zendesk_python_source.py")));
 });

@@ -45,6 +45,6 @@ test("activation: connector sources, endpoints.yaml files, or a running daemon",
 
 test("the merge command's default is the same in the manifest and the code", () => {
   const fromManifest = manifest.contributes.configuration.properties["connectorWatch.mergeCommand"].default;
-  assert.equal(fromManifest, "${python} -m simulator.tools.merge_source ${source}");
+  assert.equal(fromManifest, "${python} -m connector_watch.simulator.tools.merge_source ${source}");
   assert.ok(readFileSync(join(EXTENSION_ROOT, "src", "vscode", "workflow.ts"), "utf8").includes(JSON.stringify(fromManifest)));
 });

@@ -37,7 +37,7 @@ test("bootstrap runs corpus_from_schema with the test class's stand-in credentia
   });
   assert.equal(
     line,
-    "/w/.venv/bin/python -m simulator.tools.corpus_from_schema --connector sources.zendesk.zendesk:ZendeskLakeflowConnect" +
+    "/w/.venv/bin/python -m connector_watch.simulator.tools.corpus_from_schema --connector sources.zendesk.zendesk:ZendeskLakeflowConnect" +
       ` --config "$(/w/.venv/bin/python -c 'import json; from tests.unit.sources.zendesk.test_zendesk_lakeflow_connect import TestZendeskConnector as T; print(json.dumps(getattr(T, "replay_config", {}) or {}))')"` +
       " --output simulator/specs/zendesk/corpus --records 5 --force",
   );
@@ -46,7 +46,7 @@ test("bootstrap runs corpus_from_schema with the test class's stand-in credentia
 test("re-seed runs cassette_to_corpus; merge fills the template", () => {
   assert.equal(
     reseedCommand({ python: "python3", cassette: "tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json", spec: "simulator/specs/zendesk/endpoints.yaml", output: "simulator/specs/zendesk/corpus", dryRun: true }),
-    "python3 -m simulator.tools.cassette_to_corpus --cassette tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json --spec simulator/specs/zendesk/endpoints.yaml --output simulator/specs/zendesk/corpus --dry-run",
+    "python3 -m connector_watch.simulator.tools.cassette_to_corpus --cassette tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json --spec simulator/specs/zendesk/endpoints.yaml --output simulator/specs/zendesk/corpus --dry-run",
   );
   assert.equal(
     mergeCommand("${python} tools/merge.py ${source} --root ${workspaceFolder}", { python: "/v/python", source: "zendesk", workspaceFolder: "/my ws" }),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.cassette_records import WRITE_BACK_MARKER
+from connector_watch.simulator.cassette_records import WRITE_BACK_MARKER
 
 __all__ = ["WRITE_BACK_MARKER", "LakeflowConnectWriteTestUtils"]
 

@@ -15,11 +15,10 @@ import json
 from typing import Any
 
 import pytest
-
-from sources.interface import SupportsPartition, SupportsPartitionedStream
-from tests.harness.failures import HarnessFailure, annotate
-from tests.harness.records import check_records, drain
-from tests.unit.sources.test_suite import canonical, for_tables
+from connector_watch.sources.interface import SupportsPartition, SupportsPartitionedStream
+from connector_watch.tests.harness.failures import HarnessFailure, annotate
+from connector_watch.tests.harness.records import check_records, drain
+from connector_watch.tests.unit.sources.test_suite import canonical, for_tables
 
 
 class SupportsPartitionTests:

@@ -14,7 +14,7 @@ must exist in the schema), plus a ground-truth check in simulate mode. Table
 checks get **one pytest node per table** (``test_read_table[issues]``), so a
 change to one table's corpus reruns only that table's nodes.
 
-Failures raise :class:`~tests.harness.failures.HarnessFailure` with a ``check``
+Failures raise :class:`~connector_watch.tests.harness.failures.HarnessFailure` with a ``check``
 code and evidence; exceptions from the connector propagate unchanged (with a
 note naming the table) so their traceback points at the connector's line.
 """
@@ -28,18 +28,16 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 import requests
-from pyspark.sql.types import StructType
-
-from simulator import NoMatchingInteraction, UnknownEndpoint
-from simulator import trace as simulator_trace
-from simulator.values import dotted_get
-from sources.interface import INGESTION_TYPES, LakeflowConnect, SupportsPartition
-from tests.harness import observations
-from tests.harness import settings as settings_module
-from tests.harness.catalogue import catalogue_of, partitioned
-from tests.harness.failures import HarnessFailure, annotate
-from tests.harness.ground_truth import compare
-from tests.harness.records import (
+from connector_watch.simulator import NoMatchingInteraction, UnknownEndpoint
+from connector_watch.simulator import trace as simulator_trace
+from connector_watch.simulator.values import dotted_get
+from connector_watch.sources.interface import INGESTION_TYPES, LakeflowConnect, SupportsPartition
+from connector_watch.tests.harness import observations
+from connector_watch.tests.harness import settings as settings_module
+from connector_watch.tests.harness.catalogue import catalogue_of, partitioned
+from connector_watch.tests.harness.failures import HarnessFailure, annotate
+from connector_watch.tests.harness.ground_truth import compare
+from connector_watch.tests.harness.records import (
     INCREMENTAL,
     check_offset,
     check_records,
@@ -49,6 +47,7 @@ from tests.harness.records import (
     take,
     unpack_read,
 )
+from pyspark.sql.types import StructType
 
 F = TypeVar("F", bound=Callable[..., Any])
 INVALID_TABLE = "__nonexistent_table_$$_9z9z9z__"
@@ -67,7 +66,7 @@ NOT_A_TABLE_CHECK = (
 
 
 def for_tables(selection: str) -> Callable[[F], F]:
-    """Run a test once per table of ``selection`` (see :mod:`tests.harness.catalogue`)."""
+    """Run a test once per table of ``selection`` (see :mod:`connector_watch.tests.harness.catalogue`)."""
 
     def mark(func: F) -> F:
         func._cw_tables = selection  # type: ignore[attr-defined]
@@ -205,7 +204,7 @@ class LakeflowConnectTests:
                 annotate(
                     exc,
                     "a first read gets start_offset=None (Spark batch reads pass None, streams {}): treat "
-                    "both as 'from the beginning' (sources.interface.is_initial_offset)",
+                    "both as 'from the beginning' (connector_watch.sources.interface.is_initial_offset)",
                 )
             raise annotate(exc, f"[{table}] {call}(start_offset={offset!r}) raised")
         return unpack_read(result, table, call, offset)

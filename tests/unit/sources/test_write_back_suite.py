@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-
-from simulator.values import dotted_get
-from tests.harness.failures import HarnessFailure
+from connector_watch.simulator.values import dotted_get
+from connector_watch.tests.harness.failures import HarnessFailure
 
 
 class LakeflowConnectWriteBackTests:

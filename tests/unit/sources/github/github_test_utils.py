@@ -1,7 +1,7 @@
 """Write-back for the GitHub connector: create issues (``POST /repos/{owner}/{repo}/issues``).
 
 Works against GitHub itself (a token with ``issues: write``) and against the
-local live server (``python -m simulator.live_servers github``). Writes bypass
+local live server (``python -m connector_watch.simulator.live_servers github``). Writes bypass
 the simulator (:class:`~simulator.live.DirectSession`), so they are not
 recorded into the cassette; the connector's reads that follow are.
 """
@@ -11,9 +11,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator.live import DirectSession
+from connector_watch.simulator.live import DirectSession
+from connector_watch.tests.unit.sources.lakeflow_connect_test_utils import (
+    WRITE_BACK_MARKER,
+    LakeflowConnectWriteTestUtils,
+)
+
 from sources.github.github import DEFAULT_BASE_URL
-from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
 
 TIMEOUT = (10, 30)
 

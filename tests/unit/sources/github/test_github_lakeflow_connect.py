@@ -1,8 +1,9 @@
+from connector_watch.tests.unit.sources.test_partition_suite import SupportsPartitionedStreamTests
+from connector_watch.tests.unit.sources.test_suite import LakeflowConnectTests
+from connector_watch.tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
+
 from sources.github.github import GithubLakeflowConnect
 from tests.unit.sources.github.github_test_utils import GithubTestUtils
-from tests.unit.sources.test_partition_suite import SupportsPartitionedStreamTests
-from tests.unit.sources.test_suite import LakeflowConnectTests
-from tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
 
 
 class TestGithubConnector(

@@ -4,7 +4,7 @@
 archives, which is how a contact reaches ``read_table_deletes``. A delete
 creates its own contact first, so no existing data is destroyed. Works against
 a HubSpot portal (a private-app token with contact write scopes) and against
-the local live server (``python -m simulator.live_servers hubspot``). Writes
+the local live server (``python -m connector_watch.simulator.live_servers hubspot``). Writes
 bypass the simulator (:class:`~simulator.live.DirectSession`).
 """
 
@@ -13,9 +13,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator.live import DirectSession
+from connector_watch.simulator.live import DirectSession
+from connector_watch.tests.unit.sources.lakeflow_connect_test_utils import (
+    WRITE_BACK_MARKER,
+    LakeflowConnectWriteTestUtils,
+)
+
 from sources.hubspot.hubspot import DEFAULT_BASE_URL
-from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
 
 TIMEOUT = (10, 30)
 

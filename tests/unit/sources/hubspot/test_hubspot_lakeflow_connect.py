@@ -1,7 +1,8 @@
+from connector_watch.tests.unit.sources.test_suite import LakeflowConnectTests
+from connector_watch.tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
+
 from sources.hubspot.hubspot import HubspotLakeflowConnect
 from tests.unit.sources.hubspot.hubspot_test_utils import HubspotTestUtils
-from tests.unit.sources.test_suite import LakeflowConnectTests
-from tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
 
 
 class TestHubspotConnector(LakeflowConnectWriteBackTests, LakeflowConnectTests):

@@ -1,5 +1,6 @@
+from connector_watch.tests.unit.sources.test_suite import LakeflowConnectTests
+
 from sources.msgraph.msgraph import MsgraphLakeflowConnect
-from tests.unit.sources.test_suite import LakeflowConnectTests
 
 
 class TestMsgraphConnector(LakeflowConnectTests):

@@ -1,6 +1,7 @@
+from connector_watch.tests.unit.sources.test_suite import LakeflowConnectTests
+from connector_watch.tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
+
 from sources.zendesk.zendesk import ZendeskLakeflowConnect
-from tests.unit.sources.test_suite import LakeflowConnectTests
-from tests.unit.sources.test_write_back_suite import LakeflowConnectWriteBackTests
 from tests.unit.sources.zendesk.zendesk_test_utils import ZendeskTestUtils
 
 

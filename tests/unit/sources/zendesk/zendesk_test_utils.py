@@ -1,7 +1,7 @@
 """Write-back for the Zendesk connector: create tickets (``POST /api/v2/tickets.json``).
 
 Works against a Zendesk account (an agent's API token) and against the local
-live server (``python -m simulator.live_servers zendesk``). Writes bypass the
+live server (``python -m connector_watch.simulator.live_servers zendesk``). Writes bypass the
 simulator (:class:`~simulator.live.DirectSession`), so they are not recorded.
 """
 
@@ -10,8 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator.live import DirectSession
-from tests.unit.sources.lakeflow_connect_test_utils import WRITE_BACK_MARKER, LakeflowConnectWriteTestUtils
+from connector_watch.simulator.live import DirectSession
+from connector_watch.tests.unit.sources.lakeflow_connect_test_utils import (
+    WRITE_BACK_MARKER,
+    LakeflowConnectWriteTestUtils,
+)
 
 TIMEOUT = (10, 30)
 

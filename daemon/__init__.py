@@ -1,0 +1,1 @@
+"""The watch daemon (see README.md)."""
