@@ -32,7 +32,7 @@ from connector_watch.daemon.report import (
     render_sarif,
     render_text,
 )
-from connector_watch.daemon.static_checks import check_file, corpus_tables, not_utf8_diagnostic
+from connector_watch.daemon.static_checks import check_file, corpus_tables, read_for_check
 from connector_watch.daemon.workspace import Workspace
 
 INDEX_FILE = ".connector-watch/index.json"
@@ -367,16 +367,14 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
     found: dict[tuple[Any, ...], Diagnostic] = {}
     for path in paths:
         kind = workspace.classify(path)
-        absolute = workspace.absolute(path)
-        if not absolute.is_file():
-            continue
         try:
-            text = absolute.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            diagnostic = not_utf8_diagnostic(path, kind.kind, exc)
-            found.setdefault(diagnostic.key(), diagnostic)
-            continue
+            text, unreadable = read_for_check(workspace.absolute(path), path, kind.kind)
         except OSError:
+            continue
+        if unreadable is not None:
+            found.setdefault(unreadable.key(), unreadable)
+            continue
+        if text is None:
             continue
         result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
         for diagnostics in result.diagnostics.values():

@@ -43,9 +43,9 @@ from connector_watch.daemon.static_checks import (
     blame_for_kind,
     check_file,
     corpus_tables,
-    not_utf8_diagnostic,
+    read_for_check,
 )
-from connector_watch.daemon.watcher import Debouncer, Watcher
+from connector_watch.daemon.watcher import Debouncer, WatchService
 from connector_watch.daemon.workers import Job, WorkerPool
 from connector_watch.daemon.workspace import Workspace
 from connector_watch.simulator.spec import Spec
@@ -135,7 +135,7 @@ class Engine:
         self.wire = ev.Wire(self.workspace.root)
         self._tasks: list[asyncio.Task[Any]] = []
         self._debouncer: Debouncer | None = None
-        self._watcher: Watcher | None = None
+        self._watch: WatchService | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
@@ -156,8 +156,8 @@ class Engine:
                 if not isinstance(event, ev.LogMessage):
                     self.emit(ev.LogMessage("error", f"subscriber failed on {event.method}: {exc!r}"))
 
-    def log(self, level: str, message: str) -> None:
-        self.emit(ev.LogMessage(level, message))
+    def log(self, level: str, message: str, component: str | None = None) -> None:
+        self.emit(ev.LogMessage(level, message, component))
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, watch: bool = True, initial_run: bool = True) -> None:
@@ -182,13 +182,16 @@ class Engine:
         self._tasks.append(asyncio.create_task(self._runner()))
         if watch:
             self._debouncer = Debouncer(quiet=self.options.debounce)
-            loop = asyncio.get_running_loop()
-            debouncer = self._debouncer
-            self._watcher = Watcher(
-                self.workspace, lambda path: loop.call_soon_threadsafe(self._on_watch_event, debouncer, path)
+            self._watch = WatchService(
+                self.workspace,
+                self._debouncer,
+                noticed=self._idle.clear,
+                unseen=self._unseen_changes,
+                log=lambda level, message: self.log(level, message, "watcher"),
             )
-            self._watcher.start()
+            self._watch.start()
             self._tasks.append(asyncio.create_task(self._watch_loop()))
+            self._tasks.append(asyncio.create_task(self._watch.supervise()))
         self._started = True
         if initial_run:
             selection = Selection()
@@ -205,8 +208,8 @@ class Engine:
             self._index_save = None
             with contextlib.suppress(OSError):
                 self.save_index()
-        if self._watcher is not None:
-            self._watcher.stop()
+        if self._watch is not None:
+            self._watch.stop()
         if self.current is not None:
             await self._cancel_run(self.current)
         for task in self._tasks:
@@ -220,9 +223,11 @@ class Engine:
         """Until no run is in progress or pending and no noticed save is waiting out its debounce."""
         await asyncio.wait_for(self._idle.wait(), timeout=timeout)
 
-    def _on_watch_event(self, debouncer: Debouncer, path: str) -> None:
-        self._idle.clear()
-        debouncer.add(path)
+    def _unseen_changes(self) -> list[str]:
+        """Tracked files whose content differs from what the daemon last saw (after the watcher
+        missed events: it died, or the kernel dropped them)."""
+        paths = set(self.workspace.watched_files()) | {p for p, h in self.hashes.items() if h}
+        return [p for p in sorted(paths) if (self._hash(p) or "") != self.hashes.get(p, "")]
 
     def _settle(self) -> None:
         """Idle once nothing is running, queued, or still being debounced."""
@@ -354,16 +359,15 @@ class Engine:
 
     def _static_check(self, path: str) -> Spec | None:
         kind = self.workspace.classify(path)
-        absolute = self.workspace.absolute(path)
         try:
-            text = absolute.read_text(encoding="utf-8") if absolute.is_file() else None
-        except UnicodeDecodeError as exc:
-            self._replace_static(path, {path: [not_utf8_diagnostic(path, kind.kind, exc)]})
-            if kind.kind == "spec":
-                self.specs[path] = None
-            return None
+            text, unreadable = read_for_check(self.workspace.absolute(path), path, kind.kind)
         except OSError as exc:
             self.log("warning", f"cannot read {path}: {exc}")
+            return None
+        if unreadable is not None:
+            self._replace_static(path, {path: [unreadable]})
+            if kind.kind == "spec":
+                self.specs[path] = None
             return None
         try:
             result = check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)

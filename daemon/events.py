@@ -168,13 +168,19 @@ class LogMessage(Event):
     method: ClassVar[str] = "window/logMessage"
     level: str  # error | warning | info | debug
     message: str
+    #: The part of the daemon that speaks ("watcher", "workers"): a failure of one of them means
+    #: results may be stale until it is restarted, so clients show it beyond a log line.
+    component: str | None = None
 
     def params(self, wire: Wire) -> dict[str, Any]:
-        return {
+        params = {
             "type": {"error": 1, "warning": 2, "info": 3, "debug": 4}.get(self.level, 3),
             "level": self.level,
             "message": self.message,
         }
+        if self.component is not None:
+            params["component"] = self.component
+        return params
 
 
 @dataclass

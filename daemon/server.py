@@ -28,6 +28,7 @@ import mimetypes
 import os
 import secrets
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -466,8 +467,8 @@ class DaemonServer:
         for raw in params["paths"]:
             try:
                 path = workspace.inside(raw)
-            except ValueError:
-                raise RpcError(protocol.PATH_OUTSIDE_WORKSPACE, f"path {raw!r} is outside the workspace")
+            except ValueError as exc:
+                raise RpcError(protocol.PATH_OUTSIDE_WORKSPACE, str(exc), {"path": raw}) from None
             kind = workspace.classify(path)
             changes.append(Change(path, kind))
             if kind.kind == "spec":
@@ -529,12 +530,9 @@ def serve_command(args: Any) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, server.stopped.set)
+        engine.subscribe(report_failures)
         if not args.quiet:
-            print(
-                f"connector-watch serving {root}\n  panel: {server.panel_url}\n  socket: {server.ws_url} "
-                f"(token in {root / DISCOVERY_FILE})",
-                flush=True,
-            )
+            print(startup_banner(server, root, to_terminal=sys.stdout.isatty()), flush=True)
         await engine.start(initial_run=not args.no_initial_run)
         await server.stopped.wait()
         await server.stop()
@@ -542,6 +540,22 @@ def serve_command(args: Any) -> int:
 
     asyncio.run(go())
     return 0
+
+
+def startup_banner(server: DaemonServer, root: Path, *, to_terminal: bool) -> str:
+    """Where to find the daemon. The panel URL carries the session token: it is printed only to a
+    terminal, never into a file or a pipe (a log anyone may read); otherwise the token stays in the
+    0600 discovery file."""
+    discovery = root / DISCOVERY_FILE
+    panel = server.panel_url if to_terminal else f"{server.http_url}#token=<token from {discovery}>"
+    return f"connector-watch serving {root}\n  panel: {panel}\n  socket: {server.ws_url} (token in {discovery})"
+
+
+def report_failures(event: ev.Event) -> None:
+    """A part of the daemon that failed or came back (the watcher, the workers) is said on stderr
+    too: clients see it as a ``window/logMessage``, whoever started ``serve`` sees it here."""
+    if isinstance(event, ev.LogMessage) and event.component is not None and event.level != "debug":
+        print(f"connector-watch: {event.level}: {event.component}: {event.message}", file=sys.stderr, flush=True)
 
 
 __all__ = ["DaemonServer", "Discovery", "serve_command"]

@@ -17,13 +17,14 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from connector_watch.daemon.corpus_lint import TableContext, lint_corpus
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
 from connector_watch.daemon.index import Index
 from connector_watch.daemon.workspace import FileKind, Workspace
 from connector_watch.simulator.errors import Issue
-from connector_watch.simulator.locations import LocatedSyntaxError, parse_json
+from connector_watch.simulator.locations import LocatedSyntaxError, decode_utf8, parse_json
 from connector_watch.simulator.spec import Spec, check_spec
 
 
@@ -88,7 +89,9 @@ def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> 
     return result
 
 
-def check_python(rel: str, text: str, blame: str) -> list[Diagnostic]:
+def check_python(rel: str, text: str | bytes, blame: str) -> list[Diagnostic]:
+    """Syntax errors, as the interpreter would raise them importing the file (bytes: its encoding
+    is read from the file as Python reads it)."""
     try:
         compile(text, rel, "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -140,12 +143,15 @@ def check_json(rel: str, text: str, blame: str) -> tuple[object | None, list[Dia
 def check_file(
     workspace: Workspace,
     rel: str,
-    text: str | None,
+    text: str | bytes | None,
     kind: FileKind,
     *,
     tables_for_corpus: Callable[[str], list[TableContext]] = lambda path: [],
 ) -> StaticResult:
-    """Static diagnostics for one file (``text`` None: the file was deleted)."""
+    """Static diagnostics for one file (``text`` None: the file was deleted; bytes: Python source,
+    see :func:`read_for_check`)."""
+    if isinstance(text, bytes) and not rel.endswith(".py"):
+        text = text.decode("utf-8")
     result = StaticResult()
     if kind.kind == "spec":
         if text is None:
@@ -212,12 +218,32 @@ def blame_for_kind(kind: str) -> str:
     return kind if kind in ("connector", "spec", "corpus") else "test"
 
 
-def not_utf8_diagnostic(path: str, kind: str, error: UnicodeDecodeError) -> Diagnostic:
-    """A file the checks cannot read because it is not UTF-8 (static; at its first line)."""
+def read_for_check(absolute: Path, rel: str, kind: str) -> tuple[str | bytes | None, Diagnostic | None]:
+    """A file as its check reads it, or the diagnostic saying why it cannot be read as text.
+
+    Python source is kept as bytes and compiled as the interpreter imports it (a coding declaration,
+    or a byte that is not UTF-8 in a comment, which Python accepts); everything else must be UTF-8,
+    and a byte that is not is reported where it is. ``(None, None)``: the file does not exist.
+    Raises ``OSError`` when it exists but cannot be read.
+    """
+    if not absolute.is_file():
+        return None, None
+    data = absolute.read_bytes()
+    if rel.endswith(".py"):
+        return data, None
+    try:
+        return decode_utf8(data, rel), None
+    except LocatedSyntaxError as exc:
+        return None, not_utf8_diagnostic(rel, kind, exc)
+
+
+def not_utf8_diagnostic(path: str, kind: str, error: LocatedSyntaxError) -> Diagnostic:
+    """A file the checks cannot read because it is not UTF-8 (static; at the first byte that is not)."""
+    start = error.span.start
     return Diagnostic(
         blame_for_kind(kind),
-        f"not valid UTF-8 (byte {error.start})",
-        Location(path, Range.lines(0)),
+        error.message,
+        Location(path, Range.from_one_based(start.line, start.column, start.line, start.column + 1)),
         1.0,
         fix="save the file as UTF-8",
         code="encoding",

@@ -8,11 +8,12 @@ every changed path.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector_watch.simulator.layout import Layout
+from connector_watch.simulator.layout import Layout, resolve_link
 
 #: Directory names never watched.
 IGNORED_DIRS = frozenset(
@@ -108,24 +109,32 @@ class Workspace:
 
     def inside(self, raw: str | Path) -> str:
         """A path someone gave (a client, a command line) as a workspace path: a relative one is
-        taken from the root, symlinks resolved. Raises ``ValueError`` when it lands outside."""
+        taken from the root, symlinks resolved. Raises ``ValueError`` when it lands outside, or when
+        its symlinks cannot be resolved (a loop) and so nobody can say where it lands."""
         candidate = Path(raw)
         if not candidate.is_absolute():
             candidate = self.root / candidate
         try:
-            return candidate.resolve().relative_to(self.root).as_posix()
-        except (ValueError, OSError):
+            resolved = candidate.resolve()
+        except (RuntimeError, OSError, ValueError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+            why = "its symlinks form a loop" if loop else getattr(exc, "strerror", None) or str(exc)
+            raise ValueError(f"{raw} cannot be resolved ({why}), so it is not taken as a workspace path") from None
+        try:
+            return resolved.relative_to(self.root).as_posix()
+        except ValueError:
             raise ValueError(f"{raw} is outside the workspace {self.root}") from None
 
     def contains(self, path: str | Path) -> bool:
+        """Whether ``path`` is in the workspace, symlinks resolved. A link that cannot be resolved
+        (a loop) is judged by where it sits: it is a file of the workspace, just not a readable one."""
         p = Path(path)
         if not p.is_absolute():
             p = self.root / p
         try:
-            p.resolve().relative_to(self.root)
-        except ValueError:
+            return resolve_link(p).is_relative_to(self.root)
+        except (RuntimeError, OSError):
             return False
-        return True
 
     def uri(self, relative: str) -> str:
         return self.absolute(relative).as_uri()
@@ -221,3 +230,4 @@ class Workspace:
                     if path.is_file() and not self.ignored(path):
                         files.append(self.relative(path))
         return sorted(files)
+

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connector_watch.simulator.errors import CorpusError, Issue
-from connector_watch.simulator.locations import LocatedSyntaxError, Span, parse_json
+from connector_watch.simulator.locations import LocatedSyntaxError, decode_utf8, parse_json
 
 
 class _LazyTables(Mapping[str, Any]):
@@ -98,11 +98,9 @@ class CorpusStore:
     def _read(self, name: str) -> Any:
         display = self.display_path(name)
         try:
-            text = self.path(name).read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CorpusError(
-                Issue(display, Span.point(1, 1), f"corpus is not UTF-8 text: {exc}", code="corpus-encoding")
-            )
+            text = decode_utf8(self.path(name).read_bytes(), display)
+        except LocatedSyntaxError as exc:
+            raise CorpusError(Issue(display, exc.span, f"corpus is {exc.message}", code="corpus-encoding"))
         try:
             return parse_json(text, display)
         except LocatedSyntaxError as exc:

@@ -127,8 +127,8 @@ class Layout:
         if not p.is_absolute():
             p = self.root / p
         try:
-            return p.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+            return resolve_link(p).relative_to(self.root).as_posix()
+        except (ValueError, RuntimeError, OSError):
             return p.as_posix()
 
     def owner(self, path: str | Path) -> tuple[str | None, str]:
@@ -165,3 +165,12 @@ class Layout:
                 return name, "test_support"
             return name, "connector"
         return None, "other"
+
+
+def resolve_link(path: Path) -> Path:
+    """``path.resolve()``; a link that cannot be resolved (a symlink loop) is where it sits: its
+    folder resolved, its own name kept (it is a file of that folder, just not a readable one)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return path.parent.resolve() / path.name

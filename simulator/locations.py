@@ -159,10 +159,9 @@ def load_yaml(text: str, file: str) -> LocatedDocument:
     try:
         node = yaml.compose(text, Loader=_YamlLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column, noticed = _yaml_error_place(exc)
+        context = f" ({exc.context}{noticed})" if exc.context else ""
         problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
         raise LocatedSyntaxError(file, Span.point(line, column), f"YAML syntax error: {problem}{context}")
     except yaml.YAMLError as exc:
         raise LocatedSyntaxError(file, Span.point(1, 1), f"YAML error: {exc}")
@@ -174,6 +173,44 @@ def load_yaml(text: str, file: str) -> LocatedDocument:
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise LocatedSyntaxError(file, Span.point(line, column), f"YAML error: {exc.problem}")
     return doc
+
+
+#: Errors the parser notices only past the line at fault (where its context started): a key
+#: missing its ':' is found at the next line, an unclosed quote or bracket at a later one.
+_NOTICED_LATE = ("while scanning a simple key", "while scanning a quoted scalar", "while parsing a flow")
+
+
+def _yaml_error_place(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
+    """(1-based line, column, a note) of a YAML syntax error: where the mistake is, not where the
+    parser gave up (the note then says where that was)."""
+    noticed = ""
+    mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
+    if (
+        mark is not None
+        and context is not None
+        and context.line < mark.line
+        and (exc.context or "").startswith(_NOTICED_LATE)
+    ):
+        noticed = f" that starts here; noticed at line {mark.line + 1}"
+        mark = context
+    return (mark.line + 1, mark.column + 1, noticed) if mark else (1, 1, noticed)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def decode_utf8(data: bytes, file: str) -> str:
+    """``data`` as UTF-8 text; a byte that is not UTF-8 raises :class:`LocatedSyntaxError` at its
+    own line and column (columns in characters of the line as decoded so far)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        span = Span(Position(line, column), Position(line, column + 1))
+        message = f"not valid UTF-8: byte 0x{data[exc.start]:02x} at line {line}, column {column}"
+        raise LocatedSyntaxError(file, span, message) from None
 
 
 # --------------------------------------------------------------------------- JSON

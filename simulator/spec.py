@@ -32,6 +32,7 @@ from connector_watch.simulator.locations import (
     LocatedSyntaxError,
     PathKey,
     Span,
+    decode_utf8,
     display_path,
     load_yaml,
 )
@@ -724,9 +725,11 @@ def check_spec(
     corpus_dir = Path(corpus_dir) if corpus_dir is not None else path.parent / "corpus"
     file = display or display_path(path)
     try:
-        source = text if text is not None else path.read_text(encoding="utf-8")
+        source = text if text is not None else decode_utf8(path.read_bytes(), file)
     except OSError as exc:
         return None, [Issue(file, Span.point(1, 1), f"cannot read spec: {exc.strerror or exc}", code="io")]
+    except LocatedSyntaxError as exc:
+        return None, [Issue(file, exc.span, exc.message, code="encoding")]
     try:
         doc = load_yaml(source, file)
     except LocatedSyntaxError as exc:

@@ -221,10 +221,10 @@ def test_check_and_run_report_a_corpus_that_is_not_utf8(workspace: Path) -> None
     diagnostics = json.loads(check.stdout)["diagnostics"]
     assert [
         (d["message"], d["location"]["path"], d["location"]["range"]["start"]["line"]) for d in diagnostics
-    ] == [("not valid UTF-8 (byte 15)", GITHUB_ISSUES, 0)]
+    ] == [("not valid UTF-8: byte 0xe9 at line 1, column 16", GITHUB_ISSUES, 0)]
     status, document = _run_json(workspace)
     assert status == 1
-    assert any(d["message"] == "not valid UTF-8 (byte 15)" for d in document["staticDiagnostics"])
+    assert any(d["message"] == "not valid UTF-8: byte 0xe9 at line 1, column 16" for d in document["staticDiagnostics"])
 
 
 # ---------------------------------------------------------------------------- watch (warm workers)
@@ -268,7 +268,7 @@ def test_watch_a_corpus_saved_as_latin1_gets_an_encoding_error(live: LiveEngine)
         mark,
         timeout=60,
     )
-    assert [d.message for d in published.diagnostics] == ["not valid UTF-8 (byte 15)"]
+    assert [d.message for d in published.diagnostics] == ["not valid UTF-8: byte 0xe9 at line 1, column 16"]
     live.wait_idle()
     mark = live.mark()
     (live.root / GITHUB_ISSUES).write_bytes(original)
