@@ -1078,6 +1078,7 @@ class Engine:
             "nodes": nodes,
             "diagnostics": diagnostics,
             "run": current,
+            "idle": self._idle.is_set(),
         }
 
 

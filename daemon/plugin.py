@@ -22,6 +22,8 @@ break the hang.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import inspect
 import json
 import os
 import signal
@@ -228,11 +230,66 @@ def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
     return [list(k) for k in seen]
 
 
+def node_line(item: pytest.Item) -> int | None:
+    """The 1-based line of a test in its own file: the function's line when the file defines it;
+    for a test inherited from a suite defined elsewhere (the harness), the line of the class that
+    inherits it (a line number of the harness file would point nowhere in the test file)."""
+    location = item.location
+    if not location:
+        return None
+    defined_in = os.path.abspath(os.path.join(str(item.session.config.rootpath), location[0]))
+    if defined_in == os.path.abspath(str(item.path)):
+        return (location[1] or 0) + 1
+    cls = getattr(item, "cls", None)
+    try:
+        return inspect.getsourcelines(cls)[1] if cls is not None else 1
+    except (OSError, TypeError):
+        return 1
+
+
+class StackDumps:
+    """Where this process was when it died: ``<dir>/<pid>.txt`` gets a faulthandler dump of every
+    thread on a fatal signal (a native crash), on SIGUSR2 (the pool's watchdog sends it before it
+    kills a worker that hung where the per-test timer cannot break in), and when code calls
+    ``os._exit``. The first line names the main thread, whose stack is the test's. A process that
+    ends normally removes its file."""
+
+    def __init__(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, f"{os.getpid()}.txt")
+        self.file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - open while the process lives
+        self.file.write(f"main thread 0x{threading.main_thread().ident or 0:016x}\n")
+        self.file.flush()
+        faulthandler.enable(file=self.file, all_threads=True)
+        faulthandler.register(signal.SIGUSR2, file=self.file, all_threads=True)
+        self._real_exit = os._exit
+        os._exit = self._exit
+
+    def _exit(self, status: int) -> None:
+        with contextlib.suppress(Exception):
+            self.file.write(f"os._exit({status}) called\n")
+            self.file.flush()
+            faulthandler.dump_traceback(file=self.file, all_threads=True)
+        self._real_exit(status)
+
+    def close(self) -> None:
+        os._exit = self._real_exit
+        with contextlib.suppress(Exception):
+            faulthandler.unregister(signal.SIGUSR2)
+            faulthandler.disable()
+            self.file.close()
+            os.unlink(self.path)
+
+
 class EventStream:
     """Writes one JSON object per line to ``sink`` (a binary file-like object)."""
 
-    def __init__(self, sink: Any, root: str, node_timeout: float = 30.0) -> None:
+    def __init__(
+        self, sink: Any, root: str, node_timeout: float = 30.0, stacks_dir: str | None = None
+    ) -> None:
         self.sink = sink
+        self.stacks_dir = stacks_dir
+        self._stacks: StackDumps | None = None
         self.root = os.path.abspath(root) + os.sep
         self.root_dir = os.path.abspath(root)
         self.node_timeout = node_timeout
@@ -270,6 +327,21 @@ class EventStream:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+    # ------------------------------------------------------------------ stack dumps
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # After pytest's own faulthandler plugin pointed the handler at its stderr.
+        if self.stacks_dir and self._stacks is None:
+            try:
+                self._stacks = StackDumps(self.stacks_dir)
+            except OSError as exc:
+                self.send("warning", message=f"no stack dumps for this worker: {exc}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._stacks is not None:
+            self._stacks.close()
+            self._stacks = None
 
     # ------------------------------------------------------------------ collection
     @pytest.hookimpl(hookwrapper=True)
@@ -315,12 +387,11 @@ class EventStream:
         for item in session.items:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
-            location = item.location
             nodes.append(
                 {
                     "nodeId": item.nodeid,
                     "file": _relative(str(item.path), self.root_dir),
-                    "line": (location[1] or 0) + 1 if location else None,
+                    "line": node_line(item),
                     "testClass": cls.__name__ if cls else None,
                     "name": getattr(item, "originalname", item.name),
                     "table": callspec.params.get("table") if callspec else None,
@@ -416,6 +487,7 @@ ENV_EVENTS = "CONNECTOR_WATCH_EVENTS"
 ENV_JOB = "CONNECTOR_WATCH_JOB"
 ENV_ROOT = "CONNECTOR_WATCH_ROOT"
 ENV_TIMEOUT = "CONNECTOR_WATCH_TIMEOUT"
+ENV_STACKS = "CONNECTOR_WATCH_STACKS"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -438,6 +510,9 @@ def pytest_configure(config: pytest.Config) -> None:
     sink.write((json.dumps(hello) + "\n").encode())
     sink.flush()
     stream = EventStream(
-        sink, os.environ.get(ENV_ROOT, os.getcwd()), float(os.environ.get(ENV_TIMEOUT, "30"))
+        sink,
+        os.environ.get(ENV_ROOT, os.getcwd()),
+        float(os.environ.get(ENV_TIMEOUT, "30")),
+        os.environ.get(ENV_STACKS),
     )
     config.pluginmanager.register(stream, "connector-watch-stream")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 #: pytest exit statuses that stop a session early: interrupted, internal error, usage error.
 PYTEST_STOPPED = {2: "interrupted", 3: "internal error", 4: "usage error"}
@@ -70,3 +71,46 @@ def pytest_stopped_message(output: str, status: int | None, root: str) -> str:
     said = errors[-1] if errors else (lines[-1] if lines else "no output")
     detail = f"{headline.rstrip('.')}: {said}" if headline and headline != said else said
     return f"pytest stopped before running any test ({how}, exit status {status}): {detail}"
+
+
+# ---------------------------------------------------------------------------- stack dumps
+
+_DUMP_HEADER = re.compile(r"^(?:(?:Current thread|Thread) (?P<ident>0x[0-9a-fA-F]+)|Stack) \(most recent call first\):")
+_DUMP_FRAME = re.compile(r'^\s+File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<function>.+)$')
+_DUMP_REASON = re.compile(r"^(?:Fatal Python error: .+|os\._exit\(-?\d+\) called)$")
+
+
+def stack_dump_frames(text: str, root: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """What a worker's faulthandler dump (``plugin.StackDumps``) says: why it was written (a fatal
+    error, ``os._exit``; None for the watchdog's request), and the main thread's frames of the last
+    dump, outermost first like a traceback (paths relative to ``root`` when inside it)."""
+    lines = text.splitlines()
+    main = lines[0].split()[-1].lower() if lines and lines[0].startswith("main thread ") else None
+    reason = None
+    blocks: list[tuple[str | None, bool, list[dict[str, Any]]]] = []
+    for line in lines[1:]:
+        if _DUMP_REASON.match(line):
+            reason, blocks = line.rstrip(), []  # a later dump replaces an earlier one
+            continue
+        header = _DUMP_HEADER.match(line)
+        if header:
+            ident = header.group("ident")
+            blocks.append((ident.lower() if ident else None, line.startswith(("Current", "Stack")), []))
+            continue
+        frame = _DUMP_FRAME.match(line)
+        if frame and blocks:
+            path = frame.group("path")
+            blocks[-1][2].append(
+                {
+                    "file": _inside(path, root) or path,
+                    "line": int(frame.group("line")),
+                    "function": frame.group("function").strip(),
+                    "code": "",
+                }
+            )
+    chosen = next((b for b in reversed(blocks) if main is not None and b[0] == main), None)
+    chosen = chosen or next((b for b in reversed(blocks) if b[1]), None) or (blocks[-1] if blocks else None)
+    frames = list(reversed(chosen[2])) if chosen else []
+    if frames and frames[-1]["function"] == "_exit" and frames[-1]["file"].endswith("daemon/plugin.py"):
+        frames.pop()  # the plugin's os._exit wrapper that wrote the dump
+    return reason, frames

@@ -101,6 +101,9 @@ class Job:
     #: Set when the watchdog killed the job while no test was running (a hang at import or
     #: collection): the test files being collected then (empty when none had started).
     stalled_collecting: list[str] | None = None
+    #: Lost nodes → the stack dump their worker left (a native crash, ``os._exit``, or the dump
+    #: the watchdog asked for before killing it): where the test was when its worker died.
+    stacks: dict[str, str] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     finisher: asyncio.Task[None] | None = None
@@ -154,6 +157,7 @@ class WorkerPool:
         self._tmp = tempfile.mkdtemp(prefix="connector-watch-")
         self.socket_path = os.path.join(self._tmp, "events.sock")
         self.log_dir = Path(log_dir) if log_dir else Path(self._tmp)
+        self.stacks_dir = self.log_dir / "stacks"
         self.preloaded: list[str] = []
         self.import_ms = 0.0
         self.restarts = 0
@@ -265,6 +269,7 @@ class WorkerPool:
             "env": job.env,
             "timeout": self.node_timeout,
             "log": job.log_path,
+            "stacks": str(self.stacks_dir),
         }
         try:
             assert self._zygote is not None and self._zygote.stdin is not None
@@ -365,8 +370,24 @@ class WorkerPool:
                     await result
         finally:
             if job is not None and stream is not None:
+                self._take_stack(job, stream)
                 job.close_stream(stream)
             writer.close()
+
+    def _take_stack(self, job: Job, stream: WorkerStream) -> None:
+        """A worker's stack dump file outlives it only when it died abnormally: keep the dump for
+        the test it was running, and remove the file."""
+        if stream.pid is None:
+            return
+        path = self.stacks_dir / f"{stream.pid}.txt"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        if stream.current_node is not None:
+            job.stacks[stream.current_node] = text
+        with contextlib.suppress(OSError):
+            path.unlink()
 
     async def _watchdog(self) -> None:
         while True:
@@ -382,10 +403,24 @@ class WorkerPool:
             job.timed_out_nodes.append(stream.current_node)
             stream.killed = True
             job.last_event_at = now  # what is left of the job gets a full window to go on
+            await self._dump_stacks([stream])
             await self._kill_stalled_worker(job, stream)
         if not job.hard_killed and stalled_outside_tests(job, now, self.hard_timeout):
             job.stalled_collecting = sorted({s.collecting for s in job.streams if s.open and s.collecting})
+            await self._dump_stacks([s for s in job.streams if s.open])
             await self._kill_job(job)
+
+    async def _dump_stacks(self, streams: list[WorkerStream], wait: float = 0.3) -> None:
+        """Ask hung workers where they are (SIGUSR2: faulthandler writes every thread's stack,
+        even while a C call holds the interpreter) before they are killed."""
+        asked = False
+        for stream in streams:
+            if stream.pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(stream.pid, signal.SIGUSR2)
+                    asked = True
+        if asked:
+            await asyncio.sleep(wait)
 
     async def _kill_stalled_worker(self, job: Job, stream: WorkerStream) -> None:
         """A warm job is one pytest process: kill its group (with whatever the test started)."""

@@ -85,6 +85,7 @@ class XdistRunner(WorkerPool):
                 plugin.ENV_JOB: job.id,
                 plugin.ENV_ROOT: self.root,
                 plugin.ENV_TIMEOUT: str(self.node_timeout),
+                plugin.ENV_STACKS: str(self.stacks_dir),
                 "SPARK_LOCAL_IP": "127.0.0.1",
                 "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", ""),
             }

@@ -6,7 +6,7 @@ It speaks JSON lines: commands on stdin, events on stdout.
 Commands::
 
     {"cmd": "run", "job": "j1", "args": [...], "events": "/tmp/…/events.sock",
-     "env": {...}, "timeout": 30, "log": "/…/j1.log"}
+     "env": {...}, "timeout": 30, "log": "/…/j1.log", "stacks": "/…/stacks"}
     {"cmd": "signal", "job": "j1", "signal": 2}
     {"cmd": "shutdown"}
 
@@ -158,7 +158,7 @@ def run_child(root: str, command: dict[str, Any]) -> None:
         import pytest
         from connector_watch.daemon.plugin import EventStream
 
-        stream = EventStream(sink, root, float(command.get("timeout") or 30))
+        stream = EventStream(sink, root, float(command.get("timeout") or 30), command.get("stacks"))
         # Entry-point plugins were imported by the zygote; load them by name instead of scanning
         # every installed distribution again (PYTEST_DISABLE_PLUGIN_AUTOLOAD).
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"

@@ -169,6 +169,10 @@ export interface Snapshot {
     [k: string]: FileDiagnostics;
   };
   run: RunInProgress | null;
+  /**
+   * Nothing runs, nothing is queued and no noticed save waits out its debounce: the state is final for the files as the daemon last saw them.
+   */
+  idle?: boolean;
 }
 export interface EmptyParams {}
 export interface InitializeParams {
@@ -294,6 +298,10 @@ export interface LogMessageParams {
   type: 1 | 2 | 3 | 4;
   level: "error" | "warning" | "info" | "debug";
   message: string;
+  /**
+   * The part of the daemon that failed or recovered (absent for other messages): results may be stale until an error from it is followed by its restart.
+   */
+  component?: "watcher" | "workers";
 }
 export interface ResyncParams {
   seq: Seq;
