@@ -63,6 +63,7 @@ def _options(args: argparse.Namespace) -> EngineOptions:
     return EngineOptions(
         jobs=args.jobs or EngineOptions().jobs,
         node_timeout=args.timeout,
+        kill_after=args.kill_after,
         mode=args.mode,
         spark=bool(getattr(args, "spark", False) or settings.get("spark", False)),
         spark_master=getattr(args, "spark_master", None) or settings.get("spark_master"),
@@ -88,6 +89,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="per-test timeout in seconds (default 30)"
+    )
+    parser.add_argument(
+        "--kill-after",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="kill a worker this long after --timeout when the timer cannot stop its test (default 15)",
     )
     parser.add_argument(
         "--spark",
@@ -247,7 +255,11 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
         workspace.root,
         options,
         runner=lambda root, log_dir: XdistRunner(
-            root, workers=workers, node_timeout=options.node_timeout, log_dir=log_dir
+            root,
+            workers=workers,
+            node_timeout=options.node_timeout,
+            hard_timeout_margin=options.kill_after,
+            log_dir=log_dir,
         ),
     )
     engine.index = index

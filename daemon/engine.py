@@ -74,6 +74,9 @@ class Run:
 class EngineOptions:
     jobs: int = max(1, min(os.cpu_count() or 1, 8))
     node_timeout: float = 30.0
+    #: How long past ``node_timeout`` a worker that the per-test timer could not stop (a C call
+    #: holding the interpreter) may stay silent before the watchdog kills it.
+    kill_after: float = 15.0
     debounce: float = 0.02
     mode: str = "simulate"
     log_dir: str | None = None
@@ -105,7 +108,12 @@ class Engine:
         self.pool = (
             runner(self.workspace.root, log_dir)
             if runner is not None
-            else WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
+            else WorkerPool(
+                self.workspace.root,
+                node_timeout=self.options.node_timeout,
+                hard_timeout_margin=self.options.kill_after,
+                log_dir=log_dir,
+            )
         )
         self.subscribers: list[Subscriber] = []
         #: Static findings by the file that was checked, then by the file they are located in: a

@@ -41,10 +41,17 @@ class XdistRunner(WorkerPool):
         *,
         workers: int,
         node_timeout: float = 30.0,
+        hard_timeout_margin: float = 15.0,
         log_dir: str | Path | None = None,
         python: str = sys.executable,
     ) -> None:
-        super().__init__(root, node_timeout=node_timeout, log_dir=log_dir, python=python)
+        super().__init__(
+            root,
+            node_timeout=node_timeout,
+            hard_timeout_margin=hard_timeout_margin,
+            log_dir=log_dir,
+            python=python,
+        )
         self.workers = workers
         self._processes: dict[str, asyncio.subprocess.Process] = {}
 

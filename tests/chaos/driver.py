@@ -157,14 +157,17 @@ class Session:
         return response["result"]
 
     async def settle(self, quiet: float = 0.6, timeout: float = 180) -> dict[str, Any]:
-        """The snapshot once the daemon is idle and has said nothing for ``quiet`` seconds (a save
-        written just before is then noticed, or was a save that changed nothing)."""
-        deadline = time.monotonic() + timeout
+        """The snapshot once the daemon is idle and has said nothing for ``quiet`` seconds, counted
+        from now at the earliest: a file written just before has then reached the daemon (the
+        watcher's event takes a moment), and was acted on or was a save that changed nothing."""
+        called = time.monotonic()
+        deadline = called + timeout
+        await asyncio.sleep(quiet)
         while True:
             snapshot = await self.call("snapshot")
-            if snapshot.get("idle") and snapshot["run"] is None:
-                if time.monotonic() - self.last_notification >= quiet:
-                    return snapshot
+            quiet_for = time.monotonic() - max(self.last_notification, called)
+            if snapshot.get("idle") and snapshot["run"] is None and quiet_for >= quiet:
+                return snapshot
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the daemon is not idle after {timeout} s: run {snapshot['run']}")
             await asyncio.sleep(0.1)

@@ -1,0 +1,331 @@
+"""The chaos trials: each drives a live daemon through one kind of trouble and, at each checkpoint,
+compares its idle state with a cold ``connector-watch run --json`` on the same files.
+
+A trial is ``async def trial(live, size) -> None``; it records checkpoints on ``live`` and leaves
+the workspace as it found it. ``size`` scales it: :data:`QUICK` is the tier CI runs (bounded in
+count and time), :data:`LONG` the tier ``bench/chaos.py`` runs. Broken states are chosen so that
+the files alone decide the verdict (an outlier value, a syntax error, a crash, a hang): a verdict
+that rests on what the daemon saw change is, by design, something a cold run cannot know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connector_watch.tests.chaos.driver import (
+    EDITOR_SAVES,
+    GITHUB_CONNECTOR,
+    GITHUB_SPEC,
+    GITHUB_TESTS,
+    LiveDaemon,
+    cold_run,
+    cold_states,
+    daemon_states,
+    divergences,
+    outcome_counts,
+    save,
+)
+
+REPOSITORIES = "simulator/specs/github/corpus/repositories.json"
+ISSUES = "simulator/specs/github/corpus/issues.json"
+READ_REPOSITORIES = "    def _read_repositories(self) -> Iterator[dict]:\n"
+
+
+@dataclass(frozen=True)
+class Size:
+    saves: int  # saves per storm
+    gap: float  # at most this long between two saves of a storm (seconds, random)
+    storms: int  # storms per way of saving
+    big_corpus_mb: int
+    compare_broken_big_corpus: bool  # whether a 50 MB corpus's hung state is compared too
+    kills: int  # worker kills per trial
+
+
+QUICK = Size(saves=60, gap=0.012, storms=1, big_corpus_mb=50, compare_broken_big_corpus=False, kills=1)
+LONG = Size(saves=500, gap=0.01, storms=4, big_corpus_mb=50, compare_broken_big_corpus=True, kills=5)
+
+
+@dataclass
+class Checkpoint:
+    trial: str
+    label: str
+    divergences: list[str]
+    counts: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class Chaos:
+    """A live daemon plus what the trials found."""
+
+    daemon: LiveDaemon
+    cold_args: tuple[str, ...] = ()
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    trial: str = ""
+
+    @property
+    def root(self) -> Path:
+        return self.daemon.root
+
+    async def check(self, label: str) -> Checkpoint:
+        """Wait until the daemon is idle; compare it with a cold run on the same files."""
+        started = time.monotonic()
+        snapshot = await self.daemon.settle()
+        cold = await asyncio.to_thread(cold_run, self.root, *self.cold_args)
+        mine = daemon_states(snapshot)
+        point = Checkpoint(
+            self.trial, label, divergences(mine, cold_states(cold)), outcome_counts(mine),
+            round(time.monotonic() - started, 2),
+        )
+        self.checkpoints.append(point)
+        return point
+
+    def read(self, relative: str) -> bytes:
+        return (self.root / relative).read_bytes()
+
+    def write(self, relative: str, data: bytes, how: str = "temp_rename") -> None:
+        save(self.root / relative, data, how)
+
+    def failed(self) -> list[Checkpoint]:
+        return [c for c in self.checkpoints if c.divergences]
+
+
+Trial = Callable[[Chaos, Size], Awaitable[None]]
+
+
+# ---------------------------------------------------------------------------- broken contents
+
+
+def outlier_corpus(good: bytes) -> bytes:
+    """The repositories corpus with one record's id a string: a corpus fault the file shows."""
+    records = json.loads(good)
+    records[0]["id"] = "not-a-number"
+    return (json.dumps(records, indent=2) + "\n").encode()
+
+
+def connector_with(good: bytes, lines: str) -> bytes:
+    """The GitHub connector with ``lines`` run first thing when it reads repositories."""
+    text = good.decode()
+    assert READ_REPOSITORIES in text
+    return text.replace(READ_REPOSITORIES, READ_REPOSITORIES + lines, 1).encode()
+
+
+def connector_line(good: bytes) -> int:
+    """The 1-based line of the first statement :func:`connector_with` inserts."""
+    text = good.decode()
+    return text[: text.index(READ_REPOSITORIES)].count("\n") + 2
+
+
+# ---------------------------------------------------------------------------- trials
+
+
+def storm(how: str) -> Trial:
+    """Many saves of a corpus, alternating good and bad, written one way, ending bad, then good."""
+
+    async def trial(chaos: Chaos, size: Size) -> None:
+        good = chaos.read(REPOSITORIES)
+        bad = outlier_corpus(good)
+        rng = random.Random(f"{how}-{size.saves}")
+        try:
+            for number in range(size.storms):
+                for i in range(size.saves):
+                    ends_bad = i % 2 == (size.saves - 1) % 2
+                    chaos.write(REPOSITORIES, bad if ends_bad else good, how)
+                    await asyncio.sleep(rng.uniform(0, size.gap))
+                await chaos.check(f"storm {number + 1}: {size.saves} saves, ending broken")
+        finally:
+            chaos.write(REPOSITORIES, good, how)
+        await chaos.check("restored")
+
+    trial.__name__ = f"storm_{how}"
+    return trial
+
+
+async def delete_and_rename(chaos: Chaos, size: Size) -> None:
+    """A corpus deleted and put back; the connector module and the test file renamed away and back."""
+    root = chaos.root
+    corpus = chaos.read(ISSUES)
+    (root / ISSUES).unlink()
+    await chaos.check("corpus deleted")
+    chaos.write(ISSUES, corpus)
+    os.replace(root / GITHUB_CONNECTOR, root / "sources/github/github_renamed.py")
+    await chaos.check("connector module renamed away")
+    os.replace(root / "sources/github/github_renamed.py", root / GITHUB_CONNECTOR)
+    renamed_tests = GITHUB_TESTS.replace("test_github_", "test_gh_")
+    os.replace(root / GITHUB_TESTS, root / renamed_tests)
+    await chaos.check("test file renamed")
+    os.replace(root / renamed_tests, root / GITHUB_TESTS)
+    await chaos.check("all back")
+
+
+async def symlink_loop(chaos: Chaos, size: Size) -> None:
+    """A symlink loop in the sources and the tests; saves before and after it goes still count."""
+    root = chaos.root
+    links = [root / "sources/loop_a", root / "sources/loop_b", root / "tests/unit/sources/github/loop"]
+    os.symlink("loop_b", links[0])
+    os.symlink("loop_a", links[1])
+    os.symlink("loop", links[2])
+    good = chaos.read(REPOSITORIES)
+    try:
+        chaos.write(REPOSITORIES, outlier_corpus(good))
+        await chaos.check("loop made, corpus broken")
+    finally:
+        for link in links:
+            link.unlink()
+    chaos.write(REPOSITORIES, good)
+    await chaos.check("loop removed, corpus fixed")
+
+
+async def watched_folder_replaced(chaos: Chaos, size: Size) -> None:
+    """The whole ``sources`` folder moved away and copied back (a branch switch does this): its
+    watch dies; the daemon restarts the watcher, rescans, and sees the saves made meanwhile."""
+    root = chaos.root
+    good = chaos.read(GITHUB_CONNECTOR)
+    os.replace(root / "sources", root / "sources.moved")
+    shutil.copytree(root / "sources.moved", root / "sources", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(root / "sources.moved")
+    chaos.write(GITHUB_CONNECTOR, connector_with(good, "        raise RuntimeError('broken after the move')\n"))
+    await chaos.check("sources replaced, connector broken")
+    chaos.write(GITHUB_CONNECTOR, good)
+    await chaos.check("connector fixed")
+
+
+async def worker_sigkill(chaos: Chaos, size: Size) -> None:
+    """Workers SIGKILLed in the middle of a run (the tests are slowed so one is running)."""
+    good = chaos.read(GITHUB_CONNECTOR)
+    slow = connector_with(good, "        time.sleep(0.4)\n")
+    for kill in range(size.kills):
+        chaos.write(GITHUB_CONNECTOR, slow if kill % 2 == 0 else good)
+        deadline = time.monotonic() + 30
+        while not chaos.daemon.processes()["workers"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        chaos.daemon.kill_workers()
+        await chaos.check(f"worker killed mid-run ({kill + 1})")
+    chaos.write(GITHUB_CONNECTOR, good)
+    await chaos.check("restored")
+
+
+async def zygote_sigkill(chaos: Chaos, size: Size) -> None:
+    """The warm zygote SIGKILLed while idle: the next save still runs (the pool restarts it)."""
+    assert chaos.daemon.kill_zygote(), "no zygote to kill"
+    good = chaos.read(REPOSITORIES)
+    chaos.write(REPOSITORIES, outlier_corpus(good))
+    await chaos.check("zygote killed, corpus broken")
+    chaos.write(REPOSITORIES, good)
+    await chaos.check("restored")
+
+
+async def hangs(chaos: Chaos, size: Size) -> None:
+    """A connector that loops (the per-test timer stops it) and one that hangs in a C call holding
+    the interpreter (only the watchdog's kill stops it)."""
+    good = chaos.read(GITHUB_CONNECTOR)
+    chaos.write(GITHUB_CONNECTOR, connector_with(good, "        while True:\n            time.sleep(0.01)\n"))
+    await chaos.check("connector loops")
+    regex = "        import re\n        re.match(r'(a+)+$', 'a' * 64 + 'b')\n"
+    chaos.write(GITHUB_CONNECTOR, connector_with(good, regex))
+    await chaos.check("connector hangs in C")
+    chaos.write(GITHUB_CONNECTOR, good)
+    await chaos.check("restored")
+
+
+async def crashes(chaos: Chaos, size: Size) -> None:
+    """A connector that calls ``os._exit`` while reading."""
+    good = chaos.read(GITHUB_CONNECTOR)
+    chaos.write(GITHUB_CONNECTOR, connector_with(good, "        import os\n        os._exit(3)\n"))
+    await chaos.check("connector calls os._exit")
+    chaos.write(GITHUB_CONNECTOR, good)
+    await chaos.check("restored")
+
+
+async def big_corpus(chaos: Chaos, size: Size) -> None:
+    """A corpus of ``size.big_corpus_mb`` MB (the tests that read it slow down or hang), then the
+    original back: every node it held up runs again."""
+    good = chaos.read(ISSUES)
+    records = json.loads(good)
+    filler = "x" * 2000
+    grown: list[dict[str, Any]] = []
+    target = size.big_corpus_mb * 1_000_000
+    total = 0
+    while total < target:
+        for record in records:
+            copy = dict(record, body=filler, id=record["id"] + len(grown) * 10_000_000_000)
+            grown.append(copy)
+            total += len(filler) + 1500
+    chaos.write(ISSUES, json.dumps(grown).encode())
+    if size.compare_broken_big_corpus:
+        await chaos.check(f"{size.big_corpus_mb} MB corpus")
+    else:
+        await chaos.daemon.settle(timeout=600)
+    chaos.write(ISSUES, good)
+    await chaos.check("corpus restored")
+
+
+async def not_utf8_and_binary(chaos: Chaos, size: Size) -> None:
+    """A corpus saved as Latin-1, binary bytes in the connector and in the spec."""
+    corpus, connector, spec = chaos.read(ISSUES), chaos.read(GITHUB_CONNECTOR), chaos.read(GITHUB_SPEC)
+    chaos.write(ISSUES, corpus.replace(b'"title": "', b'"title": "caf\xe9 ', 1))
+    await chaos.check("corpus in Latin-1")
+    chaos.write(ISSUES, corpus)
+    chaos.write(GITHUB_CONNECTOR, bytes(range(256)) * 8)
+    await chaos.check("connector is binary")
+    chaos.write(GITHUB_CONNECTOR, connector)
+    chaos.write(GITHUB_SPEC, spec[:200] + b"\x00\xff\xfe binary \x00" + spec[200:])
+    await chaos.check("spec has binary bytes")
+    chaos.write(GITHUB_SPEC, spec)
+    await chaos.check("restored")
+
+
+def daemon_sigkill(initial_run: bool) -> Trial:
+    """The daemon SIGKILLed in the middle of a run after a save, the corpus fixed while it is down,
+    broken again, then the daemon started again (with or without its initial run)."""
+
+    async def trial(chaos: Chaos, size: Size) -> None:
+        daemon = chaos.daemon
+        good = chaos.read(REPOSITORIES)
+        await daemon.settle()
+        await asyncio.sleep(2.5)  # the daemon saves its index a little after runs settle
+        chaos.write(REPOSITORIES, outlier_corpus(good))
+        deadline = time.monotonic() + 30
+        while not daemon.processes()["workers"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await daemon.disconnect()
+        daemon.sigkill()
+        chaos.write(GITHUB_CONNECTOR, chaos.read(GITHUB_CONNECTOR) + b"\n# edited while the daemon was down\n")
+        daemon.args = tuple(a for a in daemon.args if a != "--no-initial-run")
+        if not initial_run:
+            daemon.args = (*daemon.args, "--no-initial-run")
+        daemon.start()
+        await daemon.connect()
+        await chaos.check(f"restarted {'with' if initial_run else 'without'} initial run, corpus broken")
+        chaos.write(REPOSITORIES, good)
+        await chaos.check("corpus fixed")
+
+    trial.__name__ = f"daemon_sigkill_{'initial_run' if initial_run else 'no_initial_run'}"
+    return trial
+
+
+#: Every trial, by name (the quick tier runs them all at :data:`QUICK` size).
+TRIALS: dict[str, Trial] = {
+    **{f"storm_{how}": storm(how) for how in EDITOR_SAVES},
+    "delete_and_rename": delete_and_rename,
+    "symlink_loop": symlink_loop,
+    "watched_folder_replaced": watched_folder_replaced,
+    "worker_sigkill": worker_sigkill,
+    "zygote_sigkill": zygote_sigkill,
+    "hangs": hangs,
+    "crashes": crashes,
+    "big_corpus": big_corpus,
+    "not_utf8_and_binary": not_utf8_and_binary,
+    "daemon_sigkill_initial_run": daemon_sigkill(True),
+    "daemon_sigkill_no_initial_run": daemon_sigkill(False),
+}
