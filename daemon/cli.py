@@ -23,7 +23,7 @@ from connector_watch.daemon import events as ev
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.engine import Engine, EngineOptions
 from connector_watch.daemon.impact import Change, Selection, SpecChange, select_in
-from connector_watch.daemon.index import Index, load
+from connector_watch.daemon.index import Index
 from connector_watch.daemon.report import (
     NodeResult,
     RunReport,
@@ -32,10 +32,9 @@ from connector_watch.daemon.report import (
     render_sarif,
     render_text,
 )
+from connector_watch.daemon.resume import read_saved
 from connector_watch.daemon.static_checks import check_file, corpus_tables, read_for_check
 from connector_watch.daemon.workspace import Workspace
-
-INDEX_FILE = ".connector-watch/index.json"
 
 
 class PathOutsideWorkspace(Exception):
@@ -190,11 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_index(root: Path) -> Index:
-    path = root / INDEX_FILE
-    try:
-        return load(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return Index()
+    return read_saved(root)[0]
 
 
 # ---------------------------------------------------------------------------- watch

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -42,16 +41,20 @@ from connector_watch.daemon.index import Index, NodeRecord
 from connector_watch.daemon.overlay import Overlay
 from connector_watch.daemon.pytest_output import (
     PYTEST_STOPPED,
+    lost_node_failure,
     output_tail,
     pytest_output_location,
     pytest_stopped_message,
     read_log,
 )
 from connector_watch.daemon.results import Results
+from connector_watch.daemon.resume import INDEX_FILE, changed_since, read_saved, with_digests, write_json
 from connector_watch.daemon.run_state import (
     OUTCOMES,
+    Blocked,
     Run,
     answered,
+    carried_over,
     crashed_under,
     death_status,
     files_of,
@@ -130,6 +133,7 @@ class Engine:
             )
         )
         self.subscribers: list[Subscriber] = []
+        self.pool.report = lambda level, message: self.log(level, message, "workers")
         self.results = Results()
         self.history = FileHistory(self._read)
         self.specs: dict[str, Spec | None] = {}
@@ -147,8 +151,14 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self._debouncer: Debouncer | None = None
         self._watch: WatchService | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = asyncio.Event()  # set by start() once nothing is queued
+        #: Saves noticed while a run could be reading the file: never dismissed as unchanged, since
+        #: that run may have read a version in between (a storm's A → B → A).
+        self._suspect: set[str] = set()
+        self._last_run_end = 0.0
+        self.blocked = Blocked()
+        #: The file digests as of the last time the engine was idle: what the outcomes are for.
+        self._settled_digests: dict[str, str] = {}
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
         # Causal blame: what each failing node was blamed from, and the overlay its reruns use.
@@ -241,7 +251,7 @@ class Engine:
             self._watch = WatchService(
                 self.workspace,
                 self._debouncer,
-                noticed=self._idle.clear,
+                noticed=self._noticed,
                 unseen=self._unseen_changes,
                 log=lambda level, message: self.log(level, message, "watcher"),
             )
@@ -256,6 +266,36 @@ class Engine:
             for test_file in self.workspace.test_files():
                 selection.add_file(test_file, "first run")
             self.request(selection, "startup", [])
+        elif watch:
+            self._resume()
+        self._settle()
+
+    def _resume(self) -> None:
+        """Without an initial run: load the last session's index, then rerun what changed since it
+        was saved and what was failing then (see :mod:`connector_watch.daemon.resume`)."""
+        index, saved = read_saved(self.workspace.root)
+        if not index.nodes and not index.files:
+            return
+        self.index = index
+        self.emit(ev.NodesChanged([r.describe() for r in index.nodes.values()], []))
+        if saved is None:
+            self.log("info", "the saved index does not say which files its results are for: rerunning everything")
+            self.rerun_all()
+            return
+        changed = changed_since(saved, self.history.digests)
+        self.log("info", f"loaded the last session's index; {len(changed)} file(s) changed since")
+        for path in changed:  # let the batch see these as saves made while the daemon was down
+            self.history.digests[path] = saved.get(path, ABSENT)
+            self.specs.pop(path, None)
+        self.on_paths_changed(changed, trigger="startup")
+        stale = Selection()
+        for node_id in index.failing():
+            stale.add_node(node_id, "failing when the daemon stopped (its diagnostics are rebuilt)")
+        for path, record in index.files.items():
+            if record.collect_error:
+                stale.add_file(path, "did not collect when the daemon stopped")
+        if not stale.empty():
+            self.request(stale, "startup", [])
 
     async def stop(self) -> None:
         if self.spark_stage is not None:
@@ -299,10 +339,22 @@ class Engine:
         debouncing = self._debouncer is not None and self._debouncer.pending
         if self._pending is None and self.current is None and not debouncing and not self.causal.busy:
             self._idle.set()
+            self._settled_digests = dict(self.history.digests)
+
+    def _noticed(self, path: str) -> None:
+        """The watcher saw ``path`` change. If a run is going on (or just ended, its events still
+        on their way), the content it read may be neither the version hashed before nor the one
+        hashed next: the save must not be dismissed as "touched, not changed"."""
+        self._idle.clear()
+        if self.current is not None:
+            self.current.disturbed = True
+        if self.current is not None or self._pending is not None or time.monotonic() - self._last_run_end < 1.0:
+            self._suspect.add(path)
 
     # ------------------------------------------------------------------ requests from front ends
     def request(self, selection: Selection, trigger: str, paths: list[str]) -> None:
         """Queue a run; a run in progress is cancelled and its unfinished nodes carried over."""
+        self.blocked.expand(selection)
         if self._pending is None:
             self._pending = selection
             self._pending_trigger = (trigger, list(paths))
@@ -376,7 +428,9 @@ class Engine:
         changed = []
         for path in sorted(set(paths)):
             self.workspace.notice_change(path)
-            if self.history.update(path):
+            suspect = path in self._suspect
+            self._suspect.discard(path)
+            if self.history.update(path) or suspect:
                 changed.append(path)
         if not changed:
             return Selection()
@@ -504,15 +558,13 @@ class Engine:
         await self._run_chunks(run, chunks)
         await self._recover_lost_nodes(run)
         if run.cancelled and run.carry_over:
-            carried = Selection()
-            for node_id in self._unfinished(run):
-                carried.add_node(node_id, "interrupted by a newer change")
+            carried = carried_over(run, self.index.nodes_of_file, self._unfinished(run))
             if not carried.empty():
                 if self._pending is None:
                     self._pending = carried
                 else:
                     merge_selection(self._pending, carried)
-        if not run.cancelled:
+        if not run.cancelled and not run.disturbed:
             self.history.passed(
                 [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")], run.generation
             )
@@ -525,6 +577,7 @@ class Engine:
         self._publish_changed()
         self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
+        self._last_run_end = time.monotonic()
         self.runs_completed += 1
         self._schedule_index_save()
 
@@ -537,14 +590,28 @@ class Engine:
         """
         crashes: dict[str, int] = {}
         jobs_seen = 0
+        progress = -1
         while not run.cancelled:
             jobs, jobs_seen = run.jobs[jobs_seen:], len(run.jobs)
             self._report_timeouts(run, jobs)
             for node_id in crashed_under(jobs):
                 crashes[node_id] = crashes.get(node_id, 0) + 1
             dead = [j for j in jobs if j.lost_nodes or j.status not in (0, 1, 2, 5, None)]
-            if not dead or not self._unfinished(run) or run.crash_retries >= 3:
+            if dead:
+                lost = ", ".join(sorted({n.split("::", 1)[-1] for j in dead for n in j.lost_nodes})) or "a test"
+                self.log(
+                    "warning",
+                    f"a worker died (status {death_status(dead)}) while running {lost}; "
+                    "running the rest of its tests in a new one",
+                    "workers",
+                )
+            # Retry while retries get somewhere: each finishes tests or brings a test nearer its
+            # second death (then reported crashed). A chunk with several crashing tests needs
+            # several retries; a worker that dies before any test needs none.
+            made = len(run.finished) + sum(crashes.values())
+            if not dead or not self._unfinished(run) or made == progress:
                 break
+            progress = made
             for node_id, count in crashes.items():
                 if count >= 2 and node_id not in run.finished:
                     self._node_lost(run, node_id, "crashed", death_status(dead))
@@ -576,11 +643,11 @@ class Engine:
             for path, spec in self.specs.items()
             if spec is not None
         }
-        return dump(self.index)
+        return with_digests(dump(self.index), self._settled_digests)
 
     def save_index(self) -> None:
         """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
-        _write_json(self.workspace.root / ".connector-watch" / "index.json", self._index_document())
+        write_json(self.workspace.root / INDEX_FILE, self._index_document())
 
     def _schedule_index_save(self) -> None:
         """Save the index a little after runs settle; the JSON is written off the event loop."""
@@ -590,9 +657,12 @@ class Engine:
 
         def save() -> None:
             self._index_save = None
+            if not self._idle.is_set():  # the outcomes would not match the files: wait for idle
+                self._schedule_index_save()
+                return
             document = self._index_document()
-            target = self.workspace.root / ".connector-watch" / "index.json"
-            future = loop.run_in_executor(None, _write_json, target, document)
+            target = self.workspace.root / INDEX_FILE
+            future = loop.run_in_executor(None, write_json, target, document)
             future.add_done_callback(
                 lambda f: f.exception() and self.log("warning", f"cannot save the index: {f.exception()}")
             )
@@ -819,6 +889,7 @@ class Engine:
         }
 
     def _on_test_finished(self, run: Run, event: dict[str, Any]) -> None:
+        self.blocked.finished(event)
         record = self.index.finished(event)
         node_id = event["nodeId"]
         outcome = event.get("outcome", "failed")
@@ -841,9 +912,12 @@ class Engine:
         self._publish_changed()
 
     def _node_lost(self, run: Run, node_id: str, outcome: str, status: int | None) -> None:
-        """A node whose worker died under it ("crashed") or was killed by the watchdog ("timeout")."""
+        """A node whose worker died under it ("crashed") or was killed by the watchdog ("timeout"),
+        blamed where its stack dump says it was (see ``plugin.StackDumps``)."""
         record = self.index.nodes.get(node_id)
-        failure = self._failure_input(record, node_id, outcome, {})
+        dump = next((job.stacks[node_id] for job in reversed(run.jobs) if node_id in job.stacks), None)
+        event = {"failure": lost_node_failure(dump, str(self.workspace.root), outcome, self.view)} if dump else {}
+        failure = self._failure_input(record, node_id, outcome, event)
         failure.crash_status = status
         diagnostics = self._blame(failure)
         if record is not None:
@@ -960,6 +1034,7 @@ class Engine:
         return self.current.paths if self.current else []
 
     def _drop_node(self, node_id: str) -> None:
+        self.blocked.forget([node_id])
         self.results.drop_node(node_id)
         self.history.forget(node_id)
         self.causal.forget(node_id)
@@ -1024,10 +1099,3 @@ class Engine:
             "run": current,
             "idle": self._idle.is_set(),
         }
-
-
-def _write_json(target: Path, document: Any) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document), encoding="utf-8")
-    temporary.replace(target)

@@ -296,7 +296,7 @@ class EventStream:
         self._file_modules: dict[str, set[str]] = {}
         self._file_requests: dict[str, list[list[Any]]] = {}
         self._collect_failed: set[str] = set()
-        self._hung: dict[str, str] = {}  # test file → the node that hung in it
+        self._hung: dict[str, str] = {}  # test file → the node ID that hung in it
         self._harness = None
 
     # ------------------------------------------------------------------ transport
@@ -423,7 +423,9 @@ class EventStream:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         hung = self._hung.get(str(item.path))
         if hung is not None:
-            pytest.skip(f"not run: {hung} in the same file hung past the timeout; fix that first")
+            item._cw_blocked_by = hung
+            name = hung.split("::", 1)[-1]
+            pytest.skip(f"not run: {name} in the same file hung past the timeout; fix that first")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
@@ -454,7 +456,7 @@ class EventStream:
         if chain and chain["chain"] and chain["chain"][0]["type"] == "NodeTimeout":
             outcome = "timeout"
             # The rest of this file would most likely hang the same way: skip it instead of waiting.
-            self._hung.setdefault(str(item.path), item.nodeid.split("::", 1)[-1])
+            self._hung.setdefault(str(item.path), item.nodeid)
         if self._harness is None:
             try:
                 from connector_watch.tests.harness import observations
@@ -475,6 +477,8 @@ class EventStream:
             requests=requests_of(trace),
             modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
             tables=tables,
+            # Skipped because an earlier test of its file hung: it runs again with that test.
+            blockedBy=getattr(item, "_cw_blocked_by", None) if outcome == "skipped" else None,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -114,3 +114,32 @@ def stack_dump_frames(text: str, root: str) -> tuple[str | None, list[dict[str, 
     if frames and frames[-1]["function"] == "_exit" and frames[-1]["file"].endswith("daemon/plugin.py"):
         frames.pop()  # the plugin's os._exit wrapper that wrote the dump
     return reason, frames
+
+
+def lost_node_failure(
+    dump: str, root: str, outcome: str, view: Any
+) -> dict[str, Any]:
+    """A failure record for a test whose worker died (``crashed``) or was killed hung (``timeout``),
+    shaped like the plugin's exception chains so blame can place it: one pseudo-exception whose
+    frames are the main thread's stack from the worker's dump (``view.text(path)`` fills in each
+    workspace frame's source line)."""
+    reason, frames = stack_dump_frames(dump, root)
+    for frame in frames:
+        text = view.text(frame["file"]) if not frame["file"].startswith("/") else None
+        lines = text.splitlines() if text else []
+        if 0 < frame["line"] <= len(lines):
+            frame["code"] = lines[frame["line"] - 1].strip()[:200]
+    kind = "WorkerDied" if outcome == "crashed" else "WorkerHung"
+    return {
+        "when": "call",
+        "chain": [
+            {
+                "type": kind,
+                "module": "connector_watch.daemon",
+                "bases": [],
+                "message": reason or ("killed by the watchdog" if outcome == "timeout" else "died"),
+                "frames": frames,
+                "notes": [],
+            }
+        ],
+    }

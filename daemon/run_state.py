@@ -6,6 +6,7 @@ Pure data and functions: the engine creates a :class:`Run` per batch, the worker
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,9 @@ class Run:
     crash_retries: int = 0
     #: The file history's generation when the run started: the files its passes vouch for.
     generation: int = 0
+    #: A save was noticed while it ran: its tests may have read a version the history never
+    #: hashed, so its passes vouch for nothing (the save's own batch reruns what it affects).
+    disturbed: bool = False
 
     def counts(self) -> dict[str, int]:
         counts = {o: 0 for o in OUTCOMES}
@@ -81,3 +85,45 @@ def merge_selection(into: Selection, other: Selection) -> None:
         for reason in reasons:
             into.add_file(path, reason)
     into.restart_pool = into.restart_pool or other.restart_pool
+
+
+def carried_over(run: Run, nodes_of_file: Callable[[str], list[str]], unfinished: list[str]) -> Selection:
+    """What a cancelled run hands to the next one: its unfinished nodes, and every whole file it was
+    asked to run whose tests did not all finish (a run cancelled before it collected a file knows
+    no node of it yet: without the file, that file's tests would never run)."""
+    carried = Selection()
+    for node_id in unfinished:
+        carried.add_node(node_id, "interrupted by a newer change")
+    for path in run.selection.files:
+        nodes = nodes_of_file(path)
+        if path not in run.finished and (not nodes or any(n not in run.finished for n in nodes)):
+            carried.add_file(path, "interrupted by a newer change")
+    return carried
+
+
+class Blocked:
+    """Tests skipped because an earlier test of their file hung ("not run: … hung past the
+    timeout"). They never ran, so nothing records what they depend on: they run again whenever the
+    test that blocked them does."""
+
+    def __init__(self) -> None:
+        self.by: dict[str, str] = {}  # blocked node → the node that hung
+
+    def finished(self, event: dict[str, Any]) -> None:
+        node_id, blocker = event["nodeId"], event.get("blockedBy")
+        if blocker:
+            self.by[node_id] = blocker
+        else:
+            self.by.pop(node_id, None)
+
+    def forget(self, node_ids: Iterable[str]) -> None:
+        for node_id in node_ids:
+            self.by.pop(node_id, None)
+
+    def expand(self, selection: Selection) -> None:
+        """Add to ``selection`` the nodes blocked by a node it runs (alone or with its file)."""
+        for node_id, blocker in list(self.by.items()):
+            if node_id in selection.nodes or node_id.split("::")[0] in selection.files:
+                continue
+            if blocker in selection.nodes or blocker.split("::")[0] in selection.files:
+                selection.add_node(node_id, f"not run last time: {blocker.split('::', 1)[-1]} hung")

@@ -119,7 +119,7 @@ class Watcher:
 class WatchService:
     """The watcher, kept alive, feeding a :class:`Debouncer` on the event loop.
 
-    Every ``interval`` seconds it asks the watcher whether it still sees every save; when not, it
+    ``noticed(path)`` is called for every path handed to the debouncer. Every ``interval`` seconds it asks the watcher whether it still sees every save; when not, it
     says so through ``log`` (an error: clients and the terminal show it), starts a new watcher and
     rescans. A rescan hands the debouncer every path ``unseen`` returns (the owner's files whose
     content differs from what it last saw), so saves made while nobody watched are not lost.
@@ -130,7 +130,7 @@ class WatchService:
         workspace: Workspace,
         debouncer: Debouncer,
         *,
-        noticed: Callable[[], None],
+        noticed: Callable[[str], None],
         unseen: Callable[[], list[str]],
         log: Callable[[str, str], None],
         interval: float = 0.5,
@@ -183,8 +183,11 @@ class WatchService:
         return len(missed)
 
     def add(self, path: str) -> None:
-        self.noticed()
-        self.debouncer.add(path)
+        self.debouncer.add(path)  # first: whatever the owner's hook does, the save is not lost
+        try:
+            self.noticed(path)
+        except Exception as exc:
+            self.log("error", f"noticing a save of {path} failed: {exc!r}")
 
     def _new_watcher(self) -> Watcher:
         loop = self._loop

@@ -172,6 +172,10 @@ class WorkerPool:
         self._reader_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self._zygote_lock = asyncio.Lock()
+        self._stopping = False
+        self._revival: asyncio.Task[None] | None = None
+        #: ``report(level, message)``: a failure of the pool (the zygote died) and its recovery.
+        self.report: Callable[[str, str], None] = lambda level, message: None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -220,6 +224,7 @@ class WorkerPool:
         zygote = self._zygote
         if zygote is None:
             return
+        self._stopping = True
         for job in list(self._jobs.values()):
             job.cancelled = True
             await self._signal(job, signal.SIGKILL)
@@ -233,10 +238,13 @@ class WorkerPool:
                 zygote.kill()
                 await zygote.wait()
         self._zygote = None
+        self._stopping = False
 
     async def close(self) -> None:
         if self._watchdog_task:
             self._watchdog_task.cancel()
+        if self._revival is not None:
+            self._revival.cancel()
         await self._stop_zygote()
         if self._server is not None:
             self._server.close()
@@ -338,6 +346,22 @@ class WorkerPool:
             if job.status is None:
                 job.status = -signal.SIGKILL
             job.done.set()
+        if zygote is self._zygote and not self._stopping and self._revival is None:
+            self.report(
+                "error",
+                f"the warm worker process (pid {zygote.pid}) died with status {zygote.returncode}: starting a new one",
+            )
+            self._revival = asyncio.create_task(self._revive())
+
+    async def _revive(self) -> None:
+        """Start a new zygote after one died (a run also starts one if it needs it first)."""
+        try:
+            await self._start_zygote()
+            self.report("info", f"the warm worker process is running again (pid {self.zygote_pid})")
+        except Exception as exc:
+            self.report("error", f"cannot start a new warm worker process: {exc!r}; the next run tries again")
+        finally:
+            self._revival = None
 
     async def _finish(self, job: Job) -> None:
         # Deliver everything the child wrote before it exited, then release the waiter.

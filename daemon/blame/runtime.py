@@ -16,6 +16,9 @@ LOOP_THRESHOLD = 20
 
 
 def crashed(ctx: Context) -> list[Diagnostic] | None:
+    """A worker that died twice under the test. Its stack dump (a native crash, ``os._exit``) says
+    where it was: the connector's (or the test's) line that was running is the place to look; with
+    no dump (a SIGKILL from outside, an out-of-memory kill) only the environment is left to blame."""
     if ctx.failure.outcome != "crashed":
         return None
     status = ctx.failure.crash_status
@@ -24,13 +27,33 @@ def crashed(ctx: Context) -> list[Diagnostic] | None:
         if status is not None and status < 0
         else f"exited with status {status}"
     )
+    reason = ctx.chain[0].get("message") if ctx.chain and ctx.chain[0]["type"] == "WorkerDied" else None
+    frame = ctx.deepest_frame(("connector",)) or ctx.deepest_frame(("test",))
+    evidence = request_evidence(ctx.failure.trace)
+    if reason:
+        evidence = [f"the worker's last words: {reason}", *evidence]
+    if frame is not None:
+        blame_to = "connector" if ctx.kind_of(frame["file"]) == "connector" else "test"
+        code = f": {frame['code']}" if frame.get("code") else ""
+        return [
+            ctx.diag(
+                blame_to,
+                f"the worker process {how} at {frame['file']}:{frame['line']} in {frame['function']}{code} "
+                "(twice: it was run again once)",
+                frame_location(frame),
+                0.8,
+                evidence=evidence,
+                code="worker.crashed",
+                fix="do not end the process from a connector or a test (os._exit, a native crash): raise an exception",
+            )
+        ]
     return [
         ctx.diag(
             "environment",
             f"the worker process {how} while running this test; it was run again once and crashed again",
             ctx.node_location(),
             0.7,
-            evidence=request_evidence(ctx.failure.trace),
+            evidence=evidence,
             code="worker.crashed",
             fix="look for native crashes, os._exit or an out-of-memory kill in the code this test runs",
         )
@@ -40,6 +63,8 @@ def crashed(ctx: Context) -> list[Diagnostic] | None:
 def timeout(ctx: Context) -> list[Diagnostic] | None:
     if ctx.failure.outcome != "timeout" and not (ctx.chain and ctx.chain[0]["type"] == "NodeTimeout"):
         return None
+    # The chain is the plugin's NodeTimeout raised where the test was, or (killed by the watchdog)
+    # the stack the worker dumped just before: either way its frames say where it hung.
     trace = ctx.failure.trace
     frame = ctx.deepest_frame(("connector",)) or ctx.deepest_frame(("test", "harness", "other"))
     evidence = request_evidence(trace)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from connector_watch.tests.server.support import DISCOVERY, Daemon, check, connector_watch, request_message
+from connector_watch.tests.support.workspace import copy_examples
 from websockets.asyncio.client import ClientConnection, connect
 
 #: How editors write a file.
@@ -41,6 +42,24 @@ GITHUB_ISSUES = "simulator/specs/github/corpus/issues.json"
 GITHUB_CONNECTOR = "sources/github/github.py"
 GITHUB_SPEC = "simulator/specs/github/endpoints.yaml"
 GITHUB_TESTS = "tests/unit/sources/github/test_github_lakeflow_connect.py"
+
+
+# ---------------------------------------------------------------------------- the workspace
+
+
+def chaos_workspace(destination: Path, sources: tuple[str, ...] | None = ("github",)) -> Path:
+    """A copy of the examples as a git checkout whose ``HEAD`` is that copy.
+
+    The daemon compares a failing node with the files it last passed with; a cold ``run`` compares
+    with git ``HEAD``. Committing the starting state gives both the same history, so a verdict that
+    rests on what changed (causal blame) is one a cold run can reach too.
+    """
+    copy_examples(destination, sources=sources)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "chaos", "GIT_AUTHOR_EMAIL": "chaos@localhost",
+           "GIT_COMMITTER_NAME": "chaos", "GIT_COMMITTER_EMAIL": "chaos@localhost"}
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the examples"]):
+        subprocess.run(["git", "-C", str(destination), *command], check=True, env=env, capture_output=True)
+    return destination
 
 
 # ---------------------------------------------------------------------------- saving like editors
