@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector_watch.daemon.blame.context import (
     Context,
+    corpus_files_read,
     exception_summary,
     frame_location,
     request_evidence,
@@ -35,6 +36,20 @@ def exception_site(ctx: Context) -> list[Diagnostic] | None:
                     evidence=evidence,
                     related=[Related(frame_location(frame), "where the connector failed")],
                     fix="check the endpoint's response shape against what the connector expects",
+                )
+            ]
+        mismatch = corpus_value_behind(ctx, innermost)
+        if mismatch is not None:
+            return [
+                ctx.diag(
+                    "corpus",
+                    f"{mismatch.message} — the connector fails on it: {summary} (in {frame['function']})",
+                    mismatch.location,
+                    0.7,
+                    code="exception.corpus_value",
+                    evidence=evidence,
+                    related=[Related(frame_location(frame), "where the connector failed on that value")],
+                    fix=mismatch.fix,
                 )
             ]
         related = (
@@ -84,3 +99,26 @@ def exception_site(ctx: Context) -> list[Diagnostic] | None:
         ]
     return None
 
+
+#: Exceptions a value of the wrong shape raises in code that expected another.
+DATA_ERRORS = ("TypeError", "ValueError", "AttributeError", "KeyError", "IndexError")
+#: JSON kinds as the static lint names them → the Python type names exception messages use.
+PYTHON_NAMES = {"object": "dict", "array": "list", "string": "str", "number": "float", "boolean": "bool"}
+
+
+def corpus_value_behind(ctx: Context, exception: dict) -> Diagnostic | None:
+    """A corpus value of the wrong type that the connector's exception is about: a record the node
+    read holds (say) an object where the connector's schema and the other records have an integer,
+    and the connector fails with "unhashable type: 'dict'". The corpus is at fault, not the code
+    that met the value (the static lint found the value; the exception names its type)."""
+    if exception.get("type") not in DATA_ERRORS:
+        return None
+    said = exception.get("message", "")
+    for path in corpus_files_read(ctx):
+        for finding in ctx.failure.static.get(path, []):
+            if finding.code != "corpus.type_mismatch":
+                continue
+            kind = finding.message.split(":", 1)[-1].split(" value ", 1)[0].strip()
+            if f"'{PYTHON_NAMES.get(kind, kind)}'" in said or PYTHON_NAMES.get(kind, kind) in said.split():
+                return finding
+    return None
