@@ -155,7 +155,7 @@ class Engine:
         #: Saves noticed while a run could be reading the file: never dismissed as unchanged, since
         #: that run may have read a version in between (a storm's A → B → A).
         self._suspect: set[str] = set()
-        self._last_run_end = 0.0
+        self._last_run_end = 0  # when the last run ended, in ns since the epoch
         self.blocked = Blocked()
         #: The file digests as of the last time the engine was idle: what the outcomes are for.
         self._settled_digests: dict[str, str] = {}
@@ -348,8 +348,15 @@ class Engine:
         self._idle.clear()
         if self.current is not None:
             self.current.disturbed = True
-        if self.current is not None or self._pending is not None or time.monotonic() - self._last_run_end < 1.0:
+        if self.current is not None or self._pending is not None or self._written_before_last_run_ended(path):
             self._suspect.add(path)
+
+    def _written_before_last_run_ended(self, path: str) -> bool:
+        """An event that reaches us after the run that could have read the write is over."""
+        try:
+            return self.workspace.absolute(path).stat().st_mtime_ns < self._last_run_end
+        except OSError:
+            return False
 
     # ------------------------------------------------------------------ requests from front ends
     def request(self, selection: Selection, trigger: str, paths: list[str]) -> None:
@@ -577,7 +584,7 @@ class Engine:
         self._publish_changed()
         self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
-        self._last_run_end = time.monotonic()
+        self._last_run_end = time.time_ns()  # wall clock, as file modification times are
         self.runs_completed += 1
         self._schedule_index_save()
 

@@ -76,8 +76,9 @@ class Chaos:
     def root(self) -> Path:
         return self.daemon.root
 
-    async def check(self, label: str) -> Checkpoint:
-        """Wait until the daemon is idle; compare it with a cold run on the same files."""
+    async def check(self, label: str) -> dict[str, Any]:
+        """Wait until the daemon is idle; compare it with a cold run on the same files. The
+        daemon's snapshot, for the trial's own checks."""
         started = time.monotonic()
         snapshot = await self.daemon.settle()
         cold = await asyncio.to_thread(cold_run, self.root, *self.cold_args)
@@ -87,7 +88,13 @@ class Chaos:
             round(time.monotonic() - started, 2),
         )
         self.checkpoints.append(point)
-        return point
+        return snapshot
+
+    def logs(self, component: str) -> list[tuple[str, str]]:
+        """(level, message) of the ``window/logMessage`` notifications from one part of the daemon."""
+        session = self.daemon.session
+        return [(m["level"], m["message"]) for m in (session.component_logs if session else [])
+                if m.get("component") == component]
 
     def read(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
@@ -123,6 +130,18 @@ def connector_line(good: bytes) -> int:
     """The 1-based line of the first statement :func:`connector_with` inserts."""
     text = good.decode()
     return text[: text.index(READ_REPOSITORIES)].count("\n") + 2
+
+
+def node(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
+    """The snapshot's node whose ID ends with ``name``."""
+    found = [n for n in snapshot["nodes"] if n["nodeId"].endswith(name)]
+    assert len(found) == 1, f"{len(found)} nodes end with {name}"
+    return found[0]
+
+
+def place(diagnostic: dict[str, Any]) -> tuple[str, str, int]:
+    """(blame, path, 1-based line) of an LSP-shaped diagnostic."""
+    return diagnostic["code"], diagnostic["data"]["path"], diagnostic["range"]["start"]["line"] + 1
 
 
 # ---------------------------------------------------------------------------- trials
@@ -176,6 +195,10 @@ async def symlink_loop(chaos: Chaos, size: Size) -> None:
     os.symlink("loop", links[2])
     good = chaos.read(REPOSITORIES)
     try:
+        assert chaos.daemon.session is not None
+        answer = await chaos.daemon.session.request("impact", {"paths": ["sources/loop_a"]})
+        assert answer.get("error", {}).get("code") == -32011, answer
+        assert "loop" in answer["error"]["message"], answer
         chaos.write(REPOSITORIES, outlier_corpus(good))
         await chaos.check("loop made, corpus broken")
     finally:
@@ -195,6 +218,8 @@ async def watched_folder_replaced(chaos: Chaos, size: Size) -> None:
     shutil.rmtree(root / "sources.moved")
     chaos.write(GITHUB_CONNECTOR, connector_with(good, "        raise RuntimeError('broken after the move')\n"))
     await chaos.check("sources replaced, connector broken")
+    levels = [level for level, _ in chaos.logs("watcher")]
+    assert "error" in levels and "info" in levels, f"the watcher's death and restart were not reported: {levels}"
     chaos.write(GITHUB_CONNECTOR, good)
     await chaos.check("connector fixed")
 
@@ -221,6 +246,8 @@ async def zygote_sigkill(chaos: Chaos, size: Size) -> None:
     good = chaos.read(REPOSITORIES)
     chaos.write(REPOSITORIES, outlier_corpus(good))
     await chaos.check("zygote killed, corpus broken")
+    levels = [level for level, _ in chaos.logs("workers")]
+    assert "error" in levels and "info" in levels, f"the zygote's death and restart were not reported: {levels}"
     chaos.write(REPOSITORIES, good)
     await chaos.check("restored")
 
@@ -229,11 +256,18 @@ async def hangs(chaos: Chaos, size: Size) -> None:
     """A connector that loops (the per-test timer stops it) and one that hangs in a C call holding
     the interpreter (only the watchdog's kill stops it)."""
     good = chaos.read(GITHUB_CONNECTOR)
+    line = connector_line(good)
     chaos.write(GITHUB_CONNECTOR, connector_with(good, "        while True:\n            time.sleep(0.01)\n"))
-    await chaos.check("connector loops")
+    snapshot = await chaos.check("connector loops")
+    hung = node(snapshot, "test_read_table[repositories]")
+    assert hung["outcome"] == "timeout" and place(hung["diagnostics"][0])[:2] == ("connector", GITHUB_CONNECTOR)
+    assert place(hung["diagnostics"][0])[2] in (line, line + 1), hung["diagnostics"][0]
     regex = "        import re\n        re.match(r'(a+)+$', 'a' * 64 + 'b')\n"
     chaos.write(GITHUB_CONNECTOR, connector_with(good, regex))
-    await chaos.check("connector hangs in C")
+    snapshot = await chaos.check("connector hangs in C")
+    hung = node(snapshot, "test_read_table[repositories]")
+    assert hung["outcome"] == "timeout", hung  # killed by the watchdog: the timer cannot break in
+    assert place(hung["diagnostics"][0]) == ("connector", GITHUB_CONNECTOR, line + 1), hung["diagnostics"][0]
     chaos.write(GITHUB_CONNECTOR, good)
     await chaos.check("restored")
 
@@ -242,7 +276,12 @@ async def crashes(chaos: Chaos, size: Size) -> None:
     """A connector that calls ``os._exit`` while reading."""
     good = chaos.read(GITHUB_CONNECTOR)
     chaos.write(GITHUB_CONNECTOR, connector_with(good, "        import os\n        os._exit(3)\n"))
-    await chaos.check("connector calls os._exit")
+    snapshot = await chaos.check("connector calls os._exit")
+    crashed = node(snapshot, "test_read_table[repositories]")
+    assert crashed["outcome"] == "crashed", crashed
+    where = place(crashed["diagnostics"][0])
+    assert where == ("connector", GITHUB_CONNECTOR, connector_line(good) + 1), crashed["diagnostics"][0]
+    assert any(level == "warning" for level, _ in chaos.logs("workers"))
     chaos.write(GITHUB_CONNECTOR, good)
     await chaos.check("restored")
 
@@ -263,11 +302,19 @@ async def big_corpus(chaos: Chaos, size: Size) -> None:
             total += len(filler) + 1500
     chaos.write(ISSUES, json.dumps(grown).encode())
     if size.compare_broken_big_corpus:
-        await chaos.check(f"{size.big_corpus_mb} MB corpus")
+        snapshot = await chaos.check(f"{size.big_corpus_mb} MB corpus")
     else:
-        await chaos.daemon.settle(timeout=600)
+        snapshot = await chaos.daemon.settle(timeout=600)
+    held_up = [n["nodeId"] for n in snapshot["nodes"] if n["outcome"] in ("timeout", "skipped")
+               and (n["outcome"] == "timeout" or "hung past the timeout" in (n.get("message") or ""))]
+    assert any("[issues]" in n for n in held_up), f"nothing hung on a {size.big_corpus_mb} MB corpus"
     chaos.write(ISSUES, good)
-    await chaos.check("corpus restored")
+    snapshot = await chaos.check("corpus restored")
+    stuck = [
+        n["nodeId"] for n in snapshot["nodes"]
+        if n["nodeId"] in held_up and (n["outcome"] == "timeout" or "hung past" in (n.get("message") or ""))
+    ]
+    assert not stuck, f"still held up after the corpus was restored: {stuck}"
 
 
 async def not_utf8_and_binary(chaos: Chaos, size: Size) -> None:
@@ -329,3 +376,14 @@ TRIALS: dict[str, Trial] = {
     "daemon_sigkill_initial_run": daemon_sigkill(True),
     "daemon_sigkill_no_initial_run": daemon_sigkill(False),
 }
+
+
+async def run_trial(daemon: LiveDaemon, name: str, size: Size, cold_args: tuple[str, ...]) -> list[Checkpoint]:
+    """One trial on a started daemon, through a fresh session (closed afterwards)."""
+    await daemon.connect()
+    chaos = Chaos(daemon, cold_args, trial=name)
+    try:
+        await TRIALS[name](chaos, size)
+    finally:
+        await daemon.disconnect()
+    return chaos.checkpoints
