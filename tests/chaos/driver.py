@@ -175,7 +175,7 @@ class Session:
             raise AssertionError(f"{method} failed: {response['error']}")
         return response["result"]
 
-    async def settle(self, quiet: float = 0.6, timeout: float = 180) -> dict[str, Any]:
+    async def settle(self, quiet: float = 0.4, timeout: float = 180) -> dict[str, Any]:
         """The snapshot once the daemon is idle and has said nothing for ``quiet`` seconds, counted
         from now at the earliest: a file written just before has then reached the daemon (the
         watcher's event takes a moment), and was acted on or was a save that changed nothing."""
@@ -214,7 +214,7 @@ class LiveDaemon(Daemon):
         self.session = await Session.open(self.url)
         return self.session
 
-    async def settle(self, quiet: float = 0.6, timeout: float = 180) -> dict[str, Any]:
+    async def settle(self, quiet: float = 0.4, timeout: float = 180) -> dict[str, Any]:
         assert self.session is not None
         return await self.session.settle(quiet, timeout)
 

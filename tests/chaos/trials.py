@@ -15,6 +15,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -144,6 +145,15 @@ def place(diagnostic: dict[str, Any]) -> tuple[str, str, int]:
     return diagnostic["code"], diagnostic["data"]["path"], diagnostic["range"]["start"]["line"] + 1
 
 
+def points_at(diagnostic: dict[str, Any], blame: str, path: str, line: int) -> bool:
+    """Whether an LSP-shaped diagnostic blames ``blame`` over a range of ``path`` holding 1-based
+    ``line`` (causal blame widens a place to the hunk that triggered the failure)."""
+    rng = diagnostic["range"]
+    return (diagnostic["code"], diagnostic["data"]["path"]) == (blame, path) and (
+        rng["start"]["line"] <= line - 1 <= rng["end"]["line"]
+    )
+
+
 # ---------------------------------------------------------------------------- trials
 
 
@@ -152,14 +162,9 @@ def storm(how: str) -> Trial:
 
     async def trial(chaos: Chaos, size: Size) -> None:
         good = chaos.read(REPOSITORIES)
-        bad = outlier_corpus(good)
-        rng = random.Random(f"{how}-{size.saves}")
         try:
             for number in range(size.storms):
-                for i in range(size.saves):
-                    ends_bad = i % 2 == (size.saves - 1) % 2
-                    chaos.write(REPOSITORIES, bad if ends_bad else good, how)
-                    await asyncio.sleep(rng.uniform(0, size.gap))
+                await save_storm(chaos, how, size, ends_broken=True, seed=number)
                 await chaos.check(f"storm {number + 1}: {size.saves} saves, ending broken")
         finally:
             chaos.write(REPOSITORIES, good, how)
@@ -167,6 +172,37 @@ def storm(how: str) -> Trial:
 
     trial.__name__ = f"storm_{how}"
     return trial
+
+
+async def storms(chaos: Chaos, size: Size) -> None:
+    """One storm per way of saving, in turn ending broken and fixed: each end state checked."""
+    good = chaos.read(REPOSITORIES)
+    try:
+        for number, how in enumerate(EDITOR_SAVES):
+            broken = number % 2 == 0
+            await save_storm(chaos, how, size, ends_broken=broken, seed=number)
+            await chaos.check(f"{how}: {size.saves} saves, ending {'broken' if broken else 'fixed'}")
+    finally:
+        chaos.write(REPOSITORIES, good)
+
+
+async def save_storm(chaos: Chaos, how: str, size: Size, *, ends_broken: bool, seed: int) -> None:
+    """``size.saves`` saves of the repositories corpus written ``how``, alternating the committed
+    version and a broken one, the last one broken or not."""
+    clean = _committed(chaos, REPOSITORIES)
+    bad = outlier_corpus(clean)
+    last, other = (bad, clean) if ends_broken else (clean, bad)
+    rng = random.Random(f"{how}-{size.saves}-{seed}")
+    for i in range(size.saves):
+        chaos.write(REPOSITORIES, last if (size.saves - 1 - i) % 2 == 0 else other, how)
+        await asyncio.sleep(rng.uniform(0, size.gap))
+
+
+def _committed(chaos: Chaos, relative: str) -> bytes:
+    """A file as git HEAD has it (the chaos workspace's starting state)."""
+    return subprocess.run(
+        ["git", "-C", str(chaos.root), "show", f"HEAD:{relative}"], capture_output=True, check=True
+    ).stdout
 
 
 async def delete_and_rename(chaos: Chaos, size: Size) -> None:
@@ -260,14 +296,15 @@ async def hangs(chaos: Chaos, size: Size) -> None:
     chaos.write(GITHUB_CONNECTOR, connector_with(good, "        while True:\n            time.sleep(0.01)\n"))
     snapshot = await chaos.check("connector loops")
     hung = node(snapshot, "test_read_table[repositories]")
-    assert hung["outcome"] == "timeout" and place(hung["diagnostics"][0])[:2] == ("connector", GITHUB_CONNECTOR)
-    assert place(hung["diagnostics"][0])[2] in (line, line + 1), hung["diagnostics"][0]
+    assert hung["outcome"] == "timeout", hung
+    assert points_at(hung["diagnostics"][0], "connector", GITHUB_CONNECTOR, line + 1), hung["diagnostics"][0]
     regex = "        import re\n        re.match(r'(a+)+$', 'a' * 64 + 'b')\n"
     chaos.write(GITHUB_CONNECTOR, connector_with(good, regex))
     snapshot = await chaos.check("connector hangs in C")
     hung = node(snapshot, "test_read_table[repositories]")
     assert hung["outcome"] == "timeout", hung  # killed by the watchdog: the timer cannot break in
-    assert place(hung["diagnostics"][0]) == ("connector", GITHUB_CONNECTOR, line + 1), hung["diagnostics"][0]
+    assert points_at(hung["diagnostics"][0], "connector", GITHUB_CONNECTOR, line + 1), hung["diagnostics"][0]
+    assert f"{GITHUB_CONNECTOR}:{line + 1}" in hung["diagnostics"][0]["message"], hung["diagnostics"][0]
     chaos.write(GITHUB_CONNECTOR, good)
     await chaos.check("restored")
 
@@ -279,8 +316,9 @@ async def crashes(chaos: Chaos, size: Size) -> None:
     snapshot = await chaos.check("connector calls os._exit")
     crashed = node(snapshot, "test_read_table[repositories]")
     assert crashed["outcome"] == "crashed", crashed
-    where = place(crashed["diagnostics"][0])
-    assert where == ("connector", GITHUB_CONNECTOR, connector_line(good) + 1), crashed["diagnostics"][0]
+    exits = connector_line(good) + 1
+    assert points_at(crashed["diagnostics"][0], "connector", GITHUB_CONNECTOR, exits), crashed["diagnostics"][0]
+    assert f"{GITHUB_CONNECTOR}:{exits}" in crashed["diagnostics"][0]["message"], crashed["diagnostics"][0]
     assert any(level == "warning" for level, _ in chaos.logs("workers"))
     chaos.write(GITHUB_CONNECTOR, good)
     await chaos.check("restored")
@@ -363,6 +401,7 @@ def daemon_sigkill(initial_run: bool) -> Trial:
 
 #: Every trial, by name (the quick tier runs them all at :data:`QUICK` size).
 TRIALS: dict[str, Trial] = {
+    "storms": storms,
     **{f"storm_{how}": storm(how) for how in EDITOR_SAVES},
     "delete_and_rename": delete_and_rename,
     "symlink_loop": symlink_loop,
