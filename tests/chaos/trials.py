@@ -32,6 +32,7 @@ from connector_watch.tests.chaos.driver import (
     cold_states,
     daemon_states,
     divergences,
+    not_compared,
     outcome_counts,
     save,
 )
@@ -62,6 +63,7 @@ class Checkpoint:
     divergences: list[str]
     counts: dict[str, int]
     seconds: float
+    not_compared: int = 0  # nodes left unrun because a test of their file hung (see NodeState.blocked)
 
 
 @dataclass
@@ -83,10 +85,10 @@ class Chaos:
         started = time.monotonic()
         snapshot = await self.daemon.settle()
         cold = await asyncio.to_thread(cold_run, self.root, *self.cold_args)
-        mine = daemon_states(snapshot)
+        mine, theirs = daemon_states(snapshot), cold_states(cold)
         point = Checkpoint(
-            self.trial, label, divergences(mine, cold_states(cold)), outcome_counts(mine),
-            round(time.monotonic() - started, 2),
+            self.trial, label, divergences(mine, theirs), outcome_counts(mine),
+            round(time.monotonic() - started, 2), len(not_compared(mine, theirs)),
         )
         self.checkpoints.append(point)
         return snapshot
@@ -175,10 +177,12 @@ def storm(how: str) -> Trial:
 
 
 async def storms(chaos: Chaos, size: Size) -> None:
-    """One storm per way of saving, in turn ending broken and fixed: each end state checked."""
+    """``size.storms`` rounds of one storm per way of saving, in turn ending broken and fixed: each
+    end state checked."""
     good = chaos.read(REPOSITORIES)
     try:
-        for number, how in enumerate(EDITOR_SAVES):
+        for number in range(size.storms * len(EDITOR_SAVES)):
+            how = EDITOR_SAVES[number % len(EDITOR_SAVES)]
             broken = number % 2 == 0
             await save_storm(chaos, how, size, ends_broken=broken, seed=number)
             await chaos.check(f"{how}: {size.saves} saves, ending {'broken' if broken else 'fixed'}")
