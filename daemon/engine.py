@@ -497,9 +497,7 @@ class Engine:
                 else:
                     merge_selection(self._pending, carried)
         if not run.cancelled:
-            self.history.passed(
-                [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")], run.generation
-            )
+            self.history.passed(_passed_nodes_and_files(run), run.generation)
         if self.mode in ("record", "live") and not run.cancelled:
             stages.collect_drift(self, run)
         if self.mode == "simulate" and not run.cancelled:
@@ -630,6 +628,18 @@ class Engine:
             "diagnostics": diagnostics,
             "run": current,
         }
+
+
+def _passed_nodes_and_files(run: Run) -> list[str]:
+    """The nodes that passed (or skipped) in the run, and the test files all of whose nodes did
+    (a file that later fails to collect is compared with the versions it last passed with)."""
+    passed = [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")]
+    by_file: dict[str, bool] = {}
+    for node_id, outcome in run.finished.items():
+        if "::" in node_id:
+            file = node_id.split("::")[0]
+            by_file[file] = by_file.get(file, True) and outcome in ("passed", "skipped")
+    return passed + [file for file, ok in by_file.items() if ok]
 
 
 def _write_json(target: Path, document: Any) -> None:

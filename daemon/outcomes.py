@@ -127,6 +127,8 @@ class NodeOutcomes:
             recent_changes=recent_changes,
             static=self.results.static,
         )
+        failed_as = signature({"outcome": "error", "failure": {"chain": event.get("chain", [])}})
+        self._attach_causal(failure, run, failed_as)
         self.file_error(run, path, self.blame(failure), event.get("longrepr"), event)
 
     def file_error(
@@ -228,6 +230,7 @@ class NodeOutcomes:
         self.failures[failure.node_id] = (run.id, failure)
         if baseline is not None:
             self.causal.schedule(failure.node_id, failed_as, baseline)
+            self.causal.start_soon()  # the first verdict should not wait for the rest of the run
 
     def causal_verdict(self, verdicts: dict[str, CausalEvidence]) -> None:
         """The counterfactual reruns' verdicts: blame the nodes again and publish the revision."""
