@@ -30,6 +30,7 @@ from typing import Any
 from connector_watch.daemon import events as ev
 from connector_watch.daemon import stages
 from connector_watch.daemon.baselines import Baselines, GitBase
+from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
 from connector_watch.daemon.diagnostics import Diagnostic
@@ -363,6 +364,7 @@ class Engine:
             self.workspace.notice_change(path)
             if self.history.update(path):
                 changed.append(path)
+                forget_bytecode(self.workspace.absolute(path))
         if not changed:
             return Selection()
         if self._overlay is not None:
