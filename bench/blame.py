@@ -76,10 +76,11 @@ class Outcome:
 
     @property
     def location_right(self) -> bool:
+        last = self.fault.line_end if self.fault.line_end is not None else self.fault.line
         return (
             self.verdict.path == self.fault.blamed_path
             and self.verdict.line is not None
-            and abs(self.verdict.line - self.fault.line) <= WITHIN
+            and self.fault.line - WITHIN <= self.verdict.line <= last + WITHIN
         )
 
     def to_dict(self) -> dict[str, Any]:
