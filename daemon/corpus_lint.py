@@ -146,9 +146,9 @@ def _cursor_findings(
         if instant is not None and instant / 1_000_000 > now + 60:
             findings.append(
                 Diagnostic(
-                    "corpus",
-                    f"cursor {cursor}={value!r} is in the future: data like this breaks once the clock moves "
-                    "(clock-dependent)",
+                    "environment",
+                    f"cursor {cursor}={value!r} is in the future: the connector stops at the time it starts, "
+                    "so this record breaks with the clock (clock-dependent data)",
                     locate.at((i, top)),
                     0.6,
                     severity="warning",
