@@ -60,6 +60,11 @@ class GitBase:
             return False
         return True
 
+    def forget(self) -> None:
+        """Files changed: compare them with the base again when next asked (a daemon's workspace
+        moves on; what differed from the base at the first failure is not what differs now)."""
+        self._changes = None
+
     def changes(self, tracked: Callable[[str], bool]) -> dict[str, bytes | None]:
         """``{path: content at the base}`` for the workspace files that differ from it now."""
         if self._changes is not None:

@@ -437,6 +437,8 @@ class Engine:
                 forget_bytecode(self.workspace.absolute(path))
         if not changed:
             return Selection()
+        if self.causal.baselines.git is not None:
+            self.causal.baselines.git.forget()
         if self._overlay is not None:
             self._overlay.sync(changed)
         self.emit(ev.FilesChanged(changed))
