@@ -110,7 +110,7 @@ class RunExecutor:
         env = {"CONNECTOR_TEST_MODE": self.mode()} if self.mode() != "simulate" else {}
         await asyncio.gather(*(self._run_chunk(run, args, env) for args in chunks))
 
-    async def _run_chunk(self, run: Run, args: list[str], env: dict[str, str]) -> None:
+    async def _run_chunk(self, run: Run, args: list[str], env: dict[str, str], *, again: bool = False) -> None:
         job, seen = await self._run_job(run, args, env)
         if job.status == 4 and not run.cancelled and not any(a.endswith(".py") for a in args):
             # pytest rejected the arguments (a node that no longer exists): run the files whole.
@@ -125,6 +125,33 @@ class RunExecutor:
             await self._on_collection_hang(run, job, silent, env)
         elif job.status in PYTEST_STOPPED and silent:
             self._on_pytest_stopped(run, job, silent)
+        elif silent and job.status not in (0, 1, 5, None):
+            await self._on_silent_death(run, job, silent, env, again)
+
+    async def _on_silent_death(
+        self, run: Run, job: Job, silent: list[str], env: dict[str, str], again: bool
+    ) -> None:
+        """The worker died before it said anything about these files (killed from outside while
+        it started, ``os._exit`` or a native crash while importing): run them again once; a second
+        death makes each file an error saying so, never a file that silently has no result."""
+        if not again:
+            await self._run_chunk(run, silent, env, again=True)
+            return
+        how = f"killed by signal {-job.status}" if job.status is not None and job.status < 0 else f"exited with status {job.status}"
+        message = f"the worker {how} before reporting on this file, twice"
+        evidence = output_tail(read_log(job.log_path))
+        for path in files_of(silent):
+            diagnostic = Diagnostic(
+                "environment",
+                message,
+                Location(path, Range.lines(0)),
+                0.5,
+                evidence=evidence,
+                node_ids=[path],
+                code="worker.died_before_reporting",
+                fix="run pytest on this file to see what ends the process while it loads",
+            )
+            self.outcomes.file_error(run, path, [diagnostic], message)
 
     def _existing_files(self, args: list[str]) -> list[str]:
         """The test files of ``args`` that still exist; deleted ones are forgotten with their nodes."""
