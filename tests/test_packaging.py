@@ -7,6 +7,7 @@ Installing connector-watch beside a user's checkout (the public connectors repos
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,14 @@ def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> No
     )
     found = json.loads(
         subprocess.run(
-            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            # Not what an earlier test of this process put on the path (a Spark session adds the
+            # checkout to PYTHONPATH for its workers): a fresh shell outside the checkout.
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     )
     assert found == {

@@ -28,7 +28,8 @@ def _stats(value: object, n: int | None = None) -> None:
         assert value["n"] == n, value
 
 
-def test_a_quick_run_reports_every_metric(tmp_path: Path) -> None:
+def test_a_quick_run_reports_every_metric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # an earlier test's engine may have left this process in a deleted workspace
     output = tmp_path / "latency.json"
     edits = 2
     returned = latency.main(

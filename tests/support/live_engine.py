@@ -7,6 +7,7 @@ on disk exactly as an editor would and wait for the daemon to finish reacting.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ class LiveEngine:
         causal: bool = True,
     ) -> None:
         self.root = Path(root)
+        self._cwd = os.getcwd()  # the engine chdirs into its workspace; close() comes back
         self.events: list[ev.Event] = []
         self.stamps: list[float] = []  # time.monotonic() at which each event arrived
         self._lock = threading.Lock()
@@ -139,5 +141,6 @@ class LiveEngine:
         try:
             self.call(self.engine.stop(), 60)
         finally:
+            os.chdir(self._cwd)  # a later test must not run in a workspace that will be deleted
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
