@@ -9,6 +9,7 @@ it came from. The first family with something to say decides the node's diagnost
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from connector_watch.daemon.blame import causality, exceptions, harness_checks, loading, runtime, traffic
 from connector_watch.daemon.blame.context import Context, FailureInput, data_site, first_line
@@ -37,6 +38,11 @@ RULES: tuple[Rule, ...] = (
 
 def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagnostic]:
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
+    if failure.causal is not None and failure.causal.status == "trigger" and failure.causal.triggers:
+        # The reruns proved which of the changes since the baseline make it fail: judge the merits
+        # with those, not with every file that happens to differ from the baseline (the daemon's
+        # last pass and a cold run's git base can differ in files that do not matter).
+        failure = replace(failure, recent_changes={t.path for t in failure.causal.triggers})
     ctx = Context(failure, layout, view)
     merits = judge(ctx)
     if failure.causal is None:
