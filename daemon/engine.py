@@ -140,6 +140,8 @@ class Engine:
             lambda verdicts: self.outcomes.causal_verdict(verdicts),
             self.log,
             env=lambda: {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {},
+            fix_candidates=lambda nodes: self.outcomes.fix_candidates(nodes),
+            on_fix=lambda fix: self.outcomes.fix_verified(fix),
         )
         self.outcomes = NodeOutcomes(
             self,
