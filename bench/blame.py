@@ -206,15 +206,23 @@ def timings(live: LiveEngine, mark: int, started: float) -> tuple[float | None, 
                 verdict_ms = (stamp - started) * 1000
             if fix_ms is None and any(d.fixes for d in event.diagnostics):
                 fix_ms = (stamp - started) * 1000
+        elif isinstance(event, ev.DiagnosticsPublished) and fix_ms is None and any(d.fixes for d in event.diagnostics):
+            fix_ms = (stamp - started) * 1000
     return first_ms, verdict_ms, fix_ms
 
 
-def offered_fix(live: LiveEngine) -> Any:
-    """The first verified fix on a failing node's primary diagnostic."""
-    for node in sorted(live.failing()):
+def offered_fix(live: LiveEngine, fault: Fault) -> Any:
+    """The first verified fix on a failing node's primary diagnostic, or (no test failing) on a
+    static finding in the edited file."""
+    failing = sorted(live.failing())
+    for node in failing:
         diagnostics = live.node_diagnostics(node)
         if diagnostics and diagnostics[0].fixes:
             return diagnostics[0].fixes[0]
+    if not failing:
+        for d in live.file_diagnostics().get(fault.path, []):
+            if d.fixes:
+                return d.fixes[0]
     return None
 
 
@@ -276,7 +284,7 @@ def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
     first_ms, verdict_ms, fix_ms = timings(live, mark, started)
     verdict, failing = verdict_of(live, fault, static_before)
     run = run_verdict(root, fault) if compare_run else None
-    fix = offered_fix(live)
+    fix = offered_fix(live, fault)
     fix_works = apply_fix(live, fix) if fix is not None else None
     settle(live, fault.path, fault.before)
     if fault.setup is not None:
@@ -311,7 +319,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         compared = [o for o in detected if o.run_verdict is not None]
         verdicts = [o.verdict_ms for o in detected if o.verdict_ms is not None]
         firsts = [o.first_ms for o in detected if o.first_ms is not None]
-        fixes = [o.fix_ms - o.first_ms for o in detected if o.fix_ms is not None and o.first_ms is not None]
+        fixes = [o.fix_ms - (o.first_ms or 0.0) for o in detected if o.fix_ms is not None]
         return {
             "faults": len(items),
             "detected": len(detected),

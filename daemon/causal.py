@@ -67,6 +67,8 @@ class CausalScheduler:
         self._queue: dict[str, Pending] = {}
         #: Failing nodes with no counterfactual to run whose fixes are still to be tried.
         self._fix_queue: set[str] = set()
+        #: Other overlay work (verifying a static finding's fix), run after the investigations.
+        self._jobs: list[Callable[[Overlay], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._working: dict[str, Pending] = {}
         self.trials_run = 0
@@ -90,8 +92,16 @@ class CausalScheduler:
 
     def start(self) -> None:
         """Begin (or continue) investigating what is queued."""
-        if (self._queue or self._fix_queue) and (self._task is None or self._task.done()):
+        if (self._queue or self._fix_queue or self._jobs) and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._work())
+
+    def trial_env(self) -> dict[str, str]:
+        """The environment trials run with (the daemon's mode)."""
+        return self._env()
+
+    def schedule_job(self, job: Callable[[Overlay], Awaitable[None]]) -> None:
+        """Run ``job`` with the overlay once the investigations queued before it are done."""
+        self._jobs.append(job)
 
     def schedule_fixes(self, node_id: str) -> None:
         """Try fixes for a node that gets no counterfactual reruns (no history, not caused)."""
@@ -121,7 +131,9 @@ class CausalScheduler:
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue or self._fix_queue) or (self._task is not None and not self._task.done())
+        return bool(self._queue or self._fix_queue or self._jobs) or (
+            self._task is not None and not self._task.done()
+        )
 
     async def wait(self) -> None:
         while self._task is not None and not self._task.done():
@@ -133,7 +145,7 @@ class CausalScheduler:
         return not self.workspace.ignored(path)
 
     async def _work(self) -> None:
-        while self._queue or self._fix_queue:
+        while self._queue or self._fix_queue or self._jobs:
             self._working, self._queue = self._queue, {}
             groups: dict[Any, list[Pending]] = {}
             for pending in self._working.values():
@@ -148,6 +160,14 @@ class CausalScheduler:
             if self._fix_queue:
                 nodes, self._fix_queue = sorted(self._fix_queue), set()
                 await self._try_fixes(nodes)
+            while self._jobs and not self._queue:
+                job = self._jobs.pop(0)
+                try:
+                    await job(await self._overlay())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._log("error", f"overlay work failed: {exc!r}")
 
     async def _try_fixes(self, node_ids: list[str]) -> None:
         """Verify the candidate fixes of these nodes on the overlay; report the ones that hold."""

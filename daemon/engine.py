@@ -52,6 +52,7 @@ from connector_watch.daemon.static_checks import (
     corpus_tables,
     not_utf8_diagnostic,
 )
+from connector_watch.daemon.static_fixes import StaticFixes
 from connector_watch.daemon.watcher import Debouncer, Watcher
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
@@ -154,6 +155,18 @@ class Engine:
             use_history=self.options.history,
             causal_blame=self.options.causal,
             hard_timeout=lambda: self.pool.hard_timeout,
+        )
+        self.static_fixes = StaticFixes(
+            self.workspace,
+            self.results,
+            lambda: self.index,
+            self.view,
+            self.causal,
+            lambda path, text, kind: check_file(
+                self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus
+            ),
+            self.publish_changed,
+            previous=self.history.previous,
         )
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
@@ -440,6 +453,8 @@ class Engine:
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
         self.results.replace_static(path, result.diagnostics)
+        if self.options.causal:
+            self.static_fixes.schedule(path, kind, result.diagnostics.get(path, []))
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec

@@ -39,5 +39,5 @@ async def verify(
         candidate.title,
         candidate.edits,
         tuple(sorted(nodes)),
-        f"{len(nodes)} failing test(s) pass with it applied (rerun on a private copy, {elapsed:.0f} ms)",
+        f"{len(nodes)} test(s) pass with it applied (rerun on a private copy, {elapsed:.0f} ms)",
     )
