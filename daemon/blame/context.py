@@ -57,6 +57,14 @@ class Context:
             return None
         return self.layout.relative(self.layout.spec_file(self.failure.source))
 
+    def cassette_file(self) -> str | None:
+        """The node's test class's cassette (recorded live traffic), workspace-relative."""
+        parts = self.failure.node_id.split("::")
+        if len(parts) < 3 or not self.failure.test_file:
+            return None
+        directory = self.failure.test_file.rsplit("/", 1)[0] if "/" in self.failure.test_file else ""
+        return f"{directory}/cassettes/{parts[1]}.json" if directory else f"cassettes/{parts[1]}.json"
+
     def frames(self) -> list[dict[str, Any]]:
         return [f for exc in self.chain for f in exc.get("frames", [])]
 
