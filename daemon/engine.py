@@ -34,6 +34,7 @@ from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
 from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
 from connector_watch.daemon.file_history import FileHistory
 from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
@@ -168,6 +169,7 @@ class Engine:
             self.publish_changed,
             previous=self.history.previous,
         )
+        self.drift_fixes = DriftFixes(self.workspace, self.results, self.causal, self.publish_changed)
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
