@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from connector_watch.daemon.blame.causality import CausalEvidence
@@ -234,25 +235,29 @@ def _is_request_helper(view: SourceView, path: str, line: int) -> bool:
     text = view.text(path)
     if text is None:
         return False
+    holder = None
+    for start, end, helper in _functions(text):
+        if start <= line <= end and (holder is None or start > holder[0]):
+            holder = (start, helper)
+    return holder is not None and holder[1]
+
+
+@lru_cache(maxsize=32)
+def _functions(text: str) -> tuple[tuple[int, int, bool], ...]:
+    """Every function of a module: its first and last line, and whether it is a request helper."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return False
-    holder = None
+        return ()
+    found = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.lineno <= line <= (node.end_lineno or node.lineno)
-            and (holder is None or node.lineno > holder.lineno)
-        ):
-            holder = node
-    if holder is None:
-        return False
-    body = list(ast.walk(holder))
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body):
-        return False
-    loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
-    return all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = list(ast.walk(node))
+            generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body)
+            loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
+            retrying = all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
+            found.append((node.lineno, node.end_lineno or node.lineno, not generator and retrying))
+    return tuple(found)
 
 
 def data_site(ctx: Context) -> Location:
