@@ -71,6 +71,9 @@ class CausalScheduler:
         self._jobs: list[Callable[[Overlay], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._working: dict[str, Pending] = {}
+        #: Nodes under investigation that ran again (or failed anew) meanwhile: the verdict being
+        #: worked out is about a failure that is no longer theirs, and is dropped.
+        self._stale: set[str] = set()
         self.trials_run = 0
 
     # ------------------------------------------------------------------ from the engine
@@ -88,6 +91,8 @@ class CausalScheduler:
         return CausalEvidence("pending", baseline.label, note="counterfactual reruns scheduled"), baseline
 
     def schedule(self, node_id: str, signature: tuple[str, str], baseline: Baseline) -> None:
+        if node_id in self._working:
+            self._stale.add(node_id)
         self._queue[node_id] = Pending(node_id, signature, baseline)
 
     def start(self) -> None:
@@ -116,13 +121,17 @@ class CausalScheduler:
     def forget(self, node_id: str) -> None:
         """The node is about to run again (or is gone): its verdict would be stale."""
         self._queue.pop(node_id, None)
+        if node_id in self._working:
+            self._stale.add(node_id)
         self._fix_queue.discard(node_id)
 
     async def cancel(self) -> None:
         """A newer save: stop the trial in progress; its nodes wait in the queue for the next start."""
         task, self._task = self._task, None
         for node_id, pending in self._working.items():
-            self._queue.setdefault(node_id, pending)
+            if node_id not in self._stale:
+                self._queue.setdefault(node_id, pending)
+        self._stale -= set(self._working)
         self._working = {}
         if task is not None and not task.done():
             task.cancel()
@@ -154,7 +163,10 @@ class CausalScheduler:
                 evidence = await self._investigate(group)
                 for pending in group:
                     self._working.pop(pending.node_id, None)
-                self._on_verdict({p.node_id: evidence for p in group})
+                fresh = {p.node_id: evidence for p in group if p.node_id not in self._stale}
+                self._stale -= {p.node_id for p in group}
+                if fresh:
+                    self._on_verdict(fresh)
                 await self._try_fixes([p.node_id for p in group])
             self._working = {}
             if self._fix_queue:

@@ -143,6 +143,9 @@ class Engine:
         #: that run may have read a version in between (a storm's A → B → A).
         self._suspect: set[str] = set()
         self._last_run_end = 0  # when the last run ended, in ns since the epoch
+        #: Passes of runs that ended, recorded as baselines once the engine is idle: a save whose
+        #: event arrives after its run ended (written while it ran) voids them first.
+        self._unconfirmed: list[tuple[list[str], int]] = []
         #: The file digests as of the last time the engine was idle: what the outcomes are for.
         self._settled_digests: dict[str, str] = {}
         self._started = False
@@ -348,8 +351,11 @@ class Engine:
         self._idle.clear()
         if self.current is not None:
             self.current.disturbed = True
-        if self.current is not None or self._pending is not None or self._written_before_last_run_ended(path):
+        if self.current is not None or self._pending is not None:
             self._suspect.add(path)
+        elif self._written_before_last_run_ended(path):
+            self._suspect.add(path)
+            self._unconfirmed.clear()  # that run may have read this save: its passes vouch for nothing
 
     def _written_before_last_run_ended(self, path: str) -> bool:
         try:
@@ -367,6 +373,9 @@ class Engine:
         """Idle once nothing is running, queued, being debounced or investigated."""
         debouncing = self._debouncer is not None and self._debouncer.pending
         if self._pending is None and self.current is None and not debouncing and not self.causal.busy:
+            for nodes, generation in self._unconfirmed:
+                self.history.passed(nodes, generation)
+            self._unconfirmed.clear()
             self._idle.set()
             self._settled_digests = dict(self.history.digests)
 
@@ -587,7 +596,7 @@ class Engine:
                 else:
                     merge_selection(self._pending, carried)
         if not run.cancelled and not run.disturbed:
-            self.history.passed(_passed_nodes_and_files(run), run.generation)
+            self._unconfirmed.append((_passed_nodes_and_files(run), run.generation))
         if self.mode in ("record", "live") and not run.cancelled:
             stages.collect_drift(self, run)
         if self.mode == "simulate" and not run.cancelled:
