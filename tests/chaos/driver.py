@@ -382,12 +382,12 @@ def cold_states(document: dict[str, Any]) -> dict[str, NodeState]:
 def divergences(daemon: dict[str, NodeState], cold: dict[str, NodeState]) -> list[str]:
     """Every way the daemon's idle state differs from the cold run, one line each (empty: none).
 
-    A node either side left unrun because another test of its file hung (see ``NodeState.blocked``)
-    is not compared: :func:`not_compared` counts them."""
+    A node one side left unrun because another test of its file hung while the other ran it (see
+    ``NodeState.blocked``) is not compared: :func:`not_compared` counts them."""
     found = []
     for node_id in sorted(set(daemon) | set(cold)):
         mine, theirs = daemon.get(node_id), cold.get(node_id)
-        if mine is not None and theirs is not None and (mine.blocked or theirs.blocked):
+        if mine is not None and theirs is not None and mine.blocked != theirs.blocked:
             continue
         if mine is None:
             found.append(f"{node_id}: missing in the daemon (cold: {theirs.outcome})")  # type: ignore[union-attr]
@@ -403,8 +403,8 @@ def divergences(daemon: dict[str, NodeState], cold: dict[str, NodeState]) -> lis
 
 
 def not_compared(daemon: dict[str, NodeState], cold: dict[str, NodeState]) -> list[str]:
-    """Nodes :func:`divergences` skipped: left unrun on one side because a test of their file hung."""
-    return sorted(n for n in set(daemon) & set(cold) if daemon[n].blocked or cold[n].blocked)
+    """Nodes :func:`divergences` skipped: left unrun on one side only, because a test of their file hung."""
+    return sorted(n for n in set(daemon) & set(cold) if daemon[n].blocked != cold[n].blocked)
 
 
 def outcome_counts(states: dict[str, NodeState]) -> dict[str, int]:
