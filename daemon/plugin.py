@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from connector_watch.daemon.definitions import definition_lines
 from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
@@ -316,6 +317,11 @@ class EventStream:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
             location = item.location
+            definition, parametrisation = definition_lines(
+                getattr(item, "function", None), lambda path: _relative(path, self.root_dir)
+            )
+            if not (callspec and "table" in callspec.params):
+                parametrisation = None
             nodes.append(
                 {
                     "nodeId": item.nodeid,
@@ -325,6 +331,8 @@ class EventStream:
                     "name": getattr(item, "originalname", item.name),
                     "table": callspec.params.get("table") if callspec else None,
                     "source": getattr(cls, "simulator_source", None) if cls else None,
+                    "definition": definition,
+                    "parametrisation": parametrisation,
                 }
             )
         files = {}
