@@ -1,0 +1,236 @@
+"""``connector-watch watch`` in a real pseudo-terminal of 80×24 (tmux), as a person uses it.
+
+The screen starts clean, keeps its key line on the last row whatever happens, lists one entry per
+root cause with an exact "+N more" for the tests it breaks, scrolls so that every problem can be
+reached, filters by file (``p``) and test name (``t``), shows a problem's evidence, related places
+and expected-vs-actual diff on Enter, and ``?`` lists the keys. Captures land in artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from connector_watch.tests.server.support import REPO, connector_watch
+from connector_watch.tests.support.workspace import copy_examples
+
+pytestmark = pytest.mark.slow  # a real daemon behind a real terminal
+
+WIDTH, HEIGHT = 80, 24
+KEY_LINE = "↑↓ select  ⏎ details  p file  t test  a all  f failed  ? help  q quit"
+#: Files broken on disk, each its own root cause (a JSON syntax error in a corpus file).
+CORPORA = [
+    "simulator/specs/github/corpus/commits.json",
+    "simulator/specs/github/corpus/issues.json",
+    "simulator/specs/hubspot/corpus/owners.json",
+    "simulator/specs/hubspot/corpus/companies.json",
+    "simulator/specs/msgraph/corpus/groups.json",
+    "simulator/specs/zendesk/corpus/users.json",
+]
+ZENDESK = "sources/zendesk/zendesk.py"
+
+
+class Tmux:
+    """One tmux server of our own (its own socket), one 80×24 window."""
+
+    def __init__(self) -> None:
+        self.socket = f"cw-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True, timeout=20
+        ).stdout
+
+    def start(self, command: str) -> None:
+        self("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", "cw", command)
+
+    def screen(self, ansi: bool = False) -> list[str]:
+        text = self("capture-pane", "-p", *(["-e"] if ansi else []), "-t", "cw")
+        return text.split("\n")[:HEIGHT]
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self("send-keys", "-t", "cw", *(["-l"] if literal else []), *keys)
+
+    def stop(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
+
+
+def artifact(name: str, lines: list[str]) -> None:
+    folder = REPO / "artifacts"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[tuple[Tmux, Path]]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (.ci/run installs it): the terminal test needs a real terminal")
+    workspace = copy_examples(tmp_path / "workspace")
+    tmux = Tmux()
+    command = " ".join(connector_watch())
+    # Noise before the screen starts, as a shell leaves it: the screen must start clean.
+    tmux.start(f"echo SETUP NOISE; {command} watch --workspace {workspace}; echo WATCH EXITED $?; sleep 60")
+    try:
+        yield tmux, workspace
+    finally:
+        tmux.stop()
+
+
+def wait_for(tmux: Tmux, condition: Callable[[list[str]], bool], what: str, timeout: float = 90) -> list[str]:
+    deadline = time.monotonic() + timeout
+    screen = tmux.screen()
+    while time.monotonic() < deadline:
+        screen = tmux.screen()
+        if condition(screen):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; the screen:\n" + "\n".join(screen))
+
+
+def fits(screen: list[str]) -> None:
+    assert len(screen) == HEIGHT
+    assert all(len(line) <= WIDTH for line in screen)
+    assert screen[-1].strip() == KEY_LINE, f"the key line is the last row:\n{chr(10).join(screen)}"
+
+
+def idle(screen: list[str]) -> bool:
+    return screen[1].startswith("watching for saves")
+
+
+def title(screen: list[str]) -> re.Match[str] | None:
+    for line in screen:
+        match = re.match(r"── (\d+) problems? \((\d+) errors?\)(?: · (\d+) match (.*?))? ─", line)
+        if match:
+            return match
+    return None
+
+
+def selected(screen: list[str]) -> int:
+    return next(i for i, line in enumerate(screen) if line.startswith("> "))
+
+
+def break_corpus(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    first = text.index("{")  # the first record's: a bare word after it is a JSON syntax error
+    path.write_text(text[: first + 1] + " oops" + text[first + 1 :], encoding="utf-8")
+
+
+def test_the_watch_screen_at_80x24(terminal: tuple[Tmux, Path]) -> None:
+    tmux, workspace = terminal
+    green = wait_for(tmux, lambda s: idle(s) and "last run #1" in s[1], "the startup run")
+    fits(green)
+    assert green[0].startswith("connector-watch "), "the screen starts at the top"
+    assert not any("SETUP NOISE" in line for line in green), "the screen starts clean"
+    artifact("terminal-green.txt", tmux.screen(ansi=True))
+
+    # Break six corpus files (one root cause each) and the zendesk connector's paging.
+    for corpus in CORPORA:
+        break_corpus(workspace / corpus)
+    connector = workspace / ZENDESK
+    connector.write_text(
+        connector.read_text(encoding="utf-8").replace("            page += 1\n", "            return\n", 1),
+        encoding="utf-8",
+    )
+
+    def settled(screen: list[str]) -> bool:
+        match = title(screen)
+        return idle(screen) and match is not None and int(match.group(1)) >= len(CORPORA) + 1
+
+    screen = wait_for(tmux, settled, "every problem listed")
+    time.sleep(1.5)  # a later debounced batch may still add one
+    screen = wait_for(tmux, settled, "every problem listed")
+    fits(screen)
+    total = int(title(screen).group(1))
+    artifact("terminal-broken.txt", tmux.screen(ansi=True))
+
+    # More problems than rows: the list says how many are below, and every one can be selected.
+    below = next(re.search(r"↓ (\d+) more below", line) for line in screen if "more below" in line)
+    shown = sum(1 for line in screen if re.match(r"^[> ]  \S", line) and "more" not in line[:12])
+    assert int(below.group(1)) == total - shown
+    seen: list[str] = []
+    more = 0
+    for index in range(total):
+        screen = tmux.screen()
+        fits(screen)
+        row = selected(screen)
+        seen.append(screen[row])
+        nodes = screen[row + 1]
+        counted = re.match(r"\s+(\d+) tests?: (.*?)(?: \+(\d+) more)?$", nodes)
+        if counted:  # "+N more" is exact: the names shown and N add up to the count
+            names = counted.group(2).split(", ")
+            assert len(names) + int(counted.group(3) or 0) == int(counted.group(1)), nodes
+            more += bool(counted.group(3))
+        if index < total - 1:
+            tmux.keys("Down")
+            wait_for(tmux, lambda s, line=seen[-1]: s[selected(s)] != line, "the selection to move", 10)
+    assert len(set(seen)) == total, "every problem was reachable, each once"
+    for corpus in CORPORA:
+        assert any(corpus in line or Path(corpus).name in line for line in seen), f"no entry for {corpus}"
+    assert more, "a root cause breaking more tests than fit says how many more"
+
+    # t: filter by test name; Enter: the paging failure's evidence, related places and diff.
+    tmux.keys("t")
+    wait_for(tmux, lambda s: s[-1].startswith("filter by test name:"), "the test-name prompt", 10)
+    tmux.keys("read_matches_corpus[groups]", literal=True)
+    tmux.keys("Enter")
+    screen = wait_for(tmux, lambda s: (m := title(s)) is not None and m.group(3) is not None, "the filter", 10)
+    assert title(screen).group(4) == "test~read_matches_corpus[groups]"
+    assert int(title(screen).group(3)) >= 1
+    assert "zendesk.py" in screen[selected(screen)] and "connector" in screen[selected(screen)]
+    fits(screen)
+    tmux.keys("Enter")
+    detail: list[str] = []
+    screen = wait_for(tmux, lambda s: s[0].startswith("── problem 1 of"), "the details", 10)
+    for _page in range(20):
+        fits_detail = screen[-1].strip().startswith("↑↓ PgUp PgDn scroll")
+        assert fits_detail and len(screen) == HEIGHT
+        detail += screen[1:-1]
+        if "lines" not in screen[0] or re.search(r"lines \d+-(\d+) of \1\b", screen[0]):
+            break
+        tmux.keys("PageDown")
+        previous = screen[0]
+        screen = wait_for(tmux, lambda s, p=previous: s[0] != p, "the next page", 10)
+    text = "\n".join(detail)
+    artifact("terminal-details.txt", detail)
+    assert "at sources/zendesk/zendesk.py:" in text
+    assert "fix:" in text and re.search(r"evidence \(\d+\):", text) and re.search(r"related \(\d+\):", text)
+    assert "expected (-) vs actual (+):" in text
+    assert re.search(r"^\s+- groups\[\d+\] key \d+: returned", text, re.M), "the expected side of the diff"
+    assert re.search(r"^\s+\+ groups\[\d+\] key \d+: missing", text, re.M), "the actual side of the diff"
+    assert "tests (1):" in text
+
+    # Esc back; c clears the filters; p: filter by file.
+    tmux.keys("Escape")
+    tmux.keys("c")
+    wait_for(tmux, lambda s: (m := title(s)) is not None and m.group(3) is None, "filters cleared", 10)
+    tmux.keys("p")
+    wait_for(tmux, lambda s: s[-1].startswith("filter by file:"), "the file prompt", 10)
+    tmux.keys("BSpace", "BSpace")  # nothing typed yet: harmless
+    tmux.keys("hubspot", literal=True)
+    tmux.keys("Enter")
+    screen = wait_for(tmux, lambda s: (m := title(s)) is not None and m.group(4) == "file~hubspot", "the file filter", 10)
+    entries = [line for line in screen if re.match(r"^[> ]  \S", line) and "more" not in line[:12]]
+    assert entries and all("hubspot" in line for line in entries), entries
+    assert int(title(screen).group(3)) == len(entries) == 2
+    tmux.keys("c")
+    wait_for(tmux, lambda s: (m := title(s)) is not None and m.group(3) is None, "filters cleared", 10)
+
+    # ?: the keys.
+    tmux.keys("?")
+    screen = wait_for(tmux, lambda s: s[0].startswith("── keys"), "the help", 10)
+    fits_help = "\n".join(screen)
+    for key in ("Enter", "filter by file", "filter by test name", "rerun every test", "quit"):
+        assert key in fits_help
+    tmux.keys("Escape")
+    wait_for(tmux, lambda s: title(s) is not None, "the list again", 10)
+
+    # q: the shell comes back with the last run's outcome.
+    tmux.keys("q")
+    screen = wait_for(tmux, lambda s: any("WATCH EXITED 0" in line for line in s), "the watch to exit", 30)
+    assert any(line.startswith("last run #") for line in screen)
