@@ -31,6 +31,7 @@ class Problem:
     evidence: list[str] = field(default_factory=list)
     related: list[tuple[str, str]] = field(default_factory=list)  # (path:line:column, message)
     diff: dict[str, str] | None = None
+    causal: str | None = None  # what the counterfactual reruns found, for people
     node_ids: list[str] = field(default_factory=list)
 
     @property
@@ -75,8 +76,28 @@ def from_diagnostic(d: Diagnostic) -> Problem:
         evidence=list(d.evidence),
         related=[(str(r.location), r.message) for r in d.related],
         diff=dict(d.diff) if d.diff else None,
+        causal=causal_text(d.causal),
         node_ids=sorted(d.node_ids),
     )
+
+
+def causal_text(causal: Mapping[str, Any] | None) -> str | None:
+    """One line about which change made the test fail (the daemon's counterfactual reruns)."""
+    if not causal:
+        return None
+    status = causal.get("status")
+    triggers = [
+        f"{t['location']['path']}:{t['location']['range']['start']['line'] + 1}" for t in causal.get("triggers", [])
+    ]
+    text = {
+        "pending": "checking which change caused it…",
+        "trigger": "caused by the change at " + ", ".join(triggers),
+        "not-caused": "not caused by the changes since it last passed",
+        "pre-existing": f"fails at {causal.get('base') or 'the base'} too",
+        "inconclusive": "the reruns could not tell which change caused it",
+        "no-history": "no passing run to compare with",
+    }.get(str(status), str(status))
+    return f"{text} ({causal['note']})" if causal.get("note") else text
 
 
 def collect(

@@ -307,6 +307,8 @@ def detail_lines(problem: Problem, width: int) -> list[Text]:
     out.append(Text(f"at {problem.location}", style="bold"))
     for paragraph in problem.message.splitlines() or [""]:
         out += [Text(t) for t in wrap(paragraph)]
+    if problem.causal:
+        out += [Text(t, style="dim") for t in wrap(problem.causal, "")]
     if problem.fix:
         out.append(Text("fix:", style="bold green"))
         out += [Text(t, style="green") for t in wrap(problem.fix)]

@@ -101,6 +101,11 @@
         if (state.run && state.run.id === p.runId) state.run.done += 1;
         break;
       }
+      case "test/revised": { // the causal verdict replaces the node's diagnostics
+        const node = state.nodes.get(p.nodeId);
+        if (node) node.diagnostics = p.diagnostics;
+        break;
+      }
       case "$/progress":
         if (state.run && state.run.id === p.runId) { state.run.done = p.done; state.run.total = p.total; }
         break;
@@ -357,6 +362,22 @@
       rows.map(([kind, sign, line]) => el("div", { class: `diff-line ${kind}` }, `${sign} ${line}`)));
   }
 
+  /** What the daemon's counterfactual reruns found: which change made it fail, if any. */
+  function causalView(causal) {
+    const triggers = (causal.triggers || []).map((t) => el("span", {}, " ", openLink(t.location.path, t.location.range),
+      t.wholeFile ? " (the whole file)" : ""));
+    const text = {
+      pending: "checking which change caused it…",
+      trigger: "caused by the change at",
+      "not-caused": "not caused by the changes since it last passed",
+      "pre-existing": `fails at ${causal.base || "the base"} too`,
+      inconclusive: "the reruns could not tell which change caused it",
+      "no-history": "no passing run to compare with",
+    }[causal.status] || causal.status;
+    return el("div", { class: "causal muted", "data-causal": causal.status }, text, ...triggers,
+      causal.note ? el("span", { class: "muted" }, ` — ${causal.note}`) : null);
+  }
+
   function nodeRef(nodeId) {
     const node = state.nodes.get(nodeId);
     const status = statusOf(node);
@@ -382,6 +403,7 @@
         d ? openLink(data.path, d.range) : openLink(p.path, null),
         el("span", { class: "message" }, d ? d.message.split("\n")[0] : (p.message || "failed").split("\n")[0])),
       data.fix ? el("div", { class: "fix" }, "fix: ", data.fix) : null,
+      data.causal ? causalView(data.causal) : null,
       d && d.relatedInformation.length ? el("ul", { class: "related" }, d.relatedInformation.map((r) =>
         el("li", {}, openLink(relativePath(r.location.uri), r.location.range), " ", r.message))) : null,
       data.diff ? diffView(data.diff) : null,
