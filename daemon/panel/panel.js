@@ -347,19 +347,33 @@
     return nodeId.split("::").pop();
   }
 
+  /** Line diff (longest common subsequence): [" ", line] both, ["-", line] expected only, ["+", line] actual only. */
+  function diffLines(expected, actual) {
+    const a = expected.split("\n");
+    const b = actual.split("\n");
+    if (a.length * b.length > 250_000) return [...a.map((l) => ["-", l]), ...b.map((l) => ["+", l])];
+    const lcs = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+    for (let i = a.length - 1; i >= 0; i--) {
+      for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+    const out = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length && j < b.length) {
+      if (a[i] === b[j]) { out.push([" ", a[i]]); i++; j++; }
+      else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push(["-", a[i++]]);
+      else out.push(["+", b[j++]]);
+    }
+    while (i < a.length) out.push(["-", a[i++]]);
+    while (j < b.length) out.push(["+", b[j++]]);
+    return out;
+  }
+
   function diffView(diff) {
-    const a = diff.expected.split("\n");
-    const b = diff.actual.split("\n");
-    const bSet = new Set(b);
-    const aSet = new Set(a);
-    const rows = [];
-    // Expected lines the actual text lacks are deletions, actual lines the expected text lacks additions;
-    // the header lines both sides share are context. (Order kept: expected first, then actual.)
-    for (const line of a) rows.push(bSet.has(line) ? ["same", " ", line] : ["del", "-", line]);
-    for (const line of b) if (!aSet.has(line)) rows.push(["add", "+", line]);
+    const kind = { " ": "same", "-": "del", "+": "add" };
     return el("div", { class: "diff" },
       el("div", { class: "diff-head" }, "expected (−) vs actual (+)"),
-      rows.map(([kind, sign, line]) => el("div", { class: `diff-line ${kind}` }, `${sign} ${line}`)));
+      diffLines(diff.expected, diff.actual).map(([sign, line]) => el("div", { class: `diff-line ${kind[sign]}` }, `${sign} ${line}`)));
   }
 
   /** What the daemon's counterfactual reruns found: which change made it fail, if any. */

@@ -5,6 +5,8 @@
 // sources; then the fix; then a daemon restart, after which the page reconnects and resyncs by itself.
 // Screenshots go to artifacts/ at the repo root.
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import support from "../../out/test/support/realDaemon.js";
 import { artifact, launchChromium } from "../support/browser.mjs";
@@ -16,7 +18,8 @@ const TICKETS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::Te
 const GROUPS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_matches_corpus[groups]";
 const VIEWPORT = { width: 1280, height: 800 };
 const node = (id) => `li.node[data-node-id="${id.replace(/"/g, '\\"')}"]`;
-const ref = (id) => `#problems li.node-ref[data-node-id="${id.replace(/"/g, '\\"')}"]`;
+const nodeRef = (id) => `li.node-ref[data-node-id="${id.replace(/"/g, '\\"')}"]`;
+const ref = (id) => `#problems ${nodeRef(id)}`;
 
 let workspace, daemon, info, browser, page;
 const consoleErrors = [];
@@ -74,7 +77,7 @@ test("after the startup run every test is green and the sources are folded", asy
 
 test("a broken corpus record: pinned at the top at once, one entry with its test, a link that shows the record", async () => {
   editFile(workspace, CORPUS, '"id": 10551,', '"id": "not-a-number",');
-  const entry = page.locator(".problem", { has: page.locator(ref(TICKETS)) }).first();
+  const entry = page.locator("#problems .problem", { has: page.locator(nodeRef(TICKETS)) }).first();
   await page.locator(ref(TICKETS)).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
   await page.waitForSelector("#run:not(:has-text('running'))");
   await visibleWithoutScrolling(page.locator(ref(TICKETS)), "the failing test");
@@ -125,20 +128,21 @@ test("filters: text, status, source and blame narrow the problems and the tests"
 });
 
 test("a connector that stops paging: the newest problem comes first with its expected-vs-actual diff", async () => {
+  const original = readFileSync(join(workspace, CONNECTOR), "utf8");
   editFile(workspace, CONNECTOR, "            page += 1\n", "            return\n");
   try {
     await page.locator(ref(GROUPS)).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
     await page.waitForSelector("#run:not(:has-text('running'))");
     const first = page.locator("#problems .problem").first();
     assert.equal(await first.getAttribute("data-blame"), "connector", "the newest root cause is first");
-    assert.equal(await first.locator(ref(GROUPS)).count(), 1);
+    assert.equal(await first.locator(nodeRef(GROUPS)).count(), 1);
     await visibleWithoutScrolling(first.locator(".diff"), "the diff");
-    assert.match(await first.locator(".diff-line.del").first().textContent(), /^- groups\[\d+\] key \d+: returned$/);
-    assert.match(await first.locator(".diff-line.add").first().textContent(), /^\+ groups\[\d+\] key \d+: missing/);
+    assert.match(await first.locator(".diff-line.del", { hasText: "groups[" }).first().textContent(), /^- groups\[\d+\] key \d+: returned$/);
+    assert.match(await first.locator(".diff-line.add").first().textContent(), /^\+ \d+ record\(s\) returned by the connector/);
     assert.match(await first.locator("a.loc").first().textContent(), /^sources\/zendesk\/zendesk\.py:\d+:\d+$/);
     await page.screenshot({ path: artifact("panel-browser-diff.png") });
   } finally {
-    editFile(workspace, CONNECTOR, "            return\n", "            page += 1\n");
+    writeFileSync(join(workspace, CONNECTOR), original);
   }
   await page.locator(ref(GROUPS)).waitFor({ state: "detached", timeout: 60_000 });
 });
@@ -146,7 +150,12 @@ test("a connector that stops paging: the newest problem comes first with its exp
 test("fixing the record: the problems go, everything is green again", async () => {
   editFile(workspace, CORPUS, '"id": "not-a-number",', '"id": 10551,');
   await page.locator(node(TICKETS)).and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
-  await page.waitForFunction(() => !document.querySelector('.problem[data-severity="error"]'), undefined, { timeout: 30_000 });
+  try {
+    await page.waitForFunction(() => !document.querySelector('.problem[data-severity="error"]'), undefined, { timeout: 30_000 });
+  } catch (error) {
+    await page.screenshot({ path: artifact("panel-browser-FAILED-fixed.png"), fullPage: true });
+    throw error;
+  }
   assert.equal(await page.locator('details.source[data-status="failed"]').count(), 0);
   await page.screenshot({ path: artifact("panel-browser-fixed.png") });
 });
