@@ -187,6 +187,7 @@ def test_the_watch_screen_at_80x24(terminal: tuple[Tmux, Path]) -> None:
     tmux.keys("Enter")
     detail: list[str] = []
     screen = wait_for(tmux, lambda s: s[0].startswith("── problem 1 of"), "the details", 10)
+    artifact("terminal-details.txt", tmux.screen(ansi=True))
     for _page in range(20):
         fits_detail = screen[-1].strip().startswith("↑↓ PgUp PgDn scroll")
         assert fits_detail and len(screen) == HEIGHT
@@ -197,7 +198,7 @@ def test_the_watch_screen_at_80x24(terminal: tuple[Tmux, Path]) -> None:
         previous = screen[0]
         screen = wait_for(tmux, lambda s, p=previous: s[0] != p, "the next page", 10)
     text = "\n".join(detail)
-    artifact("terminal-details.txt", detail)
+    artifact("terminal-details-all-pages.log", detail)
     assert "at sources/zendesk/zendesk.py:" in text
     assert "fix:" in text and re.search(r"evidence \(\d+\):", text) and re.search(r"related \(\d+\):", text)
     assert "expected (-) vs actual (+):" in text

@@ -5,11 +5,12 @@
 // sources; then the fix; then a daemon restart, after which the page reconnects and resyncs by itself.
 // Screenshots go to artifacts/ at the repo root.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import support from "../../out/test/support/realDaemon.js";
-import { artifact, launchChromium } from "../support/browser.mjs";
+import { ARTIFACTS, artifact, launchChromium } from "../support/browser.mjs";
+import { ansiToHtml } from "../support/ansi.mjs";
 
 const { RealDaemon, copyExamples, editFile, removeWorkspace } = support;
 const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
@@ -179,4 +180,23 @@ test("the daemon restarts: the page reconnects by itself and resyncs to what the
 
 test("the page logged no errors", () => {
   assert.deepEqual(consoleErrors, []);
+});
+
+test("the terminal screen's 80×24 captures (from the Python suite) as pictures", async (t) => {
+  const captures = readdirSync(ARTIFACTS).filter((name) => /^terminal-.*\.txt$/.test(name));
+  if (!captures.length) {
+    t.skip("no terminal captures in artifacts/: tests/daemon/test_terminal_pty.py writes them (make test runs it first)");
+    return;
+  }
+  const terminal = await browser.newPage({ viewport: { width: 760, height: 520 } });
+  try {
+    for (const name of captures) {
+      const html = ansiToHtml(readFileSync(join(ARTIFACTS, name), "utf8"), { title: name });
+      await terminal.setContent(html);
+      assert.equal(await terminal.locator("pre").evaluate((pre) => pre.textContent.split("\n").length), 24, "24 rows");
+      await terminal.locator("pre").screenshot({ path: artifact(name.replace(/\.txt$/, ".png")) });
+    }
+  } finally {
+    await terminal.close();
+  }
 });
