@@ -13,6 +13,8 @@ export interface DebugTarget {
   readonly controller: vscode.TestController;
   item(nodeId: string): vscode.TestItem | undefined;
   selectedNodeIds(request: vscode.TestRunRequest): string[];
+  /** The daemon's messages for a failed node (blame at the blamed range, the diff), if it has them. */
+  daemonMessages(nodeId: string): vscode.TestMessage[];
 }
 
 interface Session {
@@ -117,7 +119,8 @@ export class DebugProfile implements vscode.Disposable {
     for (const [id, result] of outcomes) {
       const item = this.target.item(id);
       if (!item) continue;
-      const message = new vscode.TestMessage(result.message ?? `${result.outcome} under the debugger (see the Debug Console)`);
+      const own = new vscode.TestMessage(result.message ?? `${result.outcome} under the debugger (see the Debug Console)`);
+      const message = [own, ...this.target.daemonMessages(id)];
       switch (resultKind(result.outcome)) {
         case "passed":
           run.passed(item);

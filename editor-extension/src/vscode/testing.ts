@@ -210,6 +210,14 @@ export class TestExplorer implements vscode.Disposable {
     return message;
   }
 
+  /** The daemon's latest diagnostics of a failing node as test messages (at the blamed range, with the diff). */
+  daemonMessages(nodeId: string): vscode.TestMessage[] {
+    const node = this.state.nodes.get(nodeId);
+    if (!node?.outcome || !node.diagnostics?.length) return [];
+    return testMessages({ outcome: node.outcome, diagnostics: node.diagnostics, message: node.message ?? null }, this.rebase())
+      .map((m) => this.toMessage(m));
+  }
+
   /**
    * A RunSink over a TestRun (ending twice is harmless). With `carryOver`, the run ends by reporting
    * every test it did not run with that test's latest result: VS Code counts a run's results, and a
