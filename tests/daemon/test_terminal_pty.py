@@ -51,7 +51,15 @@ class Tmux:
         self("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", "cw", command)
 
     def screen(self, ansi: bool = False) -> list[str]:
-        text = self("capture-pane", "-p", *(["-e"] if ansi else []), "-t", "cw")
+        """The pane as it stands still: two captures in a row agree (a capture during a redraw could
+        show a line half old, half new)."""
+        previous = None
+        for _ in range(50):
+            text = self("capture-pane", "-p", *(["-e"] if ansi else []), "-t", "cw")
+            if text == previous:
+                break
+            previous = text
+            time.sleep(0.05)
         return text.split("\n")[:HEIGHT]
 
     def keys(self, *keys: str, literal: bool = False) -> None:

@@ -3,13 +3,13 @@
 // test only edits files on disk and looks at what a user sees: the status bar, the Test Explorer, the
 // Problems panel, the Test Results view and the panel webview. Screenshots go to artifacts/.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import support from "../../out/test/support/realDaemon.js";
-import { REPO_ROOT, artifact, launchChromium } from "../support/browser.mjs";
+import { ARTIFACTS, REPO_ROOT, artifact, launchChromium } from "../support/browser.mjs";
 import { CodeServer, VSIX, checkTools, killSync, onInterrupt, stopWorkspaceDaemon, sweep } from "../support/codeServer.mjs";
 
 const { connectorWatchCommand, copyExamples, editFile, readDaemonInfo } = support;
@@ -28,6 +28,10 @@ let shot = 0;
 
 before(async () => {
   checkTools();
+  // Screenshots are numbered per run: drop an earlier run's, so artifacts/ shows this run only.
+  for (const name of existsSync(ARTIFACTS) ? readdirSync(ARTIFACTS) : []) {
+    if (/^e2e-.*\.png$/.test(name)) rmSync(join(ARTIFACTS, name));
+  }
   root = mkdtempSync(join(tmpdir(), "cw-e2e-"));
   workspace = copyExamples(`cw-e2e-ws-`);
   // If this process is interrupted (or dies) before `after` runs: kill code-server's group, the
