@@ -8,7 +8,7 @@
 #
 #   1. apt: chromium (the browser tests) and the headers code-server's native modules build against
 #   2. in the background, once apt is done: Node 24 and code-server 4.139.1 from the npm registry
-#      into test/e2e/tools/*/node_modules (kept between runs: the slowest step); why this route:
+#      into test/e2e/tools/*/node_modules (kept between runs: the slowest step); why this route, see
 #      "A real VS Code, headless" in editor-extension/README.md
 #   3. npm ci for the extension (skipped while node_modules matches package-lock.json)
 #   4. build (types generated from daemon/protocol.schema.json, checked fresh), unit tests,

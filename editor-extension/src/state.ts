@@ -120,6 +120,7 @@ export class DaemonState {
         return true;
       }
       case "test/revised": {
+        // The causal verdict: the node's diagnostics, revised after its test finished.
         const node = this.nodes.get(n.params.nodeId);
         if (node) node.diagnostics = n.params.diagnostics;
         return true;

@@ -53,6 +53,7 @@ export interface ProtocolTypes {
   TestStartedParams?: TestStartedParams;
   TestFinishedParams?: TestFinishedParams;
   TestRevisedParams?: TestRevisedParams;
+  VerifiedFix?: VerifiedFix;
   Causal?: Causal;
   RunFinishedParams?: RunFinishedParams;
   PublishDiagnosticsParams?: PublishDiagnosticsParams;
@@ -141,6 +142,7 @@ export interface Diagnostic {
       actual: string;
     };
     causal?: Causal;
+    fixes?: VerifiedFix[];
   };
 }
 /**
@@ -156,6 +158,24 @@ export interface Causal {
   }[];
   trials: number;
   note: string;
+}
+/**
+ * An edit the daemon proved: the failing nodes pass with it applied (rerun on a private copy of the workspace). The editor applies it; the daemon never writes a user's file.
+ */
+export interface VerifiedFix {
+  title: string;
+  edits: {
+    /**
+     * workspace-relative
+     */
+    path: string;
+    range: Range;
+    newText: string;
+  }[];
+  verified: {
+    nodeIds: string[];
+    note: string;
+  };
 }
 export interface Node {
   nodeId: string;
