@@ -32,6 +32,7 @@ class Problem:
     related: list[tuple[str, str]] = field(default_factory=list)  # (path:line:column, message)
     diff: dict[str, str] | None = None
     causal: str | None = None  # what the counterfactual reruns found, for people
+    fixes: list[str] = field(default_factory=list)  # titles of the edits the daemon verified
     node_ids: list[str] = field(default_factory=list)
 
     @property
@@ -77,6 +78,7 @@ def from_diagnostic(d: Diagnostic) -> Problem:
         related=[(str(r.location), r.message) for r in d.related],
         diff=dict(d.diff) if d.diff else None,
         causal=causal_text(d.causal),
+        fixes=[f.title for f in d.fixes],
         node_ids=sorted(d.node_ids),
     )
 

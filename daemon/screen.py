@@ -312,6 +312,10 @@ def detail_lines(problem: Problem, width: int) -> list[Text]:
     if problem.fix:
         out.append(Text("fix:", style="bold green"))
         out += [Text(t, style="green") for t in wrap(problem.fix)]
+    if problem.fixes:
+        out.append(Text(f"verified fixes ({len(problem.fixes)}), the tests pass with them:", style="bold green"))
+        for title in problem.fixes:
+            out += [Text(t, style="green") for t in wrap(title, "  - ")]
     if problem.evidence:
         out.append(Text(f"evidence ({len(problem.evidence)}):", style="bold"))
         for item in problem.evidence:

@@ -418,6 +418,10 @@
         el("span", { class: "message" }, d ? d.message.split("\n")[0] : (p.message || "failed").split("\n")[0])),
       data.fix ? el("div", { class: "fix" }, "fix: ", data.fix) : null,
       data.causal ? causalView(data.causal) : null,
+      data.fixes && data.fixes.length ? el("ul", { class: "fixes", "aria-label": "verified fixes" }, data.fixes.map((f) =>
+        el("li", {}, el("span", { class: "tag" }, "verified fix"), " ", f.title, " ",
+          f.edits.slice(0, 3).map((e) => el("span", {}, openLink(e.path, e.range), " ")),
+          f.verified && f.verified.note ? el("span", { class: "muted" }, `(${f.verified.note})`) : null))) : null,
       d && d.relatedInformation.length ? el("ul", { class: "related" }, d.relatedInformation.map((r) =>
         el("li", {}, openLink(relativePath(r.location.uri), r.location.range), " ", r.message))) : null,
       data.diff ? diffView(data.diff) : null,

@@ -133,3 +133,17 @@ def test_details_show_evidence_related_places_and_the_diff() -> None:
     assert "related (1):" in text and "simulator/specs/z/endpoints.yaml:94:1  the pagination style" in text
     assert "  - groups[8]: returned" in text and "  + groups[8]: missing" in text
     assert diff_lines("a\nb\nc", "a\nx\nc") == [(" ", "a"), ("-", "b"), ("+", "x"), (" ", "c")]
+
+
+def test_details_list_the_fixes_the_daemon_verified() -> None:
+    from connector_watch.daemon.diagnostics import TextEdit, VerifiedFix
+
+    fix = VerifiedFix(
+        "restore the paging line",
+        (TextEdit("sources/z/z.py", Range.lines(9), "page += 1"),),
+        ("t.py::T::a",),
+        "1 test passed with the fix applied",
+    )
+    d = _diagnostic("sources/z/z.py", 9, ["t.py::T::a"], blame="connector", fixes=[fix])
+    text = "\n".join(_plain(detail_lines(collect({"sources/z/z.py": [d]}, {}, [])[0], 80)))
+    assert "verified fixes (1)" in text and "restore the paging line" in text
