@@ -63,9 +63,20 @@ def test_name(node_id: str) -> str:
     return node_id.split("::", 1)[1] if "::" in node_id else node_id
 
 
+def identity(d: Diagnostic) -> tuple[Any, ...]:
+    """What stays the same when the daemon revises a diagnostic's verdict (its message and evidence
+    change once the causal reruns are done): the daemon's id when it has one, else blame, place and
+    tests."""
+    stable = getattr(d, "id", None)
+    if stable:
+        return ("id", stable)
+    start = d.location.range.start
+    return (d.blame, d.location.path, start.line, start.character, tuple(sorted(d.node_ids)))
+
+
 def from_diagnostic(d: Diagnostic) -> Problem:
     return Problem(
-        key=d.key(),
+        key=identity(d),
         message=d.message,
         blame=d.blame,
         severity=d.severity,
@@ -113,11 +124,7 @@ def collect(
     problems: dict[tuple[Any, ...], Problem] = {}
     for path in sorted(file_diagnostics):
         for d in file_diagnostics[path]:
-            problem = problems.get(d.key())
-            if problem is None:
-                problems[d.key()] = from_diagnostic(d)
-            else:  # the same finding in two published sets: one entry, the tests of both
-                problem.node_ids = sorted(set(problem.node_ids) | set(d.node_ids))
+            problems.setdefault(identity(d), from_diagnostic(d))
     named = {n for p in problems.values() for n in p.node_ids} | set(located)
     for node_id in sorted(failing):
         if node_id in named:

@@ -13,6 +13,7 @@ import difflib
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from connector_watch.daemon.problems import Problem
 from rich.text import Text
@@ -72,13 +73,24 @@ class View:
     prompt: str | None = None  # "file" | "test" while typing a filter
     buffer: str = ""
     page: int = 10  # entries (or detail lines) per page, set by the last render
+    #: The selected problem's identity: the selection follows it when the list reorders.
+    selected_key: tuple[Any, ...] | None = None
 
     def visible(self, model: Model) -> list[Problem]:
         return [p for p in model.problems if p.matches(self.file_filter, self.test_filter)]
 
     def clamp(self, model: Model) -> None:
-        count = len(self.visible(model))
-        self.selected = min(max(self.selected, 0), max(count - 1, 0))
+        visible = self.visible(model)
+        keys = [p.key for p in visible]
+        if self.selected_key in keys:
+            self.selected = keys.index(self.selected_key)
+        self.selected = min(max(self.selected, 0), max(len(visible) - 1, 0))
+        self.selected_key = keys[self.selected] if visible else None
+
+    def select(self, model: Model, index: int) -> None:
+        visible = self.visible(model)
+        self.selected = min(max(index, 0), max(len(visible) - 1, 0))
+        self.selected_key = visible[self.selected].key if visible else None
 
 
 def _line(text: str | Text, width: int, style: str = "") -> Text:

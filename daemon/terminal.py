@@ -36,6 +36,7 @@ from rich.live import Live
 KEYS = {
     "\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down",
     "\x1b[5~": "pageup", "\x1b[6~": "pagedown", "\x1b[H": "home", "\x1b[F": "end",
+    "\x1b[1~": "home", "\x1b[4~": "end", "\x1bOH": "home", "\x1bOF": "end",
     "\x1b[C": "right", "\x1b[D": "left", "\r": "enter", "\n": "enter", "\x7f": "backspace",
     "\x08": "backspace", "\x1b": "escape", "\x03": "quit", "\x04": "quit",
 }  # fmt: skip
@@ -151,7 +152,7 @@ class Screen:
             step = {"up": -1, "k": -1, "down": 1, "j": 1, "pageup": -view.page, "pagedown": view.page,
                     "home": -(10**9), "end": 10**9}[key]  # fmt: skip
             view.mode = "list"
-            view.selected = min(max(view.selected + step, 0), max(count - 1, 0))
+            view.select(self.model, view.selected + step)
         elif key == "enter" and count:
             view.mode, view.detail_top = "detail", 0
         elif key in ("p", "t"):
@@ -171,7 +172,8 @@ class Screen:
                 view.file_filter = view.buffer.strip()
             else:
                 view.test_filter = view.buffer.strip()
-            view.prompt, view.selected, view.top, view.mode = None, 0, 0, "list"
+            view.prompt, view.top, view.mode = None, 0, "list"
+            view.select(self.model, 0)
         elif key in ("escape", "quit"):
             view.prompt = None
         elif key == "backspace":

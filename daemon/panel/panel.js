@@ -177,11 +177,12 @@
   }
 
   // ------------------------------------------------------------------ problems (one per root cause)
-  /** A diagnostic's identity: the daemon's id when it sends one, else blame, place and message. */
+  /** A diagnostic's identity, the same when the daemon revises its verdict (message, evidence, causal):
+   *  the daemon's id when it sends one, else blame, place and tests. */
   function problemKey(d) {
     const data = d.data || {};
     if (data.id !== undefined) return `id:${data.id}`;
-    return JSON.stringify([d.code, data.path, d.range.start.line, d.range.start.character, d.message.split("\n")[0]]);
+    return JSON.stringify([d.code, data.path, d.range.start.line, d.range.start.character, [...(data.nodeIds || [])].sort()]);
   }
 
   function statusOf(node) {

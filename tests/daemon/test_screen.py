@@ -102,9 +102,8 @@ def test_the_newest_root_cause_comes_first_and_errors_before_warnings() -> None:
 
 
 def test_one_entry_per_root_cause_and_failing_tests_without_a_diagnostic() -> None:
-    shared = _diagnostic("c.json", 3, ["t.py::T::a"])
-    again = _diagnostic("c.json", 3, ["t.py::T::b"])
-    problems = collect({"c.json": [shared], "d.json": [again]}, {"t.py::T::a": "x", "t.py::T::z": "boom"}, [])
+    shared = _diagnostic("c.json", 3, ["t.py::T::b", "t.py::T::a"])  # the engine merged two tests' finding
+    problems = collect({"c.json": [shared]}, {"t.py::T::a": "x", "t.py::T::z": "boom"}, [])
     assert len(problems) == 2
     assert problems[0].node_ids == ["t.py::T::a", "t.py::T::b"]
     assert (
@@ -147,3 +146,19 @@ def test_details_list_the_fixes_the_daemon_verified() -> None:
     d = _diagnostic("sources/z/z.py", 9, ["t.py::T::a"], blame="connector", fixes=[fix])
     text = "\n".join(_plain(detail_lines(collect({"sources/z/z.py": [d]}, {}, [])[0], 80)))
     assert "verified fixes (1)" in text and "restore the paging line" in text
+
+
+def test_a_revised_verdict_keeps_its_place_and_the_selection_follows_its_problem() -> None:
+    first = _diagnostic("c.json", 3, ["t.py::T::a"])
+    other = _diagnostic("d.json", 7, ["t.py::T::b"])
+    recency = Recency()
+    model = Model(problems=recency.order(collect({"c.json": [first], "d.json": [other]}, {}, [])))
+    view = View()
+    view.select(model, 1)
+    selected = model.problems[1].key
+    revised = Diagnostic(**{**first.__dict__, "message": first.message + " — caused by the edit at c.json line 4"})
+    newer = _diagnostic("e.json", 1, ["t.py::T::c"])
+    model.problems = recency.order(collect({"c.json": [revised], "d.json": [other], "e.json": [newer]}, {}, []))
+    assert [p.path for p in model.problems] == ["e.json", "d.json", "c.json"], "only a new root cause goes to the top"
+    view.clamp(model)
+    assert model.problems[view.selected].key == selected
