@@ -220,12 +220,18 @@ def _caller_location(entry: dict[str, Any]) -> Location | None:
 
 def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagnostic]:
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
+    from connector_watch.daemon import blame_public
+
+    parts = blame_public.split(failure, view)  # a public-harness text: one failure per [table] error
+    if parts is not None:
+        return blame_public.dedupe(d for part in parts for d in blame(part, layout, view))
     ctx = _Context(failure, layout, view)
     for rule in (
         _crashed,
         _timeout,
         _spec_error,
         _corpus_error,
+        blame_public.public_fact,
         _config_error,
         _syntax_error,
         _missing_module,
@@ -694,6 +700,10 @@ def _corpus_files_read(ctx: _Context) -> list[str]:
         path = entry.get("corpusFile")
         if path and path not in files and entry.get("outcome") == "served":
             files.append(path)
+    if not files and not ctx.failure.trace:  # no trace (the public harness): the table's corpus by name
+        from connector_watch.daemon.blame_public import table_corpus_files
+
+        files = table_corpus_files(ctx)
     return files
 
 
@@ -1160,7 +1170,9 @@ def _null_columns(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
                 fix="map these fields from the raw records",
             )
         ]
-    location = Location(corpus_files[0], Range.lines(0)) if corpus_files else _connector_site(ctx)
+    location = (
+        _json_location(ctx, corpus_files[0], (0, columns[0])) if corpus_files and columns else _connector_site(ctx)
+    )
     related = (
         [Related(loc, "the schema declares it") for loc in [_schema_field_location(ctx, columns[0])] if loc]
         if columns
