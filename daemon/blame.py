@@ -222,7 +222,7 @@ def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagn
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
     from connector_watch.daemon import blame_public
 
-    parts = blame_public.split(failure, view)  # a public-harness text: one failure per [table] error
+    parts = blame_public.split(failure, layout, view)  # a public-harness text: one failure per [table] error
     if parts is not None:
         return blame_public.dedupe(d for part in parts for d in blame(part, layout, view))
     ctx = _Context(failure, layout, view)

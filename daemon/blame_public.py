@@ -39,12 +39,15 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------- one failure per fact
 
 
-def split(failure: FailureInput, view: Any) -> list[FailureInput] | None:
+def split(failure: FailureInput, layout: Any, view: Any) -> list[FailureInput] | None:
     """One failure per public-harness fact of the outermost exception (None: no facts)."""
     chain = (failure.failure or {}).get("chain") or []
     if not chain or not chain[0].get("facts"):
         return None
     outer, rest = chain[0], chain[1:]
+    # A test class without simulator_source (a scenario test building its own simulator) still
+    # belongs to the source whose test directory holds it.
+    source = failure.source or (layout.owner(failure.test_file)[0] if failure.test_file else None)
     parts = []
     for fact in outer["facts"]:
         item = {**fact, "frames": fact.get("frames") or outer.get("frames", [])}
@@ -53,7 +56,10 @@ def split(failure: FailureInput, view: Any) -> list[FailureInput] | None:
         table = (fact.get("harness") or {}).get("table") or fact.get("table") or failure.table
         parts.append(
             dataclasses.replace(
-                failure, failure={**(failure.failure or {}), "chain": [item, *rest]}, table=table
+                failure,
+                failure={**(failure.failure or {}), "chain": [item, *rest]},
+                table=table,
+                source=source,
             )
         )
     return parts
