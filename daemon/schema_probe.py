@@ -322,7 +322,7 @@ def probe_class(cls: type, source: str | None) -> tuple[list[dict[str, Any]], li
     notes: list[str] = []
     try:
         connector, options, teardown = _build(cls)
-    except BaseException as exc:  # noqa: BLE001 - whatever the connector raises is one note
+    except BaseException as exc:  # whatever the connector raises is one note
         if isinstance(exc, KeyboardInterrupt):
             raise
         return [], [f"{cls.__name__}: the connector could not be built ({_first_line(exc)})"]
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.path.insert(0, str(base))
         try:
             module = importlib.import_module(name)
-        except BaseException as exc:  # noqa: BLE001 - an import error is one note
+        except BaseException as exc:  # an import error (or a SystemExit) is one note
             if isinstance(exc, KeyboardInterrupt):
                 raise
             notes.append(f"{rel} did not import ({_first_line(exc)})")
