@@ -279,6 +279,7 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     except Interrupted:
         await engine.stop()  # cancels the run and kills its process groups
         raise
+    await _until_signal(engine.schemas_learnt(), stopped_by)
     for source in workspace.sources():
         for corpus in workspace.corpus_files(source):
             engine._static_check(corpus)

@@ -40,9 +40,11 @@ from connector_watch.daemon.pytest_output import (
 )
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
+    Learnt,
     blame_for_kind,
     check_file,
     corpus_tables,
+    learn_schemas,
     not_utf8_diagnostic,
 )
 from connector_watch.daemon.watcher import Debouncer, Watcher
@@ -81,6 +83,9 @@ class EngineOptions:
     #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
     spark: bool = False
     spark_master: str | None = None
+    #: After the first run, learn the schemas it did not report by importing each connector in a
+    #: sandboxed child (:mod:`connector_watch.daemon.schema_probe`), for corpus lint.
+    learn_schemas: bool = True
 
 
 class Engine:
@@ -140,6 +145,8 @@ class Engine:
         self._idle.set()
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
+        self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
+        self._learning: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ subscribers
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -195,6 +202,8 @@ class Engine:
             for test_file in self.workspace.test_files():
                 selection.add_file(test_file, "first run")
             self.request(selection, "startup", [])
+        elif watch and self.options.learn_schemas:
+            self.learn_schemas_later()
 
     async def stop(self) -> None:
         if self._spark_stage is not None:
@@ -391,7 +400,34 @@ class Engine:
             if source
             else None
         )
-        return corpus_tables(self.index, spec, corpus_path)
+        return corpus_tables(self.index, spec, corpus_path, self.learnt)
+
+    def learn_schemas_later(self) -> None:
+        """In the background, learn the schemas no run reported (a sandboxed import of each connector),
+        then check those sources' corpora against them. Once per engine."""
+        if self._learning is None:
+            self._learning = asyncio.create_task(self._learn())
+            self._tasks.append(self._learning)
+
+    async def schemas_learnt(self) -> None:
+        """Until the background learning (if started) is done."""
+        if self._learning is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._learning
+
+    async def _learn(self) -> None:
+        try:
+            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index)
+        except Exception as exc:  # learning is a bonus: never take the daemon down
+            self.log("warning", f"learning connectors' schemas failed: {exc!r}")
+            return
+        self.learnt = learnt
+        for note in notes:
+            self.log("info", note)
+        for source in sorted({source for source, _ in learnt if source}):
+            for corpus in self.workspace.corpus_files(source):
+                self._static_check(corpus)
+        self._publish_changed()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -447,6 +483,8 @@ class Engine:
         self.emit(ev.RunFinished(run.id, counts, run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
         self.runs_completed += 1
+        if not run.cancelled and self.options.learn_schemas:
+            self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
         self._schedule_index_save()
 
     async def _recover_lost_nodes(self, run: Run) -> None:
