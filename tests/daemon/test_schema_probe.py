@@ -40,7 +40,12 @@ def test_learns_every_table_with_its_schema_and_metadata_and_caches_by_content(t
     assert again["zendesk"].tables == zendesk.tables
 
     # A change to the connector package probes that source again (and only it).
-    _edit(root, "sources/zendesk/zendesk_schemas.py", '("requester_id", LongType())', '("requester", LongType())')
+    _edit(
+        root,
+        "sources/zendesk/zendesk_schemas.py",
+        '("requester_id", LongType())',
+        '("requester", LongType())',
+    )
     after = {found.source: found for found in schema_probe.learn(workspace)}
     assert not after["zendesk"].cached and after["github"].cached
     cache = json.loads((root / schema_probe.CACHE_FILE).read_text())
