@@ -25,16 +25,27 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from connector_watch.daemon import clock
+from connector_watch.daemon.blame.context import (
+    Context,
+    FailureInput,
+    connector_site,
+    first_line,
+    frame_location,
+    harness_message,
+    json_location,
+    normal_name,
+    schema_field_location,
+    table_corpus_files,
+    table_spec,
+)
+from connector_watch.daemon.blame.harness_checks import schema_parse
+from connector_watch.daemon.blame.traffic import path_similarity
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
 from connector_watch.daemon.sources_view import find_line, json_data, yaml_key_span
-
-if TYPE_CHECKING:
-    from connector_watch.daemon.blame import FailureInput, _Context
-
 
 # ---------------------------------------------------------------------------- one failure per fact
 
@@ -91,7 +102,7 @@ def dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 # ---------------------------------------------------------------------------- the rule
 
 
-def public_fact(ctx: _Context) -> list[Diagnostic] | None:
+def public_fact(ctx: Context) -> list[Diagnostic] | None:
     """Judge a public-harness fact when no request trace tells more (else the generic rules do)."""
     if not ctx.chain or not ctx.chain[0].get("publicHarness"):
         return None
@@ -121,9 +132,8 @@ def public_fact(ctx: _Context) -> list[Diagnostic] | None:
     return handler(ctx, harness) if handler else None
 
 
-def _raised(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
+def _raised(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic]:
     """The connector raised inside a harness ``try`` that kept only its message (no traceback)."""
-    from connector_watch.daemon.blame import _connector_site
 
     details = harness.get("details") or {}
     call = details.get("call") or "read_table"
@@ -134,7 +144,7 @@ def _raised(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
         ctx.diag(
             "connector",
             f"{call}({table!r}) raised {what}: {error}".replace("  ", " "),
-            _connector_site(ctx, call),
+            connector_site(ctx, call),
             0.6,
             code=harness.get("check"),
             evidence=[
@@ -146,9 +156,8 @@ def _raised(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic]:
     ]
 
 
-def _null_columns(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
+def _null_columns(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
     """Columns no corpus record even has as a key: the schema (or the connector's mapping) invents them."""
-    from connector_watch.daemon.blame import _harness_message, _schema_field_location
 
     columns = (harness.get("details") or {}).get("columns") or []
     files = table_corpus_files(ctx)
@@ -158,7 +167,7 @@ def _null_columns(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | 
     absent = [c for c in columns if all(c not in r for r in records)]
     if len(absent) != len(columns):
         return None  # some columns are keys of the corpus records with null values: the corpus's to fill
-    location = _schema_field_location(ctx, absent[0])
+    location = schema_field_location(ctx, absent[0])
     if location is None:
         return None
     return [
@@ -169,7 +178,7 @@ def _null_columns(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | 
             location,
             0.55,
             code=harness.get("check"),
-            evidence=[_harness_message(ctx)],
+            evidence=[harness_message(ctx)],
             related=[Related(Location(files[0], Range.lines(0)), "the table's corpus")],
             fix="drop the field from the schema, map it from the raw record, or list it in allow_null_columns",
         )
@@ -179,67 +188,23 @@ def _null_columns(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | 
 # ---------------------------------------------------------------------------- files of a table
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def table_corpus_files(ctx: _Context, table: str | None = None) -> list[str]:
-    """The corpus files named after the table (``corpus/<table>.json``, case and ``_-`` aside)."""
-    table = table or ctx.failure.table
-    source = ctx.failure.source
-    if not table or not source:
-        return []
-    corpus_dir = ctx.layout.relative(ctx.layout.corpus_dir(source))
-    exact = f"{corpus_dir}/{table}.json"
-    if ctx.view.text(exact) is not None:
-        return [exact]
-    wanted = {_norm(table), _norm(table) + "s", _norm(table).removesuffix("s")}
-    for name in _corpus_names(ctx):
-        if _norm(name) in wanted:
-            return [f"{corpus_dir}/{name}.json"]
-    return []
-
-
-def _corpus_names(ctx: _Context) -> list[str]:
-    spec = _spec(ctx)
-    names = {e.corpus for e in spec.endpoints if e.corpus} if spec else set()
-    corpus_dir = ctx.layout.corpus_dir(ctx.failure.source) if ctx.failure.source else None
-    if corpus_dir is not None and corpus_dir.is_dir():
-        names |= {p.stem for p in corpus_dir.glob("*.json")}
-    return sorted(names)
-
-
-def _spec(ctx: _Context) -> Any:
-    from connector_watch.simulator.spec import check_spec
-
-    spec_file = ctx.spec_file()
-    text = ctx.view.text(spec_file) if spec_file else None
-    if text is None:
-        return None
-    corpus_dir = ctx.layout.corpus_dir(ctx.failure.source)  # type: ignore[arg-type]
-    spec, _ = check_spec(
-        ctx.layout.root / spec_file, corpus_dir, text=text, display=spec_file, check_files=False
-    )
-    return spec
-
-
-def table_endpoints(ctx: _Context, table: str) -> list[Any]:
+def table_endpoints(ctx: Context, table: str) -> list[Any]:
     """Spec endpoints that serve the table: by corpus name, else by a path segment naming it."""
-    spec = _spec(ctx)
+    spec = table_spec(ctx)
     if spec is None:
         return []
-    wanted = {_norm(table), _norm(table) + "s", _norm(table).removesuffix("s")}
-    by_corpus = [e for e in spec.endpoints if e.corpus and _norm(e.corpus) in wanted]
+    wanted = {normal_name(table), normal_name(table) + "s", normal_name(table).removesuffix("s")}
+    by_corpus = [e for e in spec.endpoints if e.corpus and normal_name(e.corpus) in wanted]
     if by_corpus:
         return by_corpus
     return [
         e
         for e in spec.endpoints
-        if any(_norm(part) in wanted for part in e.path.split("/") if part and not part.startswith("{"))
+        if any(normal_name(part) in wanted for part in e.path.split("/") if part and not part.startswith("{"))
     ]
 
 
-def _endpoint_location(ctx: _Context, endpoint: Any, key: str | None = None) -> Location:
+def _endpoint_location(ctx: Context, endpoint: Any, key: str | None = None) -> Location:
     if key:
         span = yaml_key_span(ctx.view, endpoint.spec_file, ("endpoints", endpoint.index), key)
         if span is not None:
@@ -247,12 +212,12 @@ def _endpoint_location(ctx: _Context, endpoint: Any, key: str | None = None) -> 
     return Location(endpoint.spec_file, Range.lines(max(endpoint.line - 1, 0)))
 
 
-def _records(ctx: _Context, path: str) -> list[Any] | None:
+def _records(ctx: Context, path: str) -> list[Any] | None:
     data = json_data(ctx.view, path)
     return data if isinstance(data, list) else None
 
 
-def _quoted_in_connector(ctx: _Context, word: str) -> bool:
+def _quoted_in_connector(ctx: Context, word: str) -> bool:
     pattern = re.compile(rf"""["']{re.escape(word)}["']""")
     return any(pattern.search(ctx.view.text(path) or "") for path in ctx.connector_files())
 
@@ -260,10 +225,9 @@ def _quoted_in_connector(ctx: _Context, word: str) -> bool:
 # ---------------------------------------------------------------------------- rules
 
 
-def _config(ctx: _Context, fact: dict[str, Any], harness: dict[str, Any]) -> list[Diagnostic]:
-    from connector_watch.daemon.blame import _first_line
+def _config(ctx: Context, fact: dict[str, Any], harness: dict[str, Any]) -> list[Diagnostic]:
 
-    message = _first_line(fact.get("message"))
+    message = first_line(fact.get("message"))
     details = harness.get("details") or {}
     test_file, cls = _test_class(ctx)
     key = None
@@ -287,14 +251,14 @@ def _config(ctx: _Context, fact: dict[str, Any], harness: dict[str, Any]) -> lis
     ]
 
 
-def _test_class(ctx: _Context) -> tuple[str | None, str | None]:
+def _test_class(ctx: Context) -> tuple[str | None, str | None]:
     parts = ctx.failure.node_id.split("::")
     test_file = ctx.failure.test_file or parts[0]
     cls = parts[1] if len(parts) > 2 else None
     return test_file, cls
 
 
-def _class_attribute(ctx: _Context, path: str, cls: str | None, key: str | None) -> Location | None:
+def _class_attribute(ctx: Context, path: str, cls: str | None, key: str | None) -> Location | None:
     text = ctx.view.text(path)
     if text is None:
         return None
@@ -314,15 +278,14 @@ def _class_attribute(ctx: _Context, path: str, cls: str | None, key: str | None)
     return Location(path, Range.lines(start))
 
 
-def _empty_read(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
-    from connector_watch.daemon.blame import _connector_site, _harness_message
+def _empty_read(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
 
     table = harness.get("table") or ctx.failure.table or ""
     files = table_corpus_files(ctx, table)
     records = _records(ctx, files[0]) if files else None
     endpoints = table_endpoints(ctx, table)
-    evidence = [_harness_message(ctx)]
-    connector = _connector_site(ctx, "read_table")
+    evidence = [harness_message(ctx)]
+    connector = connector_site(ctx, "read_table")
     # 1. The endpoint that serves the table names a corpus that does not exist.
     corpus_dir = ctx.layout.relative(ctx.layout.corpus_dir(ctx.failure.source)) if ctx.failure.source else ""
     for endpoint in endpoints:
@@ -384,15 +347,13 @@ def _empty_read(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | No
     if records:
         aged = clock.aged_corpus(records, _windows(ctx), time.time())
         if aged is not None:
-            from connector_watch.daemon.blame import _json_location
-
             return [
                 ctx.diag(
                     "environment",
                     f"every {table} record is dated before the connector's first read window "
                     f"(newest {aged.newest.isoformat()}, window from {aged.window_start.isoformat()}): the "
                     "corpus aged with the clock",
-                    _json_location(ctx, files[0], (aged.newest_index, aged.field)),
+                    json_location(ctx, files[0], (aged.newest_index, aged.field)),
                     0.7,
                     code="read.empty_first_read.clock",
                     evidence=[*evidence, *aged.evidence()],
@@ -425,7 +386,7 @@ def _empty_read(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | No
     ]
 
 
-def _windows(ctx: _Context) -> list[clock.Window]:
+def _windows(ctx: Context) -> list[clock.Window]:
     found = []
     for path in ctx.connector_files():
         if "/_generated_" in path:
@@ -434,7 +395,7 @@ def _windows(ctx: _Context) -> list[clock.Window]:
     return found
 
 
-def _table_options(ctx: _Context, table: str) -> tuple[str | None, dict[str, Any]]:
+def _table_options(ctx: Context, table: str) -> tuple[str | None, dict[str, Any]]:
     if not ctx.failure.source:
         return None, {}
     path = ctx.layout.relative(ctx.layout.table_config(ctx.failure.source))
@@ -443,15 +404,14 @@ def _table_options(ctx: _Context, table: str) -> tuple[str | None, dict[str, Any
     return (path, options) if isinstance(options, dict) else (None, {})
 
 
-def _terminates(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
-    from connector_watch.daemon.blame import _connector_site, _harness_message, _json_location
+def _terminates(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
 
     details = harness.get("details") or {}
     table = harness.get("table") or ctx.failure.table or ""
     offsets = details.get("offsets") or []
     last = offsets[-1] if offsets else None
     iterations = int(details.get("iterations") or 0)
-    evidence = [_harness_message(ctx)]
+    evidence = [harness_message(ctx)]
     now = time.time()
     config_path, options = _table_options(ctx, table)
     walk = clock.walk_towards_now(last, options, iterations, now)
@@ -462,7 +422,7 @@ def _terminates(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | No
                 f"reads of {table} walk from the fixed {walk.option} {walk.start.isoformat()} towards today in "
                 f"~{walk.batch_days:.0f}-day batches and ran out of the test's {iterations} reads at "
                 f"{walk.reached.isoformat()}: the start date aged with the clock",
-                _json_location(ctx, config_path, (table, walk.option)),
+                json_location(ctx, config_path, (table, walk.option)),
                 0.7,
                 code="read.terminates.clock",
                 evidence=[*evidence, *walk.evidence()],
@@ -476,7 +436,7 @@ def _terminates(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | No
                 "connector",
                 f"the offset of {table} follows the wall clock ({json.dumps(last)}), so it never repeats and "
                 "reads never settle",
-                site or _connector_site(ctx, "read_table"),
+                site or connector_site(ctx, "read_table"),
                 0.75,
                 code="read.terminates",
                 evidence=evidence,
@@ -486,7 +446,7 @@ def _terminates(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | No
     return None
 
 
-def _wall_clock_site(ctx: _Context) -> Location | None:
+def _wall_clock_site(ctx: Context) -> Location | None:
     """A connector line reading the clock outside ``__init__`` (an offset that follows now())."""
     pattern = re.compile(r"\b(?:datetime\.now|datetime\.utcnow|time\.time|date\.today|utcnow)\(")
     for path in ctx.connector_files():
@@ -505,9 +465,8 @@ def _wall_clock_site(ctx: _Context) -> Location | None:
     return None
 
 
-def _schema_parse(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
+def _schema_parse(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
     """A conversion error names the value, not the field: find it in the table's corpus."""
-    from connector_watch.daemon.blame import _schema_parse as generic
 
     details = dict(harness.get("details") or {})
     missing = details.get("missing_field")
@@ -515,13 +474,12 @@ def _schema_parse(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | 
         return found
     if not details.get("spark_type"):
         # parse_value failed on the schema itself (not a StructType, an unsupported type)
-        from connector_watch.daemon.blame import _connector_site, _harness_message
 
         return [
             ctx.diag(
                 "connector",
-                _harness_message(ctx),
-                _connector_site(ctx, "get_table_schema"),
+                harness_message(ctx),
+                connector_site(ctx, "get_table_schema"),
                 0.6,
                 code=harness.get("check"),
                 evidence=[str(details.get("reason") or "")[:300]],
@@ -535,10 +493,10 @@ def _schema_parse(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | 
         return None
     record, field = found
     details.update(field=field, record=record)
-    return generic(ctx, {**harness, "details": details})
+    return schema_parse(ctx, {**harness, "details": details})
 
 
-def find_value(ctx: _Context, value: Any, index: int | None) -> tuple[dict[str, Any], str] | None:
+def find_value(ctx: Context, value: Any, index: int | None) -> tuple[dict[str, Any], str] | None:
     """The corpus record of the table holding ``value`` (record ``index`` first) and its field path."""
     for path in table_corpus_files(ctx):
         records = _records(ctx, path) or []
@@ -568,8 +526,7 @@ def _field_holding(record: dict[str, Any], value: Any, prefix: str = "", depth: 
     return None
 
 
-def _missing_fields(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
-    from connector_watch.daemon.blame import _harness_message, _json_location, _schema_field_location
+def _missing_fields(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
 
     details = harness.get("details") or {}
     fields = [f.split("[")[0] for f in details.get("fields") or []]
@@ -592,30 +549,30 @@ def _missing_fields(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] 
                         "corpus",
                         f"corpus record {path}[{index}] has no value for {missing}, which {table}'s schema "
                         "requires",
-                        _json_location(ctx, path, where),
+                        json_location(ctx, path, where),
                         0.65,
                         code=harness.get("check"),
-                        evidence=[_harness_message(ctx)],
+                        evidence=[harness_message(ctx)],
                         related=[
                             Related(loc, "declared non-nullable here")
-                            for loc in [_schema_field_location(ctx, missing[0])]
+                            for loc in [schema_field_location(ctx, missing[0])]
                             if loc
                         ],
                         fix="add the field to the record, or make the schema field nullable",
                     )
                 ]
-    location = _schema_field_location(ctx, fields[0])
+    location = schema_field_location(ctx, fields[0])
     if location is None:
         return None
     return [
         ctx.diag(
             "connector",
-            f"{_harness_message(ctx)} — every corpus record has {fields}, so the connector drops or renames them "
+            f"{harness_message(ctx)} — every corpus record has {fields}, so the connector drops or renames them "
             "(or declares a field the API does not send)",
             location,
             0.65,
             code=harness.get("check"),
-            evidence=[_harness_message(ctx)],
+            evidence=[harness_message(ctx)],
             fix="map the field from the raw record, or declare it nullable",
         )
     ]
@@ -629,8 +586,7 @@ def _dotted(record: Any, path: str) -> Any:
     return record
 
 
-def _not_in_schema(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
-    from connector_watch.daemon.blame import _harness_message
+def _not_in_schema(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | None:
 
     missing = (harness.get("details") or {}).get("missing") or []
     for name in missing:
@@ -648,7 +604,7 @@ def _not_in_schema(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] |
                 return [
                     ctx.diag(
                         "connector",
-                        _harness_message(ctx),
+                        harness_message(ctx),
                         Location(path, Range.lines(found[0])),
                         0.85,
                         code=harness.get("check"),
@@ -662,13 +618,12 @@ def _not_in_schema(ctx: _Context, harness: dict[str, Any]) -> list[Diagnostic] |
 # ---------------------------------------------------------------------------- an unmodelled request
 
 
-def _unknown_endpoint(ctx: _Context, fact: dict[str, Any]) -> list[Diagnostic] | None:
-    from connector_watch.daemon.blame import _frame_location, _path_similarity
+def _unknown_endpoint(ctx: Context, fact: dict[str, Any]) -> list[Diagnostic] | None:
 
     request = fact["request"]
     method, url = request.get("method") or "GET", request.get("url") or ""
     path = urlsplit(url).path
-    spec = _spec(ctx)
+    spec = table_spec(ctx)
     spec_file = ctx.spec_file()
     nearest = None
     if spec is not None:
@@ -677,7 +632,7 @@ def _unknown_endpoint(ctx: _Context, fact: dict[str, Any]) -> list[Diagnostic] |
             nearest = next((e for e in spec.endpoints if ranked[0].startswith(f"{e.key} (")), None)
     frame = ctx.deepest_frame(("connector",))
     connector_location = _url_site(ctx, path, frame) or (
-        _frame_location(frame) if frame else ctx.node_location()
+        frame_location(frame) if frame else ctx.node_location()
     )
     spec_location = (
         _endpoint_location(ctx, nearest, "path")
@@ -697,7 +652,7 @@ def _unknown_endpoint(ctx: _Context, fact: dict[str, Any]) -> list[Diagnostic] |
         blame_to, confidence, why = "connector", 0.75, "the connector changed since this test last passed"
     elif verdict:
         blame_to, confidence, why = verdict[0], 0.7, verdict[1]
-    elif nearest and _path_similarity(path, nearest.path) >= 0.8:
+    elif nearest and path_similarity(path, nearest.path) >= 0.8:
         blame_to, confidence, why = "connector", 0.55, f"it looks like a misspelling of {nearest.path}"
     else:
         blame_to, confidence, why = "spec", 0.55, "no spec endpoint looks like it"
@@ -737,7 +692,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(body + r"(?![\w-])")
 
 
-def _documented(ctx: _Context, request_path: str, spec_path: str | None) -> tuple[str, str] | None:
+def _documented(ctx: Context, request_path: str, spec_path: str | None) -> tuple[str, str] | None:
     """Which side the source's API documentation (``*_api_doc.md``, README) agrees with."""
     if not spec_path or not ctx.failure.source:
         return None
@@ -762,7 +717,7 @@ def _documented(ctx: _Context, request_path: str, spec_path: str | None) -> tupl
     return None
 
 
-def _url_site(ctx: _Context, request_path: str, frame: dict[str, Any] | None) -> Location | None:
+def _url_site(ctx: Context, request_path: str, frame: dict[str, Any] | None) -> Location | None:
     """The connector line that builds the request's URL: its last literal segment in a string."""
     segments = [s for s in request_path.split("/") if s]
     if not segments:
