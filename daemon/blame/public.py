@@ -696,9 +696,12 @@ def _documented(ctx: Context, request_path: str, spec_path: str | None) -> tuple
     """Which side the source's API documentation (``*_api_doc.md``, README) agrees with."""
     if not spec_path or not ctx.failure.source:
         return None
-    directory = ctx.layout.source_dir(ctx.failure.source)
-    docs = sorted(directory.glob("*.md")) if directory.is_dir() else []
-    texts = [(ctx.layout.relative(d), ctx.view.text(ctx.layout.relative(d)) or "") for d in docs]
+    source = ctx.failure.source
+    directory = ctx.layout.source_dir(source)
+    names = {ctx.layout.relative(d) for d in directory.glob("*.md")} if directory.is_dir() else set()
+    base = ctx.layout.relative(directory)
+    names |= {f"{base}/{source}_api_doc.md", f"{base}/README.md"}  # the repository's conventions
+    texts = [(name, text) for name in sorted(names) if (text := ctx.view.text(name))]
     documented_templates = {m.group(0) for _, t in texts for m in re.finditer(r"/[\w{}./-]+", t)}
     request_documented = any(
         _template_regex(template).fullmatch(request_path) or template == request_path
