@@ -319,6 +319,15 @@ def prepare_copy(snapshot: Path, dest: Path, sources: list[str] | None = None) -
     return dest
 
 
+def commit_copy(copy: Path) -> None:
+    """Make the copy a git checkout of itself, so a fault is a change against ``HEAD`` (what causal
+    blame compares with)."""
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(copy)], check=True)
+    subprocess.run([*git, "-C", str(copy), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(copy), "commit", "-q", "-m", "snapshot"], check=True)
+
+
 def make_venv(venv: Path, copy: Path) -> Path:
     """A venv that sees connector-watch's environment and imports the copy's packages (as installed
     editable)."""
@@ -421,10 +430,11 @@ _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+?)(?: - .*)?$")
 
 
 def failing_nodes(
-    python: Path, copy: Path, source: str, env: dict[str, str], timeout: float = 300
+    python: Path, copy: Path, source: str | list[str], env: dict[str, str], timeout: float = 300
 ) -> set[str]:
-    """Nodes plain pytest fails or errors on in the source's tests (a file that cannot be collected
+    """Nodes plain pytest fails or errors on in the sources' tests (a file that cannot be collected
     counts as its file path)."""
+    sources = [source] if isinstance(source, str) else source
     completed = subprocess.run(
         [
             str(python),
@@ -437,7 +447,7 @@ def failing_nodes(
             "-p",
             "no:cacheprovider",
             "--continue-on-collection-errors",
-            f"{TESTS}/{source}",
+            *(f"{TESTS}/{name}" for name in sources),
         ],
         cwd=copy,
         env=env,
@@ -570,7 +580,8 @@ def measure(fault: Fault, copy: Path, python: Path, baseline: dict[str, set[str]
 
 def baseline_failures(python: Path, copy: Path, sources: list[str], scratch: Path) -> dict[str, set[str]]:
     env = _environment(Fault("baseline", "", "", "", ""), scratch)
-    return {source: failing_nodes(python, copy, source, env) for source in sources}
+    failing = failing_nodes(python, copy, sources, env)
+    return {source: {n for n in failing if n.startswith(f"{TESTS}/{source}/")} for source in sources}
 
 
 def run_catalogue(
@@ -641,6 +652,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated fault ids")
     parser.add_argument("--ci-sample", action="store_true", help="the CI test's fixed sample")
     parser.add_argument("--keep", metavar="DIR", help="build (or reuse) the copy and venv under DIR")
+    parser.add_argument(
+        "--git",
+        action="store_true",
+        help="commit the clean copy to git first, so causal blame can revert a fault (default: merits only)",
+    )
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "upstream_faults.json"))
     args = parser.parse_args(argv)
     snapshot = upstream_repo()
@@ -663,6 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = sorted({f.source for f in faults})
     if not (copy / "pyproject.toml").is_file() or not args.keep:
         prepare_copy(snapshot, copy, sources)
+        if args.git:
+            commit_copy(copy)
     python = make_venv(scratch / "venv", copy)
     try:
         document = run_catalogue(faults, copy, python, scratch)
