@@ -38,6 +38,9 @@ from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
 MAX_TRACE_ENTRIES = 120
+#: Connector tracebacks the public harness printed, by (table, error): a later test of the same
+#: class that kept only the error's message gets the frames (see public_harness.borrow_frames).
+_PUBLIC_TRACEBACKS: dict[tuple[Any, str], dict[str, Any]] = {}
 MAX_FRAMES = 40
 
 
@@ -149,6 +152,7 @@ def _details(exc: BaseException, root: str) -> dict[str, Any]:
         # The public harness fails with plain texts: read them as the facts our harness raises.
         facts = public_harness.facts(type(exc).__name__, str(exc), root)
         if facts:
+            public_harness.borrow_frames(facts, _PUBLIC_TRACEBACKS)
             details["facts"] = facts
     return details
 

@@ -507,6 +507,32 @@ def _offset(text: str) -> Any:
     return text
 
 
+# ---------------------------------------------------------------------------- tracebacks seen before
+
+MEMO_LIMIT = 256
+
+
+def borrow_frames(found: list[dict[str, Any]], memo: dict[tuple[Any, str], dict[str, Any]]) -> None:
+    """Give a fact that kept only an exception's message (``Termination test error: e``) the frames
+    of the same error on the same table seen earlier with its traceback (``read_table() raised: e``
+    of ``test_read_table``, run before ``test_read_terminates`` in the same process). ``memo`` is
+    the caller's, kept across a process's tests."""
+    for fact in found:
+        harness = fact.get("harness") or {}
+        table = fact.get("table") or harness.get("table")
+        if fact.get("frames") and fact.get("call"):
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            error = fact["message"].removeprefix(f"[{table}] ")
+            memo[(table, error)] = {k: fact.get(k) for k in ("type", "module", "frames")}
+        elif harness.get("check", "").endswith(".raised"):
+            seen = memo.get((table, (harness.get("details") or {}).get("error") or ""))
+            if seen:
+                fact.update(seen)
+                fact["borrowedFrames"] = True
+                fact.pop("harness", None)
+
+
 # ---------------------------------------------------------------------------- without a [table] prefix
 
 

@@ -207,3 +207,16 @@ def test_the_plugin_attaches_facts_to_a_public_failure_and_not_to_ours() -> None
     assert [f["harness"]["table"] for f in chain[0]["facts"]] == ["timetrack", "leavetime"]
     ours = describe_exception(HarnessFailure("x", check="read.shape", table="t"), ROOT)
     assert "facts" not in ours[0] and ours[0]["harness"]["check"] == "read.shape"
+
+
+def test_a_message_without_traceback_borrows_the_frames_seen_with_it_before() -> None:
+    memo: dict = {}
+    [traced] = _facts("azure-devops-innocent-null-committer", "test_read_table")
+    public_harness.borrow_frames([traced], memo)
+    [bare] = _facts("azure-devops-innocent-null-committer", "test_read_terminates")
+    public_harness.borrow_frames([bare], memo)
+    assert bare["borrowedFrames"] and "harness" not in bare and bare["type"] == "AttributeError"
+    assert (bare["frames"][-1]["line"], bare["frames"][-1]["function"]) == (321, "_fetch_commits")
+    [other] = _facts("x-zendesk-iter-raises", "test_read_terminates")[:1]
+    public_harness.borrow_frames([other], memo)  # nothing seen for that error: it stays a check
+    assert other["harness"]["check"] == "read.raised" and other["frames"] == []
