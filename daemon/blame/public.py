@@ -115,6 +115,8 @@ def public_fact(ctx: Context) -> list[Diagnostic] | None:
         return None  # requests were traced (our simulator answered): the generic rules know more
     if fact.get("request") and not fact["request"].get("nearest"):
         return _unknown_endpoint(ctx, fact)
+    if fact.get("unknownParams"):
+        return _unknown_params(ctx, fact)
     handlers = {
         "read.empty_first_read": _empty_read,
         "read.terminates": _terminates,
@@ -744,3 +746,90 @@ def _url_site(ctx: Context, request_path: str, frame: dict[str, Any] | None) -> 
             if best is None or distance < best[0]:
                 best = (distance, path, number)
     return Location(best[1], Range.lines(best[2])) if best else None
+
+
+# ---------------------------------------------------------------------------- a parameter the spec does not allow
+
+
+def _unknown_params(ctx: Context, fact: dict[str, Any]) -> list[Diagnostic] | None:
+    """A strict endpoint answered 400 "Unknown query parameter(s)": the spec's list, or the connector's
+    request? The API documentation decides when it names the parameter."""
+    params = fact["unknownParams"].get("unknown") or []
+    if not params:
+        return None
+    table = fact.get("table") or ctx.failure.table or ""
+    spec = table_spec(ctx)
+    strict = [e for e in (spec.endpoints if spec else []) if e.strict_params]
+    mine = [e for e in table_endpoints(ctx, table) if e.strict_params] or strict
+    endpoint = mine[0] if mine else None
+    frame = ctx.deepest_frame(("connector",))
+    connector_location = _param_site(ctx, params[0]) or (
+        frame_location(frame) if frame else ctx.node_location()
+    )
+    spec_location = (
+        (_endpoint_location(ctx, endpoint, "params") or _endpoint_location(ctx, endpoint, "strict_params"))
+        if endpoint
+        else None
+    )
+    documented = [p for p in params if _documents_param(ctx, p)]
+    spec_changed, connector_changed = ctx.changed(ctx.spec_file()), ctx.connector_changed()
+    evidence = [f"the endpoint answered 400: unknown query parameter(s) {params}"]
+    if (spec_changed and not connector_changed) or (documented and not connector_changed and spec_location):
+        why = (
+            "the spec changed since this test last passed"
+            if spec_changed
+            else f"the API documentation names {documented}"
+        )
+        return [
+            ctx.diag(
+                "spec",
+                f"the spec's strict endpoint {endpoint.key if endpoint else ''} does not list {params}, which "
+                f"the connector sends: {why}",
+                spec_location or ctx.node_location(),
+                0.65,
+                code="simulator.unknown_params",
+                evidence=evidence,
+                related=[Related(connector_location, "where the connector adds the parameter")],
+                fix=f"declare {params} under the endpoint's params (with their role)",
+            )
+        ]
+    return [
+        ctx.diag(
+            "connector",
+            f"the connector sends {params}, which the endpoint does not take (the API documentation does not "
+            "name it either)",
+            connector_location,
+            0.6,
+            code="simulator.unknown_params",
+            evidence=evidence,
+            related=[Related(spec_location, "the endpoint's parameters")] if spec_location else [],
+            fix="drop or rename the parameter",
+        )
+    ]
+
+
+def _param_site(ctx: Context, param: str) -> Location | None:
+    """The connector line that adds a query parameter (``?name=``, ``"name":``), nearest a frame."""
+    pattern = re.compile(rf"""[?&"']{re.escape(param)}(?:=|["']\s*:)""")
+    frames = {(f["file"], f["line"]) for exc in ctx.chain for f in exc.get("frames", [])}
+    best: tuple[int, str, int] | None = None
+    for path in ctx.connector_files():
+        if "/_generated_" in path:
+            continue
+        for number, line in enumerate((ctx.view.text(path) or "").splitlines()):
+            if pattern.search(line) and not line.strip().startswith("#"):
+                distance = min((abs(number + 1 - fl) for ff, fl in frames if ff == path), default=10_000)
+                if best is None or distance < best[0]:
+                    best = (distance, path, number)
+    return Location(best[1], Range.lines(best[2])) if best else None
+
+
+def _documents_param(ctx: Context, param: str) -> bool:
+    if not ctx.failure.source:
+        return False
+    base = ctx.layout.relative(ctx.layout.source_dir(ctx.failure.source))
+    pattern = re.compile(rf"""(?:[?&`'"\s]){re.escape(param)}(?:=|`|\b)""")
+    for name in (f"{base}/{ctx.failure.source}_api_doc.md", f"{base}/README.md"):
+        if pattern.search(ctx.view.text(name) or ""):
+            return True
+    return False

@@ -227,3 +227,19 @@ def test_one_diagnostic_per_table_error() -> None:
     diagnostics = judge("Failed", text)
     assert [d.blame for d in diagnostics] == ["environment", "connector"]
     assert all(d.node_ids == [NODE] for d in diagnostics)
+
+
+def test_a_parameter_a_strict_endpoint_rejects_is_judged_by_the_api_documentation() -> None:
+    text = (
+        '[orders] read_table() raised: Shop API error: 400 {"error": "Unknown query parameter(s): [\'since\']. '
+        'Allowed: []", "status": 400}\nTraceback (most recent call last):\n'
+        f'  File "/ws/{CONNECTOR}", line 17, in read_table\n    body = self._get(...)\n'
+        'Exception: Shop API error: 400 {"error": "Unknown query parameter(s): [\'since\']. Allowed: []"}\n'
+    )
+    strict = SPEC_TEXT.replace("    corpus: orders\n", "    corpus: orders\n    strict_params: true\n")
+    [connector] = judge("Failed", text, view(**{SPEC: strict}))
+    assert connector.blame == "connector" and connector.location.path == CONNECTOR
+    assert connector.location.range.start.line == line_of(view(), CONNECTOR, '{"since": start}')
+    documented = view(**{SPEC: strict, DOC: "# Shop\n\n`GET /shop/orders?since=<date>` lists orders.\n"})
+    [spec] = judge("Failed", text, documented)
+    assert spec.blame == "spec" and spec.location.path == SPEC

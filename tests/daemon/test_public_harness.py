@@ -220,3 +220,9 @@ def test_a_message_without_traceback_borrows_the_frames_seen_with_it_before() ->
     [other] = _facts("x-zendesk-iter-raises", "test_read_terminates")[:1]
     public_harness.borrow_frames([other], memo)  # nothing seen for that error: it stays a check
     assert other["harness"]["check"] == "read.raised" and other["frames"] == []
+
+
+def test_a_strict_endpoints_400_names_the_unknown_parameters() -> None:
+    [fact] = _facts("x-zendesk-strict-params")
+    assert fact["unknownParams"] == {"unknown": ["start_time"], "allowed": []}
+    assert fact["frames"][-1]["file"] == f"{CC}/sources/zendesk/zendesk.py"
