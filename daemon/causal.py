@@ -80,6 +80,11 @@ class CausalScheduler:
         if self._queue and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._work())
 
+    def start_soon(self) -> None:
+        """Start once the current batch of worker events is handled (failures that arrive together
+        are investigated together)."""
+        asyncio.get_running_loop().call_soon(self.start)
+
     def forget(self, node_id: str) -> None:
         """The node is about to run again (or is gone): its verdict would be stale."""
         self._queue.pop(node_id, None)

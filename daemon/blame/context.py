@@ -214,7 +214,8 @@ def handler_location(ctx: Context, entry: dict[str, Any] | None) -> Location | N
 
 
 def _is_request_helper(view: SourceView, path: str, line: int) -> bool:
-    """Whether the function holding ``line`` is a small request helper (no loop in its body)."""
+    """Whether the function holding ``line`` is a request helper: it returns what it got rather
+    than handling the data (no ``yield``; its loops, if any, retry and ``return``)."""
     text = view.text(path)
     if text is None:
         return False
@@ -224,13 +225,19 @@ def _is_request_helper(view: SourceView, path: str, line: int) -> bool:
         return False
     holder = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (
-            node.end_lineno or node.lineno
-        ) and (holder is None or node.lineno > holder.lineno):
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+            and (holder is None or node.lineno > holder.lineno)
+        ):
             holder = node
     if holder is None:
         return False
-    return not any(isinstance(n, (ast.For, ast.While, ast.AsyncFor)) for n in ast.walk(holder))
+    body = list(ast.walk(holder))
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body):
+        return False
+    loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
+    return all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
 
 
 def data_site(ctx: Context) -> Location:
