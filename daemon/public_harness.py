@@ -536,45 +536,31 @@ def borrow_frames(found: list[dict[str, Any]], memo: dict[tuple[Any, str], dict[
 # ---------------------------------------------------------------------------- without a [table] prefix
 
 
+def _config_fact(exc_type: str, text: str, details: dict[str, Any], hint: str | None) -> dict[str, Any]:
+    return {
+        "type": exc_type,
+        "message": text,
+        "frames": [],
+        "harness": {"check": "config", "table": None, "details": details, "hint": hint},
+        "publicHarness": True,
+    }
+
+
 def _setup_fact(exc_type: str, text: str, root: str) -> dict[str, Any] | None:
     """setup_class errors: configuration, the spec or the corpus directory."""
     first = text.split("\n", 1)[0]
     if any(signature in first for signature in _CONFIG_SIGNATURES):
-        return {
-            "type": exc_type,
-            "message": text,
-            "frames": [],
-            "harness": {"check": "config", "table": None, "details": {}, "hint": _fix_line(text)},
-            "publicHarness": True,
-        }
+        return _config_fact(exc_type, text, {}, _fix_line(text))
     corpus = re.match(r"Corpus directory not found: (?P<dir>.+)$", first)
     if corpus:
-        return {
-            "type": exc_type,
-            "message": text,
-            "frames": [],
-            "harness": {
-                "check": "config",
-                "table": None,
-                "details": {"corpus_dir": _relative(corpus.group("dir").strip(), root)},
-                "hint": "create the corpus directory, or fix simulator_source",
-            },
-            "publicHarness": True,
-        }
+        details = {"corpus_dir": _relative(corpus.group("dir").strip(), root)}
+        return _config_fact(exc_type, text, details, "create the corpus directory, or fix simulator_source")
     missing = re.match(r"\[Errno 2\] No such file or directory: '(?P<path>[^']+/endpoints\.ya?ml)'", first)
     if missing:
-        return {
-            "type": exc_type,
-            "message": text,
-            "frames": [],
-            "harness": {
-                "check": "config",
-                "table": None,
-                "details": {"missing_spec": _relative(missing.group("path"), root)},
-                "hint": "set simulator_source to the name of a directory under the specs root",
-            },
-            "publicHarness": True,
-        }
+        details = {"missing_spec": _relative(missing.group("path"), root)}
+        return _config_fact(
+            exc_type, text, details, "set simulator_source to the name of a directory under the specs root"
+        )
     marks = _YAML_MARK.findall(text)
     if marks and exc_type.endswith(("ParserError", "ScannerError", "ComposerError", "ConstructorError")):
         # "while parsing X <mark>": X began at the first mark (an unclosed bracket); else the problem's
