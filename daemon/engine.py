@@ -45,6 +45,7 @@ from connector_watch.daemon.run_state import (
     Run,
     merge_selection,
 )
+from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
     Learnt,
@@ -135,7 +136,8 @@ class Engine:
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
         self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
-        self._learning: asyncio.Task[None] | None = None
+        self._learning: list[asyncio.Task[None]] = []
+        self._learnt_after_run = False
         self._overlay: Overlay | None = None
         self._overlay_started: asyncio.Task[Overlay] | None = None
         git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
@@ -245,13 +247,17 @@ class Engine:
             if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
                 self._overlay_started = asyncio.create_task(self._start_overlay())
         self._started = True
+        if self.options.learn_schemas and watch:
+            # Sources whose tests use another harness (the public one) never report schemas: learn
+            # theirs now; ours report them as the first run goes (what it misses is learnt after it).
+            others = [s for s in self.workspace.sources() if not reports_schemas(self.workspace, s)]
+            if others or not initial_run:
+                self.learn_schemas_later(None if not initial_run else others)
         if initial_run:
             selection = Selection()
             for test_file in self.workspace.test_files():
                 selection.add_file(test_file, "first run")
             self.request(selection, "startup", [])
-        elif watch and self.options.learn_schemas:
-            self.learn_schemas_later()
 
     async def stop(self) -> None:
         if self.spark_stage is not None:
@@ -459,32 +465,32 @@ class Engine:
         )
         return corpus_tables(self.index, spec, corpus_path, self.learnt)
 
-    def learn_schemas_later(self) -> None:
-        """In the background, learn the schemas no run reported (a sandboxed import of each connector),
-        then check those sources' corpora against them. Once per engine."""
-        if self._learning is None:
-            self._learning = asyncio.create_task(self._learn())
-            self._tasks.append(self._learning)
+    def learn_schemas_later(self, sources: list[str] | None = None) -> None:
+        """In the background, learn the schemas no run reported (``sources``, default every source's)
+        by a sandboxed import of each connector, then check those sources' corpora against them."""
+        task = asyncio.create_task(self._learn(sources))
+        self._learning.append(task)
+        self._tasks.append(task)
 
     async def schemas_learnt(self) -> None:
-        """Until the background learning (if started) is done."""
-        if self._learning is not None:
+        """Until the background learning started so far is done."""
+        for task in list(self._learning):
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._learning
+                await task
 
-    async def _learn(self) -> None:
+    async def _learn(self, sources: list[str] | None) -> None:
         try:
-            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index)
+            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index, sources)
         except Exception as exc:  # learning is a bonus: never take the daemon down
             self.log("warning", f"learning connectors' schemas failed: {exc!r}")
             return
-        self.learnt = learnt
+        self.learnt = {**self.learnt, **learnt}
         for note in notes:
             self.log("info", note)
         for source in sorted({source for source, _ in learnt if source}):
             for corpus in self.workspace.corpus_files(source):
-                self._static_check(corpus)
-        self._publish_changed()
+                self.static_check(corpus)
+        self.publish_changed()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -544,7 +550,8 @@ class Engine:
         self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
         self.runs_completed += 1
-        if not run.cancelled and self.options.learn_schemas:
+        if not run.cancelled and self.options.learn_schemas and not self._learnt_after_run:
+            self._learnt_after_run = True
             self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
         self._schedule_index_save()
 

@@ -93,6 +93,22 @@ def probe_inputs(workspace: Any, source: str) -> tuple[list[str], list[str]]:
     return tests, sorted({layout.relative(p) for p in decisive})
 
 
+#: Test modules written against our harness import it; it reports schemas while the tests run.
+_OUR_HARNESS = re.compile(r"^\s*(?:from|import)\s+connector_watch\.tests\b", re.M)
+
+
+def reports_schemas(workspace: Any, source: str) -> bool:
+    """Whether a run of this source's tests reports its schemas (its test classes use our harness)."""
+    tests, _ = probe_inputs(workspace, source)
+    for rel in tests:
+        try:
+            if _OUR_HARNESS.search((Path(workspace.root) / rel).read_text(encoding="utf-8")):
+                return True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return False
+
+
 def content_key(root: Path, files: Iterable[str]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"v{CACHE_VERSION}".encode())
@@ -162,7 +178,9 @@ def learn(
     return [results[s] for s in wanted if s in results]
 
 
-def _probe(root: Path, source: str, tests: list[str], key: str, *, timeout: float, python: str | None) -> SourceSchemas:
+def _probe(
+    root: Path, source: str, tests: list[str], key: str, *, timeout: float, python: str | None
+) -> SourceSchemas:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
     env["CONNECTOR_WATCH_WORKSPACE"] = str(root)

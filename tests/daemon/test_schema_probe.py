@@ -82,3 +82,32 @@ def test_the_probe_drops_live_credentials_and_the_test_mode(tmp_path: Path, monk
     [found] = schema_probe.learn(Workspace(root))
     assert found.note is None and {t["table"] for t in found.tables} >= {"tickets", "users"}
     assert not (root / "tests/unit/sources/zendesk/cassettes").exists()
+
+
+def test_the_daemon_checks_corpora_against_learnt_schemas_without_a_run(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from connector_watch.daemon.engine import Engine, EngineOptions
+    from connector_watch.tests.daemon.catalogue import TICKETS
+    from connector_watch.tests.support.workspace import edit_json
+
+    root = copy_examples(tmp_path, sources=("zendesk",))
+    edit_json(root / TICKETS, lambda records: records[1].update(requester_id="oops"))
+
+    async def start_without_a_run() -> list:
+        engine = Engine(root, EngineOptions(jobs=1, causal=False))
+        await engine.start(watch=True, initial_run=False)
+        try:
+            await engine.schemas_learnt()
+            return list(engine.static.get(TICKETS, []))
+        finally:
+            await engine.stop()
+
+    cwd = os.getcwd()
+    try:
+        found = asyncio.run(start_without_a_run())
+    finally:
+        os.chdir(cwd)  # the engine works from its workspace
+    [mismatch] = [d for d in found if d.code == "corpus.type_mismatch"]
+    assert "requester_id" in mismatch.message and mismatch.location.path == TICKETS
