@@ -84,6 +84,7 @@ class Fault:
     blamed_pattern: str | None = None  # a regex on that file's lines; default: the first changed line
     env: dict[str, str] = field(default_factory=dict)
     hide_modules: tuple[str, ...] = ()  # modules made unimportable (a missing dependency)
+    also: tuple[tuple[str, str], ...] = ()  # more (old, new) edits of the same file, one change
     note: str = ""
 
     @property
@@ -198,7 +199,15 @@ CATALOGUE: list[Fault] = [
         "            else self._init_time\n        )\n        return iter(all_records), {cursor_field: end_cursor}",
         "            else datetime.now(timezone.utc).isoformat()\n        )\n"
         "        return iter(all_records), {cursor_field: end_cursor}",
-        note="the end cursor is the wall clock, not the init time: reads never settle",
+        also=(
+            (
+                "        if since and since >= self._init_time:\n            return iter([]), start_offset\n",
+                "",
+            ),
+        ),
+        blamed_pattern=r"else datetime\.now\(timezone\.utc\)\.isoformat\(\)",
+        note="no init-time cap: the caught-up check dropped and the end cursor is the wall clock, so reads "
+        "never settle",
     ),
     # ---- test
     Fault(
@@ -388,6 +397,10 @@ def apply(fault: Fault, copy: Path) -> Applied:
         if original.count(fault.old) < 1:
             raise AssertionError(f"{fault.id}: the edit is stale ({fault.old!r} not in {fault.file})")
         changed = original.replace(fault.old, fault.new or "", 1)
+        for old, new in fault.also:
+            if old not in changed:
+                raise AssertionError(f"{fault.id}: the edit is stale ({old!r} not in {fault.file})")
+            changed = changed.replace(old, new, 1)
     else:
         changed = None
     if changed is not None:
