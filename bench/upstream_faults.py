@@ -84,7 +84,6 @@ class Fault:
     blamed_pattern: str | None = None  # a regex on that file's lines; default: the first changed line
     env: dict[str, str] = field(default_factory=dict)
     hide_modules: tuple[str, ...] = ()  # modules made unimportable (a missing dependency)
-    also: tuple[tuple[str, str], ...] = ()  # more (old, new) edits of the same file, one change
     note: str = ""
 
     @property
@@ -191,23 +190,15 @@ CATALOGUE: list[Fault] = [
         note="metadata names a cursor field the schema does not have",
     ),
     Fault(
-        "shopify-connector-no-cap",
+        "shopify-connector-polls",
         "shopify",
         "connector",
         "connector",
         f"{SOURCES}/shopify/shopify.py",
-        "            else self._init_time\n        )\n        return iter(all_records), {cursor_field: end_cursor}",
-        "            else datetime.now(timezone.utc).isoformat()\n        )\n"
-        "        return iter(all_records), {cursor_field: end_cursor}",
-        also=(
-            (
-                "        if since and since >= self._init_time:\n            return iter([]), start_offset\n",
-                "",
-            ),
-        ),
-        blamed_pattern=r"else datetime\.now\(timezone\.utc\)\.isoformat\(\)",
-        note="no init-time cap: the caught-up check dropped and the end cursor is the wall clock, so reads "
-        "never settle",
+        "        if since and since >= self._init_time:\n            return iter([]), start_offset\n",
+        "        if since and since >= self._init_time:\n"
+        '            return iter([]), {**start_offset, "polls": start_offset.get("polls", 0) + 1}\n',
+        note="a caught-up read counts its polls in the offset: it never returns the offset it was given",
     ),
     # ---- test
     Fault(
@@ -397,10 +388,6 @@ def apply(fault: Fault, copy: Path) -> Applied:
         if original.count(fault.old) < 1:
             raise AssertionError(f"{fault.id}: the edit is stale ({fault.old!r} not in {fault.file})")
         changed = original.replace(fault.old, fault.new or "", 1)
-        for old, new in fault.also:
-            if old not in changed:
-                raise AssertionError(f"{fault.id}: the edit is stale ({old!r} not in {fault.file})")
-            changed = changed.replace(old, new, 1)
     else:
         changed = None
     if changed is not None:

@@ -212,3 +212,14 @@ def walk_towards_now(offset: Any, table_options: dict[str, Any], iterations: int
             batch = (last - start).days / max(iterations, 1)
             return Walk(option, start, last, current, iterations, batch)
     return None
+
+
+def counter_key(offset: Any, iterations: int) -> str | None:
+    """A key of the offset holding an integer about as large as the number of reads: a counter that
+    grows with every read, so the offset never repeats."""
+    if not isinstance(offset, dict) or iterations < 5:
+        return None
+    for key, value in offset.items():
+        if isinstance(value, int) and not isinstance(value, bool) and iterations - 3 <= value <= iterations:
+            return str(key)
+    return None

@@ -431,6 +431,21 @@ def _terminates(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | Non
                 fix=f"move {walk.option} closer to today (or raise read_termination_max_iterations on the test class)",
             )
         ]
+    counter = clock.counter_key(last, iterations)
+    if counter is not None:
+        site = _counter_site(ctx, counter)
+        return [
+            ctx.diag(
+                "connector",
+                f"the offset of {table} counts reads in '{counter}' ({json.dumps(last)} after {iterations} "
+                "reads), so it never repeats and reads never settle",
+                site or connector_site(ctx, "read_table"),
+                0.75,
+                code="read.terminates",
+                evidence=evidence,
+                fix="return the start offset unchanged once there is nothing new to read",
+            )
+        ]
     if last is not None and clock.tracks_wall_clock(last, now):
         site = _wall_clock_site(ctx)
         return [
@@ -445,6 +460,19 @@ def _terminates(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic] | Non
                 fix="end incremental reads at the time the connector was created, not at now()",
             )
         ]
+    return None
+
+
+def _counter_site(ctx: Context, key: str) -> Location | None:
+    """The connector line that increments an offset key (``"polls": ... + 1``), else that names it."""
+    quoted = rf"""["']{re.escape(key)}["']"""
+    for pattern in (rf"{quoted}[^\n]*\+\s*1\b", rf"{quoted}\s*\]\s*\+=", quoted):
+        for path in ctx.connector_files():
+            if "/_generated_" in path:
+                continue
+            found = find_line(ctx.view, path, pattern)
+            if found:
+                return Location(path, Range.lines(found[0]))
     return None
 
 

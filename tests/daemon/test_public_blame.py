@@ -243,3 +243,18 @@ def test_a_parameter_a_strict_endpoint_rejects_is_judged_by_the_api_documentatio
     documented = view(**{SPEC: strict, DOC: "# Shop\n\n`GET /shop/orders?since=<date>` lists orders.\n"})
     [spec] = judge("Failed", text, documented)
     assert spec.blame == "spec" and spec.location.path == SPEC
+
+
+def test_an_offset_that_counts_reads_is_the_connectors_line_that_counts() -> None:
+    counting = CONNECTOR_TEXT.replace(
+        '        return iter(body["orders"]), {"day": datetime.now(timezone.utc).isoformat()}\n',
+        '        return iter(body["orders"]), {"day": start, "polls": offset.get("polls", 0) + 1}\n',
+    )
+    files = view(**{CONNECTOR: counting})
+    text = (
+        '[orders] read_table did not converge in 50 iterations (last offset: {"day": "2026-01-01", "polls": 49}).\n'
+        "  Fix: read_table() must eventually return the same offset it was given."
+    )
+    [d] = judge("Failed", text, files, node=f"{TEST}::TestShopConnector::test_read_terminates")
+    assert d.blame == "connector" and "'polls'" in d.message
+    assert d.location.range.start.line == line_of(files, CONNECTOR, '"polls": offset.get')
