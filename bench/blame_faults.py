@@ -33,6 +33,8 @@ from pathlib import Path
 from connector_watch.simulator.layout import Layout
 
 EXAMPLES = ("zendesk", "github", "hubspot", "msgraph")
+#: Fields incremental reads order by, in the examples' corpora.
+CURSOR_FIELDS = ("updated_at", "updatedAt", "lastModifiedDateTime", "activityDateTime", "created_at")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Fault:
     blame: str  # who is at fault
     blamed_path: str  # where the fault is
     line: int  # zero-based line of the fault in blamed_path (after the edit)
+    line_end: int | None = None  # the last line of a fault that spans several (an added record)
     #: An edit applied (and committed) before the fault, and undone after: the latent bug of an
     #: innocent edit. ``(path, before, after)``.
     setup: tuple[str, str, str] | None = None
@@ -143,7 +146,31 @@ class Generator:
             faults += self._corpus_rename(source, rel, text, records)
             faults += self._corpus_duplicate(source, rel, text, records)
             faults += self._corpus_syntax(source, rel, text)
+            faults += self._corpus_clock(source, rel, text, records)
         return faults
+
+    def _corpus_clock(self, source: str, rel: str, text: str, records: list[dict]) -> list[Fault]:
+        """A record's cursor moved after now: the connector rightly stops at its start time, so the
+        data breaks with the clock (``environment``), located at the record's date."""
+        spans = self._record_lines(text)
+        if len(spans) != len(records):
+            return []
+        index = len(records) // 2
+        lines = text.splitlines(keepends=True)
+        for key in CURSOR_FIELDS:
+            value = records[index].get(key)
+            if not isinstance(value, str) or not re.match(r"\d{4}-\d\d-\d\dT", value):
+                continue
+            line = _find_key_line(lines, spans[index], key)
+            if line is None or value not in lines[line]:
+                continue
+            edited = list(lines)
+            edited[line] = edited[line].replace(value, "2099" + value[4:], 1)
+            return [
+                Fault(f"{source}:environment.clock:{rel.rsplit('/', 1)[-1]}", "environment.clock", rel, text,
+                      "".join(edited), "environment", rel, line, source=source)
+            ]
+        return []
 
     def _record_lines(self, text: str) -> list[tuple[int, int]]:
         """The first and last line of each top-level record of a corpus file."""
@@ -223,7 +250,7 @@ class Generator:
         edited[insert_at:insert_at] = copy
         return [
             Fault(f"{source}:corpus.duplicate:{rel.rsplit('/', 1)[-1]}", "corpus.duplicate", rel, text,
-                  "".join(edited), "corpus", rel, insert_at, source=source)
+                  "".join(edited), "corpus", rel, insert_at, insert_at + len(copy) - 1, source=source)
         ]
 
     def _corpus_syntax(self, source: str, rel: str, text: str) -> list[Fault]:
@@ -343,11 +370,13 @@ class Generator:
         text = self.read(connector)
         if seed.old not in text:
             return []
-        seeded = text.replace(seed.old, seed.new, 1)
-        line = next(i for i, text_line in enumerate(seeded.splitlines()) if "latent:" in text_line)
         corpus = self.layout.corpus_dir(source) / f"{seed.table}.json"
         corpus_text = self.read(corpus)
-        grown = _add_records(corpus_text, seed.add)
+        records = json.loads(corpus_text)
+        cap = seed.cap(records) if seed.cap else 0
+        seeded = text.replace(seed.old, seed.new.replace("{cap}", str(cap)), 1)
+        line = next(i for i, text_line in enumerate(seeded.splitlines()) if "latent:" in text_line)
+        grown = _add_records(corpus_text, seed.add, copy_first=seed.cap is not None)
         return [
             Fault(
                 f"{source}:innocent.reveal:{seed.table}",
@@ -369,8 +398,10 @@ class Generator:
 class Latent:
     table: str
     old: str
-    new: str
+    new: str  # may hold {cap}: the records the connector reads today
     add: int  # records to add so the cap bites
+    #: What the connector reads today, from the corpus (when the cap is on records, not pages).
+    cap: Callable[[list[dict]], int] | None = None
 
 
 LATENT = {
@@ -383,8 +414,9 @@ LATENT = {
     "github": Latent(
         "repositories",
         "            yield from response.json()\n",
-        "            yield from response.json()[:24]  # latent: a page holds at most 24 items\n",
+        "            yield from response.json()[:{cap}]  # latent: a page holds at most {cap} items\n",
         2,
+        cap=lambda records: sum(r["owner"]["login"] == records[0]["owner"]["login"] for r in records),
     ),
     "hubspot": Latent(
         "owners",
@@ -447,10 +479,10 @@ def _find_key_line(lines: list[str], span: tuple[int, int], key: str) -> int | N
     return None
 
 
-def _add_records(text: str, count: int) -> str:
-    """``count`` valid copies of the last record with fresh keys, appended in the file's style."""
+def _add_records(text: str, count: int, copy_first: bool = False) -> str:
+    """``count`` valid copies of the last (or first) record with fresh keys, appended in the file's style."""
     records = json.loads(text)
-    last = records[-1]
+    last = records[0] if copy_first else records[-1]
     indent = _indent_of(text)
     new_records = []
     for n in range(1, count + 1):

@@ -218,10 +218,19 @@ def _trigger_evidence(change: FileChange, hunk: Hunk | None) -> TriggerEvidence:
         before = None
     if hunk is not None:
         first, last = hunk.new_lines()
-        old_first, old_last = hunk.old_start, max(hunk.old_end - 1, hunk.old_start)
-        return TriggerEvidence(change.path, change.kind, first, last, False, before, after, old_first, old_last)
+        return TriggerEvidence(
+            change.path,
+            change.kind,
+            first,
+            last,
+            False,
+            before,
+            after,
+            (hunk.old_start, hunk.old_end),
+            (hunk.new_start, hunk.new_end),
+        )
     last_line = max((after or "").count("\n") - 1, 0)
-    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after, 0, 0)
+    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after)
 
 
 def _describe(triggers: Sequence[TriggerEvidence]) -> str:

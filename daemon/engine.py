@@ -30,9 +30,11 @@ from typing import Any
 from connector_watch.daemon import events as ev
 from connector_watch.daemon import stages
 from connector_watch.daemon.baselines import Baselines, GitBase
+from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
 from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
 from connector_watch.daemon.file_history import FileHistory
 from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
@@ -54,6 +56,7 @@ from connector_watch.daemon.static_checks import (
     learn_schemas,
     not_utf8_diagnostic,
 )
+from connector_watch.daemon.static_fixes import StaticFixes
 from connector_watch.daemon.watcher import Debouncer, Watcher
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
@@ -148,6 +151,8 @@ class Engine:
             lambda verdicts: self.outcomes.causal_verdict(verdicts),
             self.log,
             env=lambda: {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {},
+            fix_candidates=lambda nodes: self.outcomes.fix_candidates(nodes),
+            on_fix=lambda fix: self.outcomes.fix_verified(fix),
         )
         self.outcomes = NodeOutcomes(
             self,
@@ -161,6 +166,19 @@ class Engine:
             causal_blame=self.options.causal,
             hard_timeout=lambda: self.pool.hard_timeout,
         )
+        self.static_fixes = StaticFixes(
+            self.workspace,
+            self.results,
+            lambda: self.index,
+            self.view,
+            self.causal,
+            lambda path, text, kind: check_file(
+                self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus
+            ),
+            self.publish_changed,
+            previous=self.history.previous,
+        )
+        self.drift_fixes = DriftFixes(self.workspace, self.results, self.causal, self.publish_changed)
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
@@ -378,6 +396,7 @@ class Engine:
             self.workspace.notice_change(path)
             if self.history.update(path):
                 changed.append(path)
+                forget_bytecode(self.workspace.absolute(path))
         if not changed:
             return Selection()
         if self._overlay is not None:
@@ -451,6 +470,8 @@ class Engine:
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
         self.results.replace_static(path, result.diagnostics)
+        if self.options.causal:
+            self.static_fixes.schedule(path, kind, result.diagnostics.get(path, []))
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
 
@@ -101,6 +102,7 @@ class Overlay:
 
     def _write(self, path: str, data: bytes | None) -> None:
         target = self.root / path
+        forget_bytecode(target)
         if data is None:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 target.unlink()
