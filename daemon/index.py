@@ -43,6 +43,10 @@ class NodeRecord:
     table: str | None = None
     source: str | None = None
     line: int | None = None
+    #: {"path", "line"} of the test function's def (the harness method for inherited tests) and of
+    #: the decorator that parametrises its table; zero-based lines (see daemon/definitions.py).
+    definition: dict[str, Any] | None = None
+    parametrisation: dict[str, Any] | None = None
     modules: set[str] = field(default_factory=set)
     requests: set[RequestRef] = field(default_factory=set)
     outcome: str | None = None
@@ -68,6 +72,8 @@ class NodeRecord:
             "line": self.line,
             "outcome": self.outcome,
             "durationMs": self.duration_ms,
+            "definition": self.definition,
+            "parametrisation": self.parametrisation,
         }
 
 
@@ -120,6 +126,8 @@ class Index:
             record.table = item.get("table")
             record.source = item.get("source")
             record.line = item.get("line")
+            record.definition = item.get("definition")
+            record.parametrisation = item.get("parametrisation")
         for path, info in event.get("files", {}).items():
             file = self.files.setdefault(path, FileRecord(path))
             file.modules = set(info.get("modules", [])) | {path}
@@ -257,6 +265,8 @@ def load(document: dict[str, Any]) -> Index:
             table=item.get("table"),
             source=item.get("source"),
             line=item.get("line"),
+            definition=item.get("definition"),
+            parametrisation=item.get("parametrisation"),
             modules=set(item.get("modules", [])),
             outcome=item.get("outcome"),
             duration_ms=item.get("durationMs"),

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 from connector_watch.daemon import public_harness
+from connector_watch.daemon.definitions import definition_lines
 from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
@@ -343,6 +344,11 @@ class EventStream:
         for item in session.items:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
+            definition, parametrisation = definition_lines(
+                getattr(item, "function", None), lambda path: _relative(path, self.root_dir)
+            )
+            if not (callspec and "table" in callspec.params):
+                parametrisation = None
             nodes.append(
                 {
                     "nodeId": item.nodeid,
@@ -352,6 +358,8 @@ class EventStream:
                     "name": getattr(item, "originalname", item.name),
                     "table": callspec.params.get("table") if callspec else None,
                     "source": getattr(cls, "simulator_source", None) if cls else None,
+                    "definition": definition,
+                    "parametrisation": parametrisation,
                 }
             )
         files = {}
