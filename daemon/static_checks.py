@@ -13,11 +13,9 @@ The fastest feedback the daemon gives (a YAML typo is red in milliseconds):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,27 +126,12 @@ def _fix(message: str) -> str | None:
     return f"use '{match.group(1)}'" if match else None
 
 
-@contextlib.contextmanager
-def _importable_from(root: Path) -> Iterator[None]:
-    """The workspace's own modules (a spec's ``handler: simulator.handlers.x:fn``) import as in the
-    test workers, whose first ``sys.path`` entry is the workspace root: without it a handler the tests
-    use says it "does not import" when the daemon runs from another directory."""
-    entry = str(root)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
-
-
 def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> StaticResult:
     source = workspace.classify(rel).source
     corpus_dir = workspace.layout.corpus_dir(source) if source else workspace.absolute(rel).parent / "corpus"
-    with _importable_from(workspace.root):
-        spec, issues = check_spec(workspace.absolute(rel), corpus_dir, text=text, display=rel)
+    # Handlers are checked by reading their modules, never importing them: the daemon runs no user code.
+    roots = [workspace.root, *(workspace.root / r for r in workspace.layout.import_roots())]
+    spec, issues = check_spec(workspace.absolute(rel), corpus_dir, text=text, display=rel, handler_roots=roots)
     result = StaticResult(spec=spec, spec_checked=True)
     result.diagnostics[rel] = []
     corpus_files = workspace.corpus_files(source) if source else []

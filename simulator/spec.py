@@ -13,13 +13,15 @@ an :class:`~connector_watch.simulator.errors.Issue` with file, line and column.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import hashlib
 import importlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,7 +251,15 @@ def _close(word: str, candidates: Iterable[str]) -> str:
 class _SpecReader:
     """Builds a :class:`Spec` from a located document, collecting issues."""
 
-    def __init__(self, doc: LocatedDocument, path: Path, corpus_dir: Path, check_files: bool) -> None:
+    def __init__(
+        self,
+        doc: LocatedDocument,
+        path: Path,
+        corpus_dir: Path,
+        check_files: bool,
+        handler_roots: Sequence[Path] | None = None,
+    ) -> None:
+        self.handler_roots = list(handler_roots) if handler_roots is not None else None
         self.doc = doc
         self.path = path
         self.corpus_dir = corpus_dir
@@ -596,6 +606,11 @@ class _SpecReader:
 
     def _check_handler(self, where: PathKey, label: str, handler: str) -> None:
         module_name, _, func_name = handler.partition(":")
+        if self.handler_roots is not None:  # check by reading the module, never running it
+            problem = _static_handler_problem(module_name, func_name, self.handler_roots)
+            if problem:
+                self.issue(where, f"{label}handler {handler!r}: {problem}", code="bad-handler", prefer="value")
+            return
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # any import failure is the spec's problem to report
@@ -668,6 +683,28 @@ class _SpecReader:
                     )
 
 
+def _static_handler_problem(module_name: str, func_name: str, roots: Sequence[Path]) -> str | None:
+    """What is wrong with a handler, read from its module's source (None: it looks right)."""
+    relative = Path(*module_name.split("."))
+    for root in [*roots, *(Path(p) for p in sys.path if p)]:
+        for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+            if candidate.is_file():
+                try:
+                    tree = ast.parse(candidate.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+                    return f"module {module_name!r} does not parse: {exc}"
+                names = [
+                    n.name
+                    for n in tree.body
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                ] + [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
+                if func_name in names:
+                    return None
+                public = [n for n in names if not n.startswith("_")]
+                return f"module has no function {func_name!r}{_close(func_name, public)}"
+    return f"module {module_name!r} is not found in the workspace"
+
+
 def _subject(where: PathKey) -> str:
     if "params" in where:
         i = where.index("params")
@@ -713,12 +750,15 @@ def check_spec(
     text: str | None = None,
     display: str | None = None,
     check_files: bool = True,
+    handler_roots: Sequence[Path] | None = None,
 ) -> tuple[Spec | None, list[Issue]]:
     """Load a spec without raising: ``(spec or None, every issue found)``.
 
     ``spec`` is None when a blocking issue (syntax, unknown key, ...) prevents
     serving it. ``text`` overrides the file contents (the daemon checks unsaved
     or just-saved text); ``display`` is the path to print in messages.
+    ``handler_roots``: check handlers by finding their module under these folders (and
+    ``sys.path``) and reading it, without importing it (the daemon never runs user code).
     """
     path = Path(path)
     corpus_dir = Path(corpus_dir) if corpus_dir is not None else path.parent / "corpus"
@@ -731,7 +771,7 @@ def check_spec(
         doc = load_yaml(source, file)
     except LocatedSyntaxError as exc:
         return None, [Issue(file, exc.span, exc.message, code="yaml-syntax")]
-    reader = _SpecReader(doc, path, corpus_dir, check_files)
+    reader = _SpecReader(doc, path, corpus_dir, check_files, handler_roots)
     for dup_path, span in doc.duplicate_keys:
         reader.issues.append(
             Issue(
