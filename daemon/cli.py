@@ -268,10 +268,20 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     except Interrupted:
         await engine.stop()  # cancels the run and kills its process groups
         raise
-    for source in workspace.sources():
+    changed = workspace_paths(workspace, args.changed) if args.changed else []
+    touched_files = {node_id.split("::")[0] for node_id in results} | set(changed)
+    touched = {workspace.classify(path).source for path in touched_files} - {None}
+    touched |= {r.source for n in results if (r := engine.index.nodes.get(n)) is not None and r.source}
+    for source in sorted(touched):
         for corpus in workspace.corpus_files(source):
             engine._static_check(corpus)
-    static = [d for diagnostics in engine.static.values() for d in diagnostics]
+    # Static findings of the sources the run touched (and of the files it ran or was given).
+    static = [
+        d
+        for path, diagnostics in engine.static.items()
+        if path in touched_files or workspace.classify(path).source in touched
+        for d in diagnostics
+    ]
     engine.save_index()
     await engine.stop()
     return RunReport(
@@ -328,8 +338,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         for d in diagnostics:
             sys.stdout.write(f"{d.location}: {d.severity}: [{d.blame}] {d.message}\n")
         errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = sum(d.severity == "warning" for d in diagnostics)
+        notes = len(diagnostics) - errors - warnings
         sys.stdout.write(
-            f"{len(paths)} file(s) checked: {errors} error(s), {len(diagnostics) - errors} warning(s)\n"
+            f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)"
+            + (f", {notes} note(s)" if notes else "")
+            + "\n"
         )
         for note in notes:
             sys.stderr.write(f"note: {note}\n")
@@ -390,6 +404,7 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
 
 def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
     """What changes to these workspace-relative paths rerun."""
+    from connector_watch.daemon.dependencies import Dependencies
     from connector_watch.simulator.spec import check_spec
 
     changes, spec_changes = [], {}
@@ -402,7 +417,18 @@ def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )
-    return select_in(workspace, changes, index, spec_changes=spec_changes)
+    # The index holds requests already matched to endpoints: only imports and parsing are asked here.
+    dependencies = Dependencies(workspace, lambda: index, lambda _path: None)
+    return select_in(
+        workspace,
+        changes,
+        index,
+        spec_changes=spec_changes,
+        importers=dependencies.importers,
+        unloadable=dependencies.unloadable(
+            changes, lambda p: p in spec_changes and spec_changes[p].after is not None
+        ),
+    )
 
 
 def cmd_impact(args: argparse.Namespace) -> int:

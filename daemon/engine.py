@@ -27,6 +27,7 @@ from typing import Any
 from connector_watch.daemon import events as ev
 from connector_watch.daemon.blame import FailureInput, blame, differential_verdict
 from connector_watch.daemon.corpus_lint import TableContext
+from connector_watch.daemon.dependencies import Dependencies
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
 from connector_watch.daemon.drift import drift_diagnostics
 from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
@@ -122,6 +123,8 @@ class Engine:
         self.collect_errors: dict[str, str] = {}  # test file → outcome "error"
         self.published: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         self.specs: dict[str, Spec | None] = {}
+        #: The static import graph and request matching (impact's inputs beside the index).
+        self.dependencies = Dependencies(self.workspace, lambda: self.index, self.specs.get)
         self.hashes: dict[str, str] = {}
         self.changed_since_pass: dict[str, set[str]] = {}
         self.current: Run | None = None
@@ -180,6 +183,8 @@ class Engine:
                 self._static_check(connector)
         self._publish_changed()
         self._tasks.append(asyncio.create_task(self._runner()))
+        if watch:  # a first shared-code save then needs no parsing
+            asyncio.get_running_loop().run_in_executor(None, self.dependencies.warm)
         if watch:
             self._debouncer = Debouncer(quiet=self.options.debounce)
             loop = asyncio.get_running_loop()
@@ -337,6 +342,7 @@ class Engine:
 
     def impact(self, changes: list[Change], spec_changes: dict[str, SpecChange]) -> Selection:
         """What these changes rerun, given the warm workers and the mode."""
+        self.dependencies.changed(c.path for c in changes)
         return select_in(
             self.workspace,
             changes,
@@ -344,6 +350,8 @@ class Engine:
             spec_changes=spec_changes,
             preloaded=self.pool.preloaded,
             mode=self.mode,
+            importers=self.dependencies.importers,
+            unloadable=self.dependencies.unloadable(changes, lambda p: self.specs.get(p) is not None),
         )
 
     def _hash(self, path: str) -> str | None:
@@ -788,6 +796,7 @@ class Engine:
     # ------------------------------------------------------------------ worker events
     def _on_worker_event(self, run: Run, event: dict[str, Any], args: list[str]) -> None:
         kind = event.get("event")
+        self.dependencies.annotate(event)
         if kind == "collected":
             whole = {a for a in args if "::" not in a}
             added, removed = self.index.collected(event, whole)

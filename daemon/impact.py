@@ -2,15 +2,23 @@
 
 A pure function over the dependency index (:mod:`connector_watch.daemon.index`). The rules:
 
-- **corpus** file: nodes whose requests were answered from it; test files whose
-  collection read it run whole (their tables may change).
+- **corpus** file: nodes whose requests land on an endpoint serving it (whoever answered them:
+  our simulator, the public one, a cassette) or on a spec handler of its spec (a handler may read
+  any corpus), and nodes that read the file themselves; test files whose collection did, whole.
+  A corpus that no longer parses also reruns every node a simulator loaded it for (the whole class
+  fails in setup then).
 - **spec**: every request a node made is matched again against the new spec; the
   node reruns when its request now lands on another endpoint, on an endpoint
   whose definition changed, or on one for a corpus whose future-record directive
   changed. A spec that no longer loads reruns its source's test files whole (they
   will report the error).
-- **connector** module: test files that imported it run whole (``list_tables``
-  may change); a module nobody imported yet reruns its source.
+- **connector** module: test files that import it run whole (``list_tables``
+  may change), as the static import graph says and as runs saw; a module nobody imports reruns
+  its source.
+- **shared** code (the layout's shared patterns: the public repository's libs, interface and
+  simulator, its harness files): the test files that import it, however indirectly; everything
+  when nothing is known to. A source's **conftest.py**: the test files under its folder.
+- any other **data file** (fixture, sample, cassette, config): nodes that read it or had it loaded.
 - **test** file: runs whole. **table options**: the source's test files.
 - **library** (harness, simulator, interface, conftest, pyproject, anything the
   warm workers preloaded): everything, and the worker pool restarts.
@@ -119,6 +127,8 @@ def select_in(
     spec_changes: Mapping[str, SpecChange],
     preloaded: Iterable[str] = (),
     mode: str = "simulate",
+    importers: Callable[[str], set[str]] | None = None,
+    unloadable: Iterable[str] = (),
 ) -> Selection:
     """:func:`select` with ``workspace``'s own test files and spec paths."""
     return select(
@@ -130,6 +140,8 @@ def select_in(
         all_test_files=workspace.test_files(),
         spec_file_of=lambda source: workspace.relative(workspace.layout.spec_file(source)),
         mode=mode,
+        importers=importers,
+        unloadable=set(unloadable),
     )
 
 
@@ -143,9 +155,15 @@ def select(
     all_test_files: list[str],
     spec_file_of: Callable[[str], str],
     mode: str = "simulate",
+    importers: Callable[[str], set[str]] | None = None,
+    unloadable: set[str] | None = None,
 ) -> Selection:
+    """``importers(path)``: the test files that import a module, however indirectly (the static
+    import graph); ``unloadable``: changed data files that no longer parse."""
     selection = Selection()
     changed_sources: set[str] = set()
+    unloadable = unloadable or set()
+    static_importers = importers or (lambda _path: set())
     for change in changes:
         path, kind = change.path, change.kind
         if path.endswith(DOC_SUFFIXES):
@@ -159,6 +177,27 @@ def select(
             for test_file in all_test_files:
                 selection.add_file(test_file, f"shared code {path} changed")
             continue
+        if not path.endswith(".py"):
+            _data_changed(selection, index, path, kind.kind, path in unloadable)
+        if kind.kind == "shared":
+            selection.restart_pool = selection.restart_pool or path in preloaded
+            if path.endswith(".py"):
+                found = _module_changed(
+                    selection, index, path, None, test_files_of, f"shared code {path} changed", static_importers
+                )
+            else:
+                found = _readers(index, path)
+            if not found:
+                for test_file in all_test_files:
+                    selection.add_file(test_file, f"shared code {path} changed (no test known to use it)")
+            continue
+        if kind.kind == "conftest":
+            folder = path.rsplit("/", 1)[0] + "/"
+            selection.restart_pool = selection.restart_pool or path in preloaded
+            for test_file in all_test_files:
+                if test_file.startswith(folder):
+                    selection.add_file(test_file, f"{path} changed")
+            continue
         if kind.kind == "corpus":
             _corpus_changed(selection, index, path, kind.source)
         elif kind.kind == "spec":
@@ -166,7 +205,9 @@ def select(
                 selection, index, path, spec_changes.get(path), spec_file_of, test_files_of, kind.source
             )
         elif kind.kind == "connector":
-            _module_changed(selection, index, path, kind.source, test_files_of, f"connector {path} changed")
+            _module_changed(
+                selection, index, path, kind.source, test_files_of, f"connector {path} changed", static_importers
+            )
         elif kind.kind == "connector_data":
             if kind.source:
                 for test_file in test_files_of(kind.source):
@@ -176,7 +217,13 @@ def select(
         elif kind.kind == "test_support":
             if path.endswith(".py"):
                 _module_changed(
-                    selection, index, path, kind.source, test_files_of, f"test helper {path} changed"
+                    selection,
+                    index,
+                    path,
+                    kind.source,
+                    test_files_of,
+                    f"test helper {path} changed",
+                    static_importers,
                 )
             elif kind.source:
                 for test_file in test_files_of(kind.source):
@@ -190,7 +237,9 @@ def select(
                 for test_file in test_files_of(kind.source):
                     selection.add_file(test_file, f"cassette {path} changed")
         elif kind.kind == "other" and path.endswith(".py"):
-            _module_changed(selection, index, path, None, test_files_of, f"module {path} changed")
+            _module_changed(
+                selection, index, path, None, test_files_of, f"module {path} changed", static_importers
+            )
 
     for source in sorted(changed_sources):
         known = {record.file for record in index.nodes.values() if record.source == source and record.ran}
@@ -207,12 +256,43 @@ def select(
 
 def _corpus_changed(selection: Selection, index: Index, path: str, source: str | None) -> None:
     table = path.rsplit("/", 1)[-1].removesuffix(".json")
+    corpus_dir = path.rsplit("/", 1)[0]
+
+    def handled(request: RequestRef) -> bool:
+        """A spec handler of the spec this corpus belongs to answered the request."""
+        return request.handler and (request.spec_file or "").rsplit("/", 1)[0] + "/corpus" == corpus_dir
+
     for node_id, record in index.nodes.items():
         if path in record.corpus_files:
             selection.add_node(node_id, f"corpus {table} changed (this node read it)")
+        elif any(handled(r) for r in record.requests):
+            selection.add_node(node_id, f"corpus {table} changed (a spec handler answered this node)")
     for file in index.files.values():
-        if any(r.corpus_file == path for r in file.requests):
+        if any(r.corpus_file == path or handled(r) for r in file.requests):
             selection.add_file(file.path, f"corpus {table} changed (read while collecting)")
+
+
+def _readers(index: Index, path: str) -> bool:
+    return any(path in r.read or path in r.loaded for r in index.nodes.values()) or any(
+        path in f.read or path in f.loaded for f in index.files.values()
+    )
+
+
+def _data_changed(selection: Selection, index: Index, path: str, kind: str, unloadable: bool) -> None:
+    """Nodes (and collections) that opened a changed data file themselves. A file a simulator loaded
+    for them counts too unless it is a corpus or spec that still parses: those count through the
+    requests that reach them."""
+    name = path.rsplit("/", 1)[-1]
+    through_requests = kind in ("corpus", "spec") and not unloadable
+    why = "no longer parses" if unloadable else "changed"
+    for node_id, record in index.nodes.items():
+        if path in record.read:
+            selection.add_node(node_id, f"{name} {why} (this node read it)")
+        elif path in record.loaded and not through_requests:
+            selection.add_node(node_id, f"{name} {why} (loaded for this node)")
+    for file in index.files.values():
+        if path in file.read or (path in file.loaded and not through_requests):
+            selection.add_file(file.path, f"{name} {why} (read while collecting)")
 
 
 def _spec_changed(
@@ -278,11 +358,15 @@ def _module_changed(
     source: str | None,
     test_files_of: Callable[[str], list[str]],
     reason: str,
-) -> None:
+    static_importers: Callable[[str], set[str]] = lambda _path: set(),
+) -> set[str]:
+    """Test files that import the module (as runs saw, and as the static import graph says) run whole."""
     importers = {record.file for record in index.nodes.values() if path in record.modules}
     importers |= {file.path for file in index.files.values() if path in file.modules}
+    importers |= static_importers(path)
     for test_file in sorted(importers):
         selection.add_file(test_file, f"{reason} (imported)")
     if not importers and source:
         for test_file in test_files_of(source):
             selection.add_file(test_file, f"{reason} (not imported by any test yet)")
+    return importers

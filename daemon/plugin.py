@@ -12,6 +12,12 @@ each collector and test it sends one JSON object per line to the engine:
   issue, unknown endpoint, conversion error), the simulator trace of the node,
   the workspace modules it imported, and what the harness learned about tables.
 
+Whatever answered them (our simulator, the public one, a cassette, ``responses``), every HTTP
+request and every workspace file a node or a test file's collection touched is recorded at the
+transport level by :mod:`connector_watch.daemon.evidence` (``requests``, ``read``, ``loaded``).
+What a class's setup touched (``setup_class`` starting a simulator and asking for a token) is
+credited to every test of the class, not only to the first one, which ran it.
+
 Each test, and the import and collection of each test module, runs under a timeout: a hang
 becomes a ``NodeTimeout`` raised at the line that hung (a ``BaseException``, so ``except
 Exception`` cannot swallow it). ``collect_started`` / ``collect_finished`` bracket the import of
@@ -33,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from connector_watch.daemon.evidence import Evidence, Sink
 from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
@@ -207,11 +214,14 @@ def compact_trace(trace: simulator_trace.Trace, root: str) -> dict[str, Any]:
     }
 
 
-def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
-    """Distinct (method, url-path, endpoint index or None, spec file) a node made: impact re-matches these."""
+def requests_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
+    """Distinct (method, url-path, endpoint index or None, fingerprint, spec file, corpus file) a node
+    made: impact re-matches these. Requests our simulator answered carry its endpoint; the others
+    (seen at the transport level) carry only method and path, and the engine matches them."""
     from urllib.parse import urlsplit
 
     seen: dict[tuple[Any, ...], None] = {}
+    traced: set[tuple[str, str]] = set()
     for e in trace.entries:
         spec_file = e.endpoint.spec_file if e.endpoint else None
         key = (
@@ -223,9 +233,31 @@ def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
             e.corpus_file,
         )
         seen.setdefault(key, None)
+        traced.add((e.method, key[1]))
         if len(seen) > 400:
             break
+    for method, _host, path in found.requests if found is not None else ():
+        if (method, path) not in traced and len(seen) <= 400:
+            seen.setdefault((method, path, None, None, None, None), None)
     return [list(k) for k in seen]
+
+
+def _module_files(root: str, names: Iterator[str]) -> dict[str, str]:
+    """Workspace modules whose file is not where their name says under the root or ``src/``: the
+    static import graph resolves the others by itself."""
+    found = {}
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        rel = os.path.relpath(os.path.abspath(file), root)
+        if rel.startswith("..") or "/site-packages/" in file or "/.venv/" in file:
+            continue
+        stem = name.replace(".", "/")
+        if rel in (f"{stem}.py", f"{stem}/__init__.py", f"src/{stem}.py", f"src/{stem}/__init__.py"):
+            continue
+        found[name] = rel
+    return found
 
 
 class EventStream:
@@ -238,9 +270,14 @@ class EventStream:
         self.node_timeout = node_timeout
         self._file_modules: dict[str, set[str]] = {}
         self._file_requests: dict[str, list[list[Any]]] = {}
+        self._file_evidence: dict[str, Sink] = {}
         self._collect_failed: set[str] = set()
         self._hung: dict[str, str] = {}  # test file → the node that hung in it
         self._harness = None
+        #: What the setup of the tests of a class (or module) touched: setup_class runs once.
+        self._scope_evidence: dict[str, Sink] = {}
+        self.evidence = Evidence(self.root_dir)
+        self.evidence.install()
 
     # ------------------------------------------------------------------ transport
     def send(self, kind: str, **payload: Any) -> None:
@@ -281,15 +318,16 @@ class EventStream:
         if is_module:
             self.send("collect_started", path=rel)
         deadline = self._deadline(f"importing {rel}") if is_module else contextlib.nullcontext()
-        with simulator_trace.capture() as trace, deadline:
+        with simulator_trace.capture() as trace, self.evidence.capture() as found, deadline:
             outcome = yield
         if is_module:
             self.send("collect_finished", path=rel)
         if rel and rel.endswith(".py"):
             new = _workspace_modules(self.root, iter(set(sys.modules) - before))
             self._file_modules.setdefault(rel, set()).update(new)
-            if len(trace):
-                self._file_requests.setdefault(rel, []).extend(requests_of(trace))
+            self._file_evidence.setdefault(rel, Sink()).merge(found)
+            if len(trace) or found.requests:
+                self._file_requests.setdefault(rel, []).extend(requests_of(trace, found))
         report = outcome.get_result()
         if report.failed and rel:
             self._collect_failed.add(rel)
@@ -306,8 +344,10 @@ class EventStream:
                 longrepr=str(report.longrepr)[:20000],
                 chain=chain,
                 trace=compact_trace(trace, self.root_dir),
-                requests=requests_of(trace),
+                requests=requests_of(trace, found),
                 modules=sorted(self._file_modules.get(rel or "", ())),
+                read=sorted(found.read),
+                loaded=sorted(found.loaded),
             )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -329,12 +369,17 @@ class EventStream:
             )
         files = {}
         for file, modules in self._file_modules.items():
+            found = self._file_evidence.get(file) or Sink()
             files[file] = {
                 "modules": sorted(modules),
                 "requests": self._file_requests.get(file, []),
                 "collectError": file in self._collect_failed,
+                "read": sorted(found.read),
+                "loaded": sorted(found.loaded),
             }
-        self.send("collected", nodes=nodes, files=files)
+        self.send(
+            "collected", nodes=nodes, files=files, moduleFiles=_module_files(self.root_dir, iter(list(sys.modules)))
+        )
 
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True)
@@ -344,15 +389,24 @@ class EventStream:
         item._cw_chain = None
         before = set(sys.modules)
         started = time.perf_counter()
-        with self._deadline("test"), simulator_trace.capture() as trace:
+        with self._deadline("test"), simulator_trace.capture() as trace, self.evidence.capture() as found:
             yield
         duration = (time.perf_counter() - started) * 1000
-        self._finish(item, trace, before, duration)
+        for scope in _scopes(item):
+            found.merge(self._scope_evidence.get(scope) or Sink())
+        self._finish(item, trace, found, before, duration)
 
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
+        """What a test's setup touched may be a class's or module's setup, which runs only once:
+        keep it for the other tests of the class and module."""
         hung = self._hung.get(str(item.path))
         if hung is not None:
             pytest.skip(f"not run: {hung} in the same file hung past the timeout; fix that first")
+        with self.evidence.capture() as found:
+            yield
+        for scope in _scopes(item):
+            self._scope_evidence.setdefault(scope, Sink()).merge(found)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
@@ -366,7 +420,7 @@ class EventStream:
         item._cw_reports.append(report)
 
     def _finish(
-        self, item: pytest.Item, trace: simulator_trace.Trace, before: set[str], duration: float
+        self, item: pytest.Item, trace: simulator_trace.Trace, found: Sink, before: set[str], duration: float
     ) -> None:
         reports = item._cw_reports
         outcome, message = "passed", None
@@ -401,13 +455,28 @@ class EventStream:
             failure=chain,
             # Only blame reads the trace: a passing node sends just the requests the index needs.
             trace=compact_trace(trace, self.root_dir) if outcome in FAILING else None,
-            requests=requests_of(trace),
+            requests=requests_of(trace, found),
             modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
+            read=sorted(found.read),
+            loaded=sorted(found.loaded),
             tables=tables,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.send("session_finished", exitStatus=int(exitstatus))
+
+
+def _scopes(item: pytest.Item) -> list[str]:
+    """The class and module a test belongs to (where class- and module-scoped setup is shared)."""
+    scopes = []
+    parent = item.parent
+    while parent is not None and not isinstance(parent, pytest.Session):
+        if isinstance(parent, (pytest.Class, pytest.Module)):
+            scopes.append(parent.nodeid)
+        if isinstance(parent, pytest.Module):
+            break
+        parent = parent.parent
+    return scopes
 
 
 # ---------------------------------------------------------------------------- as a -p plugin (xdist runs)
