@@ -433,6 +433,8 @@ class Engine:
         chunks = self._plan(selection)
         await self._run_chunks(run, chunks)
         await self._recover_lost_nodes(run)
+        if not run.cancelled:
+            self._report_silent(run)
         if run.cancelled and run.carry_over:
             carried = Selection()
             for node_id in self._unfinished(run):
@@ -488,6 +490,30 @@ class Engine:
             return
         for node_id in sorted((set(crashes) | run.started_nodes) - set(run.finished)):
             self._node_lost(run, node_id, "crashed", _death_status(run.jobs))
+
+    def _report_silent(self, run: Run) -> None:
+        """Selected nodes pytest said nothing about (deselected by a hook, lost between collection
+        and running): each is an ``error`` located at its test, never silently dropped."""
+        for node_id in self._unfinished(run):
+            record = self.index.nodes[node_id]
+            message = (
+                "selected, but pytest reported no result for it (deselected by a plugin or conftest "
+                "hook, or lost between collection and running)"
+            )
+            diagnostic = Diagnostic(
+                "test",
+                message,
+                Location(record.file, Range.lines(max(0, (record.line or 1) - 1))),
+                0.5,
+                node_ids=[node_id],
+                code="run.no_result",
+                fix=f"run pytest on {node_id} to see what happens to it",
+            )
+            record.outcome = "error"
+            run.finished[node_id] = "error"
+            self._set_node_diagnostics(node_id, [diagnostic])
+            self.node_messages[node_id] = message
+            self.emit(ev.TestFinished(run.id, node_id, "error", 0.0, [diagnostic], message))
 
     def _report_timeouts(self, run: Run, jobs: list[Job]) -> None:
         for job in jobs:
@@ -678,15 +704,22 @@ class Engine:
             cost = 150.0 + sum(
                 (self.index.nodes[n].duration_ms or 50.0) if n in self.index.nodes else 50.0 for n in ids
             )
-            costs.append((cost, file, nodes))
-        workers = max(1, min(self.options.jobs, len(costs)))
-        buckets: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(workers)]
-        for cost, file, nodes in sorted(costs, key=lambda c: -c[0]):
+            costs.append((int(selection.follow_up_only(file, nodes)), cost, file, nodes))
+        # A pool that spreads one job over its own workers (xdist) gets one job: every worker then
+        # collects every file in pytest's order, as a plain run does.
+        jobs = 1 if getattr(self.pool, "spreads_jobs", False) else self.options.jobs
+        workers = max(1, min(jobs, len(costs)))
+        buckets: list[tuple[float, list[tuple[int, str]]]] = [(0.0, []) for _ in range(workers)]
+        # What the change reached is dealt out first, then the reruns of what failed before; each
+        # job runs them in that order, files in pytest's own order within each group.
+        for follow_up, cost, file, nodes in sorted(costs, key=lambda c: (c[0], -c[1])):
             i = min(range(workers), key=lambda k: buckets[k][0])
             total, args = buckets[i]
-            args.extend([file] if nodes is None else nodes)
+            args.extend((follow_up, a) for a in ([file] if nodes is None else nodes))
             buckets[i] = (total + cost, args)
-        return [args for _, args in buckets if args]
+        return [
+            [a for _, a in sorted(args, key=lambda x: (x[0], x[1].split("::")[0]))] for _, args in buckets if args
+        ]
 
     async def _run_chunks(self, run: Run, chunks: list[list[str]]) -> None:
         env = {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {}

@@ -72,6 +72,12 @@ class Selection:
     def empty(self) -> bool:
         return not self.nodes and not self.files
 
+    def follow_up_only(self, file: str, node_ids: list[str] | None) -> bool:
+        """Whether a file (whole, or these nodes of it) is selected only to rerun what failed or
+        never ran before, not because of the change itself: those run after the rest."""
+        reasons = self.files.get(file, []) if node_ids is None else [r for n in node_ids for r in self.nodes.get(n, [])]
+        return bool(reasons) and all(is_follow_up(r) for r in reasons)
+
     def reasons_by_node(self, index: Index) -> dict[str, list[str]]:
         """Every node this selection will run (whole files expanded) with its reasons."""
         result: dict[str, list[str]] = {k: list(v) for k, v in self.nodes.items()}
@@ -80,6 +86,14 @@ class Selection:
                 merged = result.setdefault(node_id, [])
                 merged.extend(r for r in reasons if r not in merged)
         return result
+
+
+#: Why a node reruns when the change did not reach it: it failed, or never ran.
+FOLLOW_UP_REASONS = ("has not run yet", "no record of what its tests touch yet")
+
+
+def is_follow_up(reason: str) -> bool:
+    return reason.endswith(" last time") or reason in FOLLOW_UP_REASONS
 
 
 def _rematch(request: RequestRef, spec: Spec) -> tuple[int | None, str | None]:
@@ -172,7 +186,7 @@ def select(
             continue  # the simulator reads only corpus/<table>.json
         if kind.source:
             changed_sources.add(kind.source)
-        if kind.kind == "library" or path in preloaded:
+        if kind.kind == "library" or (path in preloaded and kind.kind != "shared"):
             selection.restart_pool = selection.restart_pool or path in preloaded or path.endswith(".py")
             for test_file in all_test_files:
                 selection.add_file(test_file, f"shared code {path} changed")

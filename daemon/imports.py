@@ -22,6 +22,24 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 
+def module_name(root: str | Path, path: str) -> str | None:
+    """The dotted name a workspace file imports as from the root or its ``src/`` folder."""
+    root = Path(root)
+    if not path.endswith(".py"):
+        return None
+    for base in ("src/", ""):
+        if base and not (root / base).is_dir():
+            continue
+        if not path.startswith(base):
+            continue
+        parts = path[len(base) : -3].split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts and all(part.isidentifier() for part in parts):
+            return ".".join(parts)
+    return None
+
+
 class ImportGraph:
     def __init__(
         self,

@@ -276,6 +276,7 @@ class EventStream:
         self._harness = None
         #: What the setup of the tests of a class (or module) touched: setup_class runs once.
         self._scope_evidence: dict[str, Sink] = {}
+        self._stand_ins_tried: set[str] = set()
         self.evidence = Evidence(self.root_dir)
         self.evidence.install()
 
@@ -320,6 +321,8 @@ class EventStream:
         deadline = self._deadline(f"importing {rel}") if is_module else contextlib.nullcontext()
         with simulator_trace.capture() as trace, self.evidence.capture() as found, deadline:
             outcome = yield
+            if is_module and outcome.get_result().failed:
+                self._retry_after_stand_ins(collector, outcome)
         if is_module:
             self.send("collect_finished", path=rel)
         if rel and rel.endswith(".py"):
@@ -349,6 +352,39 @@ class EventStream:
                 read=sorted(found.read),
                 loaded=sorted(found.loaded),
             )
+
+    def _retry_after_stand_ins(self, collector: pytest.Collector, outcome: Any) -> None:
+        """A test module that failed to import for want of a module another test file installs as a
+        stand-in (``sys.modules[...] = ...``): import that file first, as a plain run would have
+        (without running its tests), and collect this one again."""
+        from _pytest.pathlib import import_path
+        from _pytest.runner import pytest_make_collect_report
+        from connector_watch.daemon import collect_order
+
+        call = getattr(outcome.get_result(), "call", None)
+        missing = collect_order.missing_module(call.excinfo.value if call and call.excinfo else None)
+        if missing is None or missing in self._stand_ins_tried:
+            return
+        self._stand_ins_tried.add(missing)
+        config = collector.config
+        candidates = collect_order.test_files_under(config.rootpath)
+        providers = collect_order.stand_in_providers(candidates, missing, exclude=[collector.path])
+        for path in providers:
+            try:
+                try:
+                    namespaces = bool(config.getini("consider_namespace_packages"))
+                    import_path(
+                        path,
+                        mode=config.getoption("importmode"),
+                        root=config.rootpath,
+                        consider_namespace_packages=namespaces,
+                    )
+                except (TypeError, ValueError):  # pytest < 8.1
+                    import_path(path, mode=config.getoption("importmode"), root=config.rootpath)
+            except Exception:  # a provider that does not import either: keep the original error
+                return
+        if providers:
+            outcome.force_result(pytest_make_collect_report(collector))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         nodes = []

@@ -228,6 +228,26 @@ class Workspace:
                 kept.append((path, recursive))
         return kept
 
+    def shared_files(self) -> list[str]:
+        """The files the layout's shared patterns name (the public repository's libs, interface,
+        simulator and harness files), in a stable order."""
+        found: set[str] = set()
+        for pattern in self.layout.shared:
+            parts = pattern.split("/")
+            fixed = []
+            for part in parts:
+                if any(c in part for c in "*?["):
+                    break
+                fixed.append(part)
+            base = self.root.joinpath(*fixed)
+            rest = "/".join(parts[len(fixed) :])
+            candidates = [base] if not rest else (base.rglob("*") if "**" in rest or "/" in rest else base.glob(rest))
+            for candidate in candidates:
+                rel = self.relative(candidate)
+                if candidate.is_file() and not self.ignored(rel) and self.layout.is_shared(rel):
+                    found.add(rel)
+        return sorted(found)
+
     def watched_files(self) -> list[str]:
         """Files whose content the daemon tracks (for change detection by hash)."""
         files: list[str] = []

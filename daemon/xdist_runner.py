@@ -33,7 +33,14 @@ from connector_watch.daemon.workers import (
 
 
 class XdistRunner(WorkerPool):
-    """Same interface as :class:`WorkerPool`; each job is a fresh ``pytest -n N`` process."""
+    """Same interface as :class:`WorkerPool`; each job is a fresh ``pytest -n N`` process.
+
+    Files are dealt out whole (``--dist loadfile``): tests of one file that depend on each other's
+    effects pass as in a plain run, and each file's class setup runs once.
+    """
+
+    #: The engine gives it one job: xdist spreads it over its workers.
+    spreads_jobs = True
 
     def __init__(
         self,
@@ -64,7 +71,7 @@ class XdistRunner(WorkerPool):
         job = Job(id=f"x{next(self._ids)}", args=list(args), on_event=on_event, env=dict(env or {}))
         job.log_path = str(self.log_dir / log_name(job.id))
         self._jobs[job.id] = job
-        parallel = ["-n", str(self.workers)] if self.workers > 1 else ["-p", "no:xdist"]
+        parallel = ["-n", str(self.workers), "--dist", "loadfile"] if self.workers > 1 else ["-p", "no:xdist"]
         command = [
             self.python,
             "-m",

@@ -723,31 +723,37 @@ def _module_source(module_name: str) -> str | None:
 
 def _corpus_reads(source: str) -> tuple[set[str], bool]:
     """The string constants of a handler module, and whether it looks a corpus table up by a
-    computed name (``corpus.get(name)``, ``corpus[name]``, ``corpus.tables``)."""
+    computed name (``corpus.get(name)``, ``corpus[name]``) or uses the tables otherwise (``corpus.tables``
+    iterated)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return set(), True
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     computed = False
+    looked_up: set[int] = set()  # ``corpus.tables`` nodes used for a lookup
     for node in ast.walk(tree):
-        key = None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
             target, key = node.func.value, node.args[0] if node.args else None
         elif isinstance(node, ast.Subscript):
             target, key = node.value, node.slice
-        elif isinstance(node, ast.Attribute) and node.attr == "tables":
-            target, key = node.value, None
-            computed = computed or _names_corpus(target)
-            continue
         else:
             continue
-        if _names_corpus(target) and not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+        if not _names_corpus(target):
+            continue
+        looked_up.add(id(target))
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
             computed = True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "tables" and _names_corpus(node.value):
+            computed = computed or id(node) not in looked_up
     return strings, computed
 
 
 def _names_corpus(node: ast.AST) -> bool:
+    """``corpus`` (any name holding the word) or ``corpus.tables``."""
+    if isinstance(node, ast.Attribute) and node.attr == "tables":
+        node = node.value
     return isinstance(node, ast.Name) and "corpus" in node.id.lower()
 
 
