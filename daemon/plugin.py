@@ -15,8 +15,9 @@ each collector and test it sends one JSON object per line to the engine:
 Whatever answered them (our simulator, the public one, a cassette, ``responses``), every HTTP
 request and every workspace file a node or a test file's collection touched is recorded at the
 transport level by :mod:`connector_watch.daemon.evidence` (``requests``, ``read``, ``loaded``).
-What a class's setup touched (``setup_class`` starting a simulator and asking for a token) is
-credited to every test of the class, not only to the first one, which ran it.
+What a class-, module- or session-scoped fixture's setup touched (``setup_class`` starting a
+simulator and asking for a token) is credited to every test that shares it, not only to the first
+one, which ran it.
 
 Each test, and the import and collection of each test module, runs under a timeout: a hang
 becomes a ``NodeTimeout`` raised at the line that hung (a ``BaseException``, so ``except
@@ -274,7 +275,7 @@ class EventStream:
         self._collect_failed: set[str] = set()
         self._hung: dict[str, str] = {}  # test file → the node that hung in it
         self._harness = None
-        #: What the setup of the tests of a class (or module) touched: setup_class runs once.
+        #: What shared fixtures touched, by scope key (setup_class runs once, in the first test).
         self._scope_evidence: dict[str, Sink] = {}
         self._stand_ins_tried: set[str] = set()
         self.evidence = Evidence(self.root_dir)
@@ -432,17 +433,24 @@ class EventStream:
             found.merge(self._scope_evidence.get(scope) or Sink())
         self._finish(item, trace, found, before, duration)
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        """What a test's setup touched may be a class's or module's setup, which runs only once:
-        keep it for the other tests of the class and module."""
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
         hung = self._hung.get(str(item.path))
         if hung is not None:
             pytest.skip(f"not run: {hung} in the same file hung past the timeout; fix that first")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+        """A class-, module-, package- or session-scoped fixture (``setup_class`` is one) is set up
+        once, in the first test that needs it: keep what it touched for every test that uses it."""
+        scope = getattr(fixturedef, "scope", "function")
+        if scope == "function":
+            yield
+            return
         with self.evidence.capture() as found:
             yield
-        for scope in _scopes(item):
-            self._scope_evidence.setdefault(scope, Sink()).merge(found)
+        key = _scope_key(request.node, scope)
+        if key is not None:
+            self._scope_evidence.setdefault(key, Sink()).merge(found)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
@@ -502,17 +510,26 @@ class EventStream:
         self.send("session_finished", exitStatus=int(exitstatus))
 
 
+SCOPES = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package}
+
+
+def _scope_key(node: Any, scope: str) -> str | None:
+    """The collector a fixture of ``scope`` is shared across, as a key: ``"<scope>:<node id>"``."""
+    if scope == "session":
+        return "session:"
+    kind = SCOPES.get(scope)
+    parent = node.getparent(kind) if kind is not None and node is not None else None
+    return f"{scope}:{parent.nodeid}" if parent is not None else None
+
+
 def _scopes(item: pytest.Item) -> list[str]:
-    """The class and module a test belongs to (where class- and module-scoped setup is shared)."""
-    scopes = []
-    parent = item.parent
-    while parent is not None and not isinstance(parent, pytest.Session):
-        if isinstance(parent, (pytest.Class, pytest.Module)):
-            scopes.append(parent.nodeid)
-        if isinstance(parent, pytest.Module):
-            break
-        parent = parent.parent
-    return scopes
+    """The keys of every shared scope a test belongs to (its class, module, packages, the session)."""
+    keys = ["session:"]
+    for scope in ("class", "module", "package"):
+        key = _scope_key(item, scope)
+        if key is not None:
+            keys.append(key)
+    return keys
 
 
 # ---------------------------------------------------------------------------- as a -p plugin (xdist runs)
