@@ -365,7 +365,7 @@ def measure_memory(driver: DaemonDriver, source: str, runs: int) -> dict[str, An
         lambda: {
             "index_nodes": len(driver.engine.index.nodes),
             "node_diagnostics": len(driver.engine.node_diagnostics),
-            "changed_since_pass": len(driver.engine.changed_since_pass),
+            "history_kept_bytes": driver.engine.history.kept_bytes(),
             "published": len(driver.engine.published),
             "runs_completed": driver.engine.runs_completed,
             "events_emitted": driver.emitted,

@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--changed", nargs="+", metavar="PATH", help="run only what changes to these files affect"
     )
+    run.add_argument(
+        "--base",
+        metavar="REF",
+        default=None,
+        help="git revision failures are compared with to find the change that caused them "
+        "(default HEAD, limited to the --changed files when given)",
+    )
+    run.add_argument(
+        "--no-causal", action="store_true", help="judge failures on their merits only (no counterfactual reruns)"
+    )
     run.add_argument("--json", action="store_true", help="write the JSON report to stdout")
     run.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
     run.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
@@ -233,6 +243,13 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     options = _options(args)
     started = time.perf_counter()
     workspace = Workspace(args.workspace)
+    # One shot: no session history; failures are compared with git (the --changed files vs HEAD,
+    # or everything that differs from --base).
+    options.history = False
+    options.causal = not args.no_causal
+    options.base = args.base or "HEAD"
+    if args.changed and not args.base:
+        options.base_paths = workspace_paths(workspace, args.changed)
     stopped_by = _stop_on_signals()
     if args.changed:
         index = load_index(workspace.root)
@@ -258,6 +275,8 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
             results[event.node_id] = NodeResult(
                 event.node_id, event.outcome, event.duration_ms, list(event.diagnostics), event.message
             )
+        elif isinstance(event, ev.TestRevised) and event.node_id in results:
+            results[event.node_id].diagnostics = list(event.diagnostics)
 
     engine.subscribe(collect)
     try:

@@ -100,6 +100,8 @@ class Diagnostic:
     source: str = "run"  # "run" (from a test node) | "static"
     # Expected vs. actual text for an editor's diff view ({"expected", "actual"}), when the check has one.
     diff: dict[str, str] | None = None
+    # What the counterfactual reruns found (blame.causality.CausalEvidence.to_dict()), once known.
+    causal: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.blame not in BLAME_CATEGORIES:
@@ -123,6 +125,7 @@ class Diagnostic:
             "nodeIds": list(self.node_ids),
             "code": self.code,
             **({"diff": dict(self.diff)} if self.diff else {}),
+            **({"causal": self.causal} if self.causal else {}),
         }
 
     @classmethod
@@ -151,6 +154,7 @@ class Diagnostic:
             node_ids=list(data.get("nodeIds", [])),
             code=data.get("code"),
             diff=data.get("diff"),
+            causal=data.get("causal"),
         )
 
     def to_lsp(self, uri_for: Any) -> dict[str, Any]:
@@ -179,6 +183,7 @@ class Diagnostic:
                 "check": self.code,
                 "origin": self.source,
                 **({"diff": dict(self.diff)} if self.diff else {}),
+                **({"causal": self.causal} if self.causal else {}),
             },
         }
 

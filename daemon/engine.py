@@ -1,43 +1,63 @@
-"""The engine: saves in, typed events out. ``watch``, ``run`` and ``serve`` are front ends of it.
+"""The engine: saves in, typed events out. ``watch``, ``run``, ``serve`` (and ``lsp``) are front ends of it.
 
 Data flow for one batch of saves::
 
     paths ─► content changed? ─► static checks (publish at once) ─► impact ─► run plan
           ─► warm workers (pytest + plugin) ─► per-node events ─► blame ─► state ─► events
+          ─► counterfactual reruns on the overlay ─► causal verdict ─► revised diagnostics
 
-Runs are serialized: a newer batch cancels the run in progress (teardown still
-runs in the child; late results are ignored) and the next run covers the new
-selection plus whatever the cancelled run had not finished.
+Runs are serialized: a newer batch cancels the run in progress (teardown still runs in the child;
+late results are ignored) and the next run covers the new selection plus whatever the cancelled
+run had not finished. The engine only orchestrates: the state it publishes lives in
+:mod:`~connector_watch.daemon.results`, file contents over time in
+:mod:`~connector_watch.daemon.file_history`, the counterfactual reruns in
+:mod:`~connector_watch.daemon.causal`, the stages after a run in :mod:`~connector_watch.daemon.stages`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connector_watch.daemon import events as ev
+from connector_watch.daemon import stages
+from connector_watch.daemon.baselines import Baselines, GitBase
 from connector_watch.daemon.blame import FailureInput, blame, differential_verdict
+from connector_watch.daemon.blame.causality import CausalEvidence
+from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
+from connector_watch.daemon.counterfactual import signature
 from connector_watch.daemon.dependencies import Dependencies
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
-from connector_watch.daemon.drift import drift_diagnostics
+from connector_watch.daemon.file_history import FileHistory
 from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
 from connector_watch.daemon.index import Index, NodeRecord
+from connector_watch.daemon.overlay import Overlay
 from connector_watch.daemon.pytest_output import (
     PYTEST_STOPPED,
     output_tail,
     pytest_output_location,
     pytest_stopped_message,
     read_log,
+)
+from connector_watch.daemon.results import Results
+from connector_watch.daemon.run_state import (
+    OUTCOMES,
+    Run,
+    answered,
+    crashed_under,
+    death_status,
+    files_of,
+    files_reported,
+    merge_selection,
 )
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
@@ -51,24 +71,10 @@ from connector_watch.daemon.workers import Job, WorkerPool
 from connector_watch.daemon.workspace import Workspace
 from connector_watch.simulator.spec import Spec
 
+__all__ = ["OUTCOMES", "Engine", "EngineOptions", "Run"]
+
 Subscriber = Callable[[ev.Event], None]
-OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
-
-
-@dataclass
-class Run:
-    id: int
-    trigger: str
-    paths: list[str]
-    selection: Selection
-    started: float = field(default_factory=time.monotonic)
-    jobs: list[Job] = field(default_factory=list)
-    expected: set[str] = field(default_factory=set)
-    finished: dict[str, str] = field(default_factory=dict)
-    started_nodes: set[str] = field(default_factory=set)
-    cancelled: bool = False
-    carry_over: bool = True  # when cancelled, queue its unfinished nodes again (not on a user's cancel)
-    crash_retries: int = 0
+FAILING = ("failed", "error", "timeout", "crashed")
 
 
 @dataclass
@@ -82,6 +88,14 @@ class EngineOptions:
     #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
     spark: bool = False
     spark_master: str | None = None
+    #: Counterfactual reruns of failing nodes (causal blame).
+    causal: bool = True
+    #: The git revision a node without a pass in this session is compared with (``run --base``).
+    base: str = "HEAD"
+    #: Compare only these files with the git base (``run --changed`` without ``--base``).
+    base_paths: list[str] | None = None
+    #: Keep the last pass of every node in memory (the daemon); one-shot runs use git alone.
+    history: bool = True
 
 
 class Engine:
@@ -97,36 +111,24 @@ class Engine:
         self.mode = self.options.mode
         self.index = Index()
         self.view = FileView(self.workspace.root)
-        log_dir = (
+        self.log_dir = (
             Path(self.options.log_dir)
             if self.options.log_dir
             else self.workspace.root / ".connector-watch" / "logs"
         )
-        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pool = (
-            runner(self.workspace.root, log_dir)
+            runner(self.workspace.root, self.log_dir)
             if runner is not None
-            else WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=log_dir)
+            else WorkerPool(self.workspace.root, node_timeout=self.options.node_timeout, log_dir=self.log_dir)
         )
         self.subscribers: list[Subscriber] = []
-        #: Static findings by the file that was checked, then by the file they are located in: a
-        #: spec check speaks about corpus files (missing, unused) beside the corpus's own lint.
-        self._static_by_origin: dict[str, dict[str, list[Diagnostic]]] = {}
-        self.static: dict[str, list[Diagnostic]] = {}  # derived: every static finding located in a file
-        self.drift: dict[str, list[Diagnostic]] = {}  # validation report → drift diagnostics (record mode)
-        self.spark_nodes: dict[str, dict[str, Any]] = {}  # "spark::<source>::<table>" → its last result
-        self._spark_stage: Any = None
-        self.node_diagnostics: dict[str, list[Diagnostic]] = {}
-        self._nodes_by_file: dict[str, set[str]] = {}  # file → nodes with a diagnostic located there
-        self._dirty: set[str] = set()  # files whose published diagnostics may be stale
-        self.node_messages: dict[str, str | None] = {}
-        self.collect_errors: dict[str, str] = {}  # test file → outcome "error"
-        self.published: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self.results = Results()
+        self.history = FileHistory(self._read)
         self.specs: dict[str, Spec | None] = {}
         #: The static import graph and request matching (impact's inputs beside the index).
         self.dependencies = Dependencies(self.workspace, lambda: self.index, self.specs.get)
-        self.hashes: dict[str, str] = {}
-        self.changed_since_pass: dict[str, set[str]] = {}
+        self.spark_stage: Any = None
         self.current: Run | None = None
         self.runs_completed = 0
         self._pending: Selection | None = None
@@ -137,12 +139,59 @@ class Engine:
         self.seq = 0
         self.wire = ev.Wire(self.workspace.root)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._background: set[asyncio.Task[Any]] = set()
         self._debouncer: Debouncer | None = None
         self._watcher: Watcher | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
+        # Causal blame: what each failing node was blamed from, and the overlay its reruns use.
+        self._failures: dict[str, tuple[int, FailureInput]] = {}
+        self.replays: dict[str, dict[str, Any]] = {}  # node → its cassette rerun (differential)
+        self._overlay: Overlay | None = None
+        self._overlay_started: asyncio.Task[Overlay] | None = None
+        git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
+        self.causal = CausalScheduler(
+            self.workspace,
+            Baselines(self.history if self.options.history else None, git),
+            self._overlay_ready,
+            self._on_causal_verdict,
+            self.log,
+            env=lambda: {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {},
+        )
+
+    # ------------------------------------------------------------------ compatibility views of the state
+    @property
+    def static(self) -> dict[str, list[Diagnostic]]:
+        return self.results.static
+
+    @property
+    def node_diagnostics(self) -> dict[str, list[Diagnostic]]:
+        return self.results.node_diagnostics
+
+    @property
+    def node_messages(self) -> dict[str, str | None]:
+        return self.results.node_messages
+
+    @property
+    def collect_errors(self) -> dict[str, str]:
+        return self.results.collect_errors
+
+    @property
+    def spark_nodes(self) -> dict[str, dict[str, Any]]:
+        return self.results.spark_nodes
+
+    @property
+    def published(self) -> dict[str, tuple[int, list[dict[str, Any]]]]:
+        return self.results.published
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return self.history.digests
+
+    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
+        return self.results.file_diagnostics()
 
     # ------------------------------------------------------------------ subscribers
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -171,8 +220,7 @@ class Engine:
             f"workers ready (zygote preloaded {len(self.pool.preloaded)} workspace modules in "
             f"{self.pool.import_ms:.0f} ms)",
         )
-        for path in self.workspace.watched_files():
-            self.hashes[path] = self._hash(path) or ""
+        self.history.seed(self.workspace.watched_files())
         for spec_file in self.workspace.spec_files():
             self._static_check(spec_file)
         for test_file in self.workspace.test_files():
@@ -194,6 +242,8 @@ class Engine:
             )
             self._watcher.start()
             self._tasks.append(asyncio.create_task(self._watch_loop()))
+            if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
+                self._overlay_started = asyncio.create_task(self._start_overlay())
         self._started = True
         if initial_run:
             selection = Selection()
@@ -202,9 +252,9 @@ class Engine:
             self.request(selection, "startup", [])
 
     async def stop(self) -> None:
-        if self._spark_stage is not None:
+        if self.spark_stage is not None:
             with contextlib.suppress(Exception):
-                await self._spark_stage.stop()
+                await self.spark_stage.stop()
         if self._index_save is not None:
             self._index_save.cancel()
             self._index_save = None
@@ -212,6 +262,7 @@ class Engine:
                 self.save_index()
         if self._watcher is not None:
             self._watcher.stop()
+        await self.causal.cancel()
         if self.current is not None:
             await self._cancel_run(self.current)
         for task in self._tasks:
@@ -220,9 +271,15 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.pool.close()
+        if self._overlay_started is not None:
+            with contextlib.suppress(BaseException):
+                await self._overlay_started
+        if self._overlay is not None:
+            await self._overlay.close()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
-        """Until no run is in progress or pending and no noticed save is waiting out its debounce."""
+        """Until no run is in progress or pending, no noticed save is waiting out its debounce and
+        no counterfactual rerun is going on."""
         await asyncio.wait_for(self._idle.wait(), timeout=timeout)
 
     def _on_watch_event(self, debouncer: Debouncer, path: str) -> None:
@@ -230,9 +287,9 @@ class Engine:
         debouncer.add(path)
 
     def _settle(self) -> None:
-        """Idle once nothing is running, queued, or still being debounced."""
+        """Idle once nothing is running, queued, being debounced or investigated."""
         debouncing = self._debouncer is not None and self._debouncer.pending
-        if self._pending is None and self.current is None and not debouncing:
+        if self._pending is None and self.current is None and not debouncing and not self.causal.busy:
             self._idle.set()
 
     # ------------------------------------------------------------------ requests from front ends
@@ -242,11 +299,12 @@ class Engine:
             self._pending = selection
             self._pending_trigger = (trigger, list(paths))
         else:
-            _merge(self._pending, selection)
+            merge_selection(self._pending, selection)
             self._pending_trigger = (trigger, sorted(set(self._pending_trigger[1]) | set(paths)))
         self._idle.clear()
         if self.current is not None and not self.current.cancelled:
-            asyncio.get_running_loop().create_task(self._cancel_run(self.current))
+            self._spawn(self._cancel_run(self.current))
+        self._spawn(self.causal.cancel())
         self._wake.set()
 
     def rerun_all(self) -> None:
@@ -259,7 +317,7 @@ class Engine:
         selection = Selection()
         for node_id in self.index.failing():
             selection.add_node(node_id, "rerun failed requested")
-        for path in self.collect_errors:
+        for path in self.results.collect_errors:
             selection.add_file(path, "rerun failed requested")
         if not selection.empty():
             self.request(selection, "rerun-failed", [])
@@ -267,13 +325,13 @@ class Engine:
     def run_nodes(self, node_ids: Iterable[str], trigger: str = "request") -> None:
         selection = Selection()
         for node_id in node_ids:
-            if node_id in self.spark_nodes:  # a Spark read reruns its source's tests, then the stage
-                source = self.spark_nodes[node_id]["source"]
+            if node_id in self.results.spark_nodes:  # a Spark read reruns its source's tests, then the stage
+                source = self.results.spark_nodes[node_id]["source"]
                 for test_file in self.workspace.test_files_of(source):
                     selection.add_file(test_file, f"{node_id} requested")
             elif node_id in self.index.nodes:
                 selection.add_node(node_id, "requested")
-            elif node_id in self.collect_errors or node_id in self.workspace.test_files():
+            elif node_id in self.results.collect_errors or node_id in self.workspace.test_files():
                 selection.add_file(node_id, "requested")
         if not selection.empty():
             self.request(selection, trigger, [])
@@ -281,8 +339,14 @@ class Engine:
     def cancel(self) -> bool:
         if self.current is None or self.current.cancelled:
             return False
-        asyncio.get_running_loop().create_task(self._cancel_run(self.current, carry_over=False))
+        self._spawn(self._cancel_run(self.current, carry_over=False))
         return True
+
+    def _spawn(self, work: Any) -> None:
+        """Run ``work`` in the background, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -304,13 +368,12 @@ class Engine:
         changed = []
         for path in sorted(set(paths)):
             self.workspace.notice_change(path)
-            digest = self._hash(path)
-            if digest is not None and self.hashes.get(path) == digest:
-                continue  # touched, not changed
-            self.hashes[path] = digest or ""
-            changed.append(path)
+            if self.history.update(path):
+                changed.append(path)
         if not changed:
             return Selection()
+        if self._overlay is not None:
+            self._overlay.sync(changed)
         self.emit(ev.FilesChanged(changed))
         spec_changes: dict[str, SpecChange] = {}
         changes = []
@@ -321,8 +384,6 @@ class Engine:
             result = self._static_check(path)
             if kind.kind == "spec":
                 spec_changes[path] = SpecChange(before=before, after=result)
-        for node_id in self.index.nodes:
-            self.changed_since_pass.setdefault(node_id, set()).update(changed)
         self._publish_changed()
         selection = self.impact(changes, spec_changes)
         # Deleted test files: forget their nodes (and a collection error) instead of running them.
@@ -330,7 +391,7 @@ class Engine:
             if not self.workspace.absolute(path).is_file():
                 del selection.files[path]
                 removed = self.index.forget_file(path)
-                if self.collect_errors.pop(path, None) is not None:
+                if self.results.collect_errors.pop(path, None) is not None:
                     removed.append(path)
                 for node_id in removed:
                     self._drop_node(node_id)
@@ -338,7 +399,13 @@ class Engine:
                     self.emit(ev.NodesChanged([], removed))
         if not selection.empty():
             self.request(selection, trigger, changed)
+        elif self.causal.busy:  # what is being investigated changed under it: start again
+            self._spawn(self._restart_investigations())
         return selection
+
+    async def _restart_investigations(self) -> None:
+        await self.causal.cancel()
+        self.causal.start()
 
     def impact(self, changes: list[Change], spec_changes: dict[str, SpecChange]) -> Selection:
         """What these changes rerun, given the warm workers and the mode."""
@@ -354,9 +421,9 @@ class Engine:
             unloadable=self.dependencies.unloadable(changes, lambda p: self.specs.get(p) is not None),
         )
 
-    def _hash(self, path: str) -> str | None:
+    def _read(self, path: str) -> bytes | None:
         try:
-            return hashlib.blake2b(self.workspace.absolute(path).read_bytes(), digest_size=16).hexdigest()
+            return self.workspace.absolute(path).read_bytes()
         except OSError:
             return None
 
@@ -366,7 +433,7 @@ class Engine:
         try:
             text = absolute.read_text(encoding="utf-8") if absolute.is_file() else None
         except UnicodeDecodeError as exc:
-            self._replace_static(path, {path: [not_utf8_diagnostic(path, kind.kind, exc)]})
+            self.results.replace_static(path, {path: [not_utf8_diagnostic(path, kind.kind, exc)]})
             if kind.kind == "spec":
                 self.specs[path] = None
             return None
@@ -378,19 +445,11 @@ class Engine:
         except Exception as exc:  # a checker bug must not take the daemon down
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
-        self._replace_static(path, result.diagnostics)
+        self.results.replace_static(path, result.diagnostics)
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec
         return None
-
-    def _replace_static(self, origin: str, diagnostics: dict[str, list[Diagnostic]]) -> None:
-        """What the check of ``origin`` found now replaces what it found before, in every file."""
-        previous = self._static_by_origin.get(origin, {})
-        self._static_by_origin[origin] = diagnostics
-        for file in set(previous) | set(diagnostics):
-            self.static[file] = [d for found in self._static_by_origin.values() for d in found.get(file, [])]
-            self._dirty.add(file)
 
     def _tables_for_corpus(self, corpus_path: str) -> list[TableContext]:
         source = self.workspace.classify(corpus_path).source
@@ -413,18 +472,25 @@ class Engine:
                     await self._execute(selection, trigger, paths)
                 except Exception as exc:
                     self.log("error", f"run failed: {exc!r}")
+            self.causal.start()
             self._settle()
+            if self.causal.busy:
+                await self.causal.wait()
+                self._settle()
 
     async def _execute(self, selection: Selection, trigger: str, paths: list[str]) -> None:
         if selection.restart_pool:
             self.log("info", "shared code changed: restarting the workers")
             await self.pool.restart()
-            if self._spark_stage is not None:  # it holds the toolkit in its Python workers too
-                await self._spark_stage.stop()
+            if self.spark_stage is not None:  # it holds the toolkit in its Python workers too
+                await self.spark_stage.stop()
         run = Run(next(self._run_ids), trigger, paths, selection)
+        run.generation = self.history.generation
         self.current = run
         reasons = selection.reasons_by_node(self.index)
         run.expected = set(reasons)
+        for node_id in reasons:
+            self.causal.forget(node_id)
         self.emit(
             ev.RunStarted(
                 run.id, trigger, paths, [ev.SelectedNode(n, r) for n, r in sorted(reasons.items())], self.mode
@@ -443,18 +509,19 @@ class Engine:
                 if self._pending is None:
                     self._pending = carried
                 else:
-                    _merge(self._pending, carried)
+                    merge_selection(self._pending, carried)
+        if not run.cancelled:
+            self.history.passed(
+                [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")], run.generation
+            )
         if self.mode in ("record", "live") and not run.cancelled:
-            self._collect_drift(run)
+            stages.collect_drift(self, run)
         if self.mode == "simulate" and not run.cancelled:
-            await self._differential(run)
+            await stages.differential(self, run)
         if self.options.spark and self.mode == "simulate" and not run.cancelled:
-            await self._spark_check(run)
-        counts = {o: 0 for o in OUTCOMES}
-        for outcome in run.finished.values():
-            counts[outcome] = counts.get(outcome, 0) + 1
+            await stages.spark_check(self, run)
         self._publish_changed()
-        self.emit(ev.RunFinished(run.id, counts, run.cancelled, (time.monotonic() - run.started) * 1000))
+        self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
         self.runs_completed += 1
         self._schedule_index_save()
@@ -471,14 +538,14 @@ class Engine:
         while not run.cancelled:
             jobs, jobs_seen = run.jobs[jobs_seen:], len(run.jobs)
             self._report_timeouts(run, jobs)
-            for node_id in _crashed_under(jobs):
+            for node_id in crashed_under(jobs):
                 crashes[node_id] = crashes.get(node_id, 0) + 1
             dead = [j for j in jobs if j.lost_nodes or j.status not in (0, 1, 2, 5, None)]
             if not dead or not self._unfinished(run) or run.crash_retries >= 3:
                 break
             for node_id, count in crashes.items():
                 if count >= 2 and node_id not in run.finished:
-                    self._node_lost(run, node_id, "crashed", _death_status(dead))
+                    self._node_lost(run, node_id, "crashed", death_status(dead))
             retry = Selection()
             for node_id in self._unfinished(run):
                 retry.add_node(node_id, "rerun after the worker died")
@@ -489,7 +556,7 @@ class Engine:
         if run.cancelled:
             return
         for node_id in sorted((set(crashes) | run.started_nodes) - set(run.finished)):
-            self._node_lost(run, node_id, "crashed", _death_status(run.jobs))
+            self._node_lost(run, node_id, "crashed", death_status(run.jobs))
 
     def _report_silent(self, run: Run) -> None:
         """Selected nodes pytest said nothing about (deselected by a hook, lost between collection
@@ -511,8 +578,8 @@ class Engine:
             )
             record.outcome = "error"
             run.finished[node_id] = "error"
-            self._set_node_diagnostics(node_id, [diagnostic])
-            self.node_messages[node_id] = message
+            self.results.set_node(node_id, [diagnostic])
+            self.results.node_messages[node_id] = message
             self.emit(ev.TestFinished(run.id, node_id, "error", 0.0, [diagnostic], message))
 
     def _report_timeouts(self, run: Run, jobs: list[Job]) -> None:
@@ -553,136 +620,6 @@ class Engine:
             )
 
         self._index_save = loop.call_later(2.0, save)
-
-    async def _spark_check(self, run: Run) -> None:
-        """The end-to-end stage: each source whose tests all pass is read through Spark, table by table."""
-        sources = sorted({self.index.nodes[n].source for n in run.finished if n in self.index.nodes} - {None})
-        ready = [
-            s
-            for s in sources
-            if not any(self.index.nodes[n].failing for n in self.index.nodes_of_source(s))
-            and not any(self.workspace.classify(p).source == s for p in self.collect_errors)
-        ]
-        if not ready:
-            return
-        if self._spark_stage is None:
-            from connector_watch.daemon.spark_stage import SparkStage
-
-            self._spark_stage = SparkStage(
-                self.workspace.root,
-                self.options.spark_master,
-                log_path=self.workspace.root / ".connector-watch" / "logs" / "spark.log",
-            )
-        for source in ready:
-            if run.cancelled:
-                return
-            started = time.monotonic()
-            try:
-                await self._spark_stage.start()
-                results = await self._spark_stage.check_source(source)
-            except Exception as exc:  # the stage is optional: report and keep serving
-                self.log("error", f"spark stage for {source} failed: {exc}")
-                continue
-            for result in results:
-                node_id = f"spark::{source}::{result.get('table') or '(source)'}"
-                diagnostics = [
-                    Diagnostic.from_dict({**d, "nodeIds": [node_id]})
-                    for problem in result.get("problems", [])
-                    for d in problem.get("diagnostics", [])
-                ]
-                outcome = result.get("outcome", "error")
-                duration = result.get("durationMs") or (time.monotonic() - started) * 1000
-                message = "; ".join(p.get("message", "") for p in result.get("problems", [])) or result.get(
-                    "note"
-                )
-                is_new = node_id not in self.spark_nodes
-                self.spark_nodes[node_id] = {
-                    "nodeId": node_id,
-                    "file": self.workspace.relative(self.workspace.layout.connector_file(source)),
-                    "testClass": None,
-                    "name": "spark_read",
-                    "table": result.get("table"),
-                    "source": source,
-                    "line": None,
-                    "outcome": outcome,
-                    "durationMs": duration,
-                    "kind": "spark",
-                    "message": message,
-                }
-                if is_new:
-                    self.emit(ev.NodesChanged([dict(self.spark_nodes[node_id])], []))
-                self._set_node_diagnostics(node_id, diagnostics)
-                run.finished[node_id] = outcome
-                self.emit(ev.TestFinished(run.id, node_id, outcome, duration, diagnostics, message))
-
-    async def _differential(self, run: Run) -> None:
-        """Rerun failed nodes against their class's cassette (recorded live traffic), when one exists.
-
-        Passing there but failing on spec + corpus says the spec or corpus is wrong; failing on both
-        says the connector. Results update the nodes' diagnostics; they are not outcomes of the run.
-        """
-        candidates = []
-        for node_id, outcome in run.finished.items():
-            record = self.index.nodes.get(node_id)
-            if outcome != "failed" or record is None or not record.test_class:
-                continue
-            cassette = self.workspace.absolute(record.file).parent / "cassettes" / f"{record.test_class}.json"
-            if cassette.is_file():
-                candidates.append(node_id)
-        if not candidates:
-            return
-        replayed: dict[str, dict[str, Any]] = {}
-
-        def collect(event: dict[str, Any]) -> None:
-            if event.get("event") == "test_finished":
-                replayed[event["nodeId"]] = event
-
-        # Strict replay: an answer derived through the spec would not be recorded truth.
-        env = {"CONNECTOR_TEST_MODE": "replay", "CONNECTOR_TEST_REPLAY_STRICT": "1"}
-        await self.pool.run(candidates, collect, env=env)
-        for node_id in candidates:
-            event = replayed.get(node_id)
-            if event is None or run.cancelled:
-                continue
-            revised = differential_verdict(self.node_diagnostics.get(node_id, []), event, node_id)
-            self._set_node_diagnostics(node_id, revised)
-
-    def _collect_drift(self, run: Run) -> None:
-        """Record mode: the validation reports the run wrote, as drift diagnostics on nodes and files."""
-        files = {self.index.nodes[n].file for n in run.finished if n in self.index.nodes}
-        wall_started = time.time() - (time.monotonic() - run.started)
-        for test_file in sorted(files):
-            directory = self.workspace.absolute(test_file).parent / "cassettes"
-            for report_file in sorted(directory.glob("*.json.validation.json")) if directory.is_dir() else []:
-                if report_file.stat().st_mtime < wall_started - 1:
-                    continue
-                try:
-                    report = json.loads(report_file.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
-                    self.log("warning", f"cannot read {report_file}: {exc}")
-                    continue
-                source = self.workspace.classify(test_file).source
-                spec_file = (
-                    self.workspace.relative(self.workspace.layout.spec_file(source)) if source else None
-                )
-                nodes = [self.index.nodes[n] for n in self.index.nodes_of_file(test_file)]
-                diagnostics = drift_diagnostics(
-                    report,
-                    self.workspace.relative(report_file),
-                    self.specs.get(spec_file) if spec_file else None,
-                    nodes,
-                )
-                report_path = self.workspace.relative(report_file)
-                for old in self.drift.get(report_path, []):
-                    self._dirty.add(old.location.path)
-                self.drift[report_path] = diagnostics
-                self._dirty.update(d.location.path for d in diagnostics)
-                for diagnostic in diagnostics:
-                    for node_id in diagnostic.node_ids:
-                        if run.finished.get(node_id) in ("failed", "error"):
-                            existing = self.node_diagnostics.get(node_id, [])
-                            if diagnostic.key() not in {d.key() for d in existing}:
-                                self._set_node_diagnostics(node_id, [diagnostic, *existing])
 
     def _unfinished(self, run: Run) -> list[str]:
         return sorted(n for n in run.expected if n not in run.finished and n in self.index.nodes)
@@ -735,7 +672,7 @@ class Engine:
             job, seen = await self._run_job(run, args, env)
         if run.cancelled:
             return
-        silent = [a for a in args if not _answered(a, seen)]
+        silent = [a for a in args if not answered(a, seen)]
         if job.stalled_collecting is not None:
             await self._on_collection_hang(run, job, silent, env)
         elif job.status in PYTEST_STOPPED and silent:
@@ -744,7 +681,7 @@ class Engine:
     def _existing_files(self, args: list[str]) -> list[str]:
         """The test files of ``args`` that still exist; deleted ones are forgotten with their nodes."""
         existing = []
-        for path in _files_of(args):
+        for path in files_of(args):
             if self.workspace.absolute(path).is_file():
                 existing.append(path)
                 continue
@@ -757,7 +694,7 @@ class Engine:
         seen: set[str] = set()
 
         def handler(event: dict[str, Any]) -> None:
-            seen.update(_files_reported(event))
+            seen.update(files_reported(event))
             if run.cancelled and event.get("event") != "collected":
                 return
             self._on_worker_event(run, event, args)
@@ -774,7 +711,7 @@ class Engine:
         if not hung:
             message = f"pytest did not get to collecting tests within {limit} (a conftest.py or plugin hung?)"
             evidence = output_tail(read_log(job.log_path))
-            for path in _files_of(silent):
+            for path in files_of(silent):
                 self._mark_file_error(run, path, [self._hang_diagnostic(path, message, evidence)], message)
             return
         for path in hung:
@@ -805,7 +742,7 @@ class Engine:
         output = read_log(job.log_path)
         located = pytest_output_location(output, str(self.workspace.root))
         message = pytest_stopped_message(output, job.status, str(self.workspace.root))
-        for path in _files_of(silent):
+        for path in files_of(silent):
             location_path, line = located or (path, 0)
             diagnostic = Diagnostic(
                 blame_for_kind(self.workspace.classify(location_path).kind) if located else "environment",
@@ -834,9 +771,9 @@ class Engine:
             whole = {a for a in args if "::" not in a}
             added, removed = self.index.collected(event, whole)
             for path, info in event.get("files", {}).items():
-                if path in self.collect_errors and not info.get("collectError"):
-                    del self.collect_errors[path]
-                    self._set_node_diagnostics(path, [])
+                if path in self.results.collect_errors and not info.get("collectError"):
+                    del self.results.collect_errors[path]
+                    self.results.set_node(path, [])
                     self.emit(ev.NodesChanged([], [path]))
             for node_id in removed:
                 self._drop_node(node_id)
@@ -867,7 +804,7 @@ class Engine:
             source=source,
             message=event.get("longrepr"),
             recent_changes=recent_changes,
-            static=self.static,
+            static=self.results.static,
         )
         self._mark_file_error(run, path, self._blame(failure), event.get("longrepr"), event)
 
@@ -887,33 +824,29 @@ class Engine:
         for node_id in removed:
             self._drop_node(node_id)
         source = self.workspace.classify(path).source
-        is_new = path not in self.collect_errors
-        self.collect_errors[path] = "error"
-        self._set_node_diagnostics(path, diagnostics)
-        self.node_messages[path] = message
+        is_new = path not in self.results.collect_errors
+        self.results.collect_errors[path] = "error"
+        self.results.set_node(path, diagnostics)
+        self.results.node_messages[path] = message
         run.finished[path] = "error"
         if is_new or removed:
-            self.emit(
-                ev.NodesChanged(
-                    [
-                        {
-                            "nodeId": path,
-                            "file": path,
-                            "testClass": None,
-                            "name": None,
-                            "table": None,
-                            "source": source,
-                            "line": 1,
-                            "outcome": "error",
-                            "durationMs": None,
-                            "kind": "collection",
-                        }
-                    ],
-                    removed,
-                )
-            )
+            self.emit(ev.NodesChanged([self._collection_node(path, source)], removed))
         self.emit(ev.TestFinished(run.id, path, "error", 0.0, diagnostics, message))
         self._publish_changed()
+
+    def _collection_node(self, path: str, source: str | None) -> dict[str, Any]:
+        return {
+            "nodeId": path,
+            "file": path,
+            "testClass": None,
+            "name": None,
+            "table": None,
+            "source": source,
+            "line": 1,
+            "outcome": "error",
+            "durationMs": None,
+            "kind": "collection",
+        }
 
     def _on_test_finished(self, run: Run, event: dict[str, Any]) -> None:
         record = self.index.finished(event)
@@ -921,12 +854,14 @@ class Engine:
         outcome = event.get("outcome", "failed")
         run.finished[node_id] = outcome
         diagnostics: list[Diagnostic] = []
-        if outcome in ("failed", "error", "timeout"):
-            diagnostics = self._blame(self._failure_input(record, node_id, outcome, event))
-        self._set_node_diagnostics(node_id, diagnostics)
-        self.node_messages[node_id] = event.get("message")
-        if outcome in ("passed", "skipped"):
-            self.changed_since_pass.pop(node_id, None)
+        self._failures.pop(node_id, None)
+        self.replays.pop(node_id, None)
+        if outcome in FAILING:
+            failure = self._failure_input(record, node_id, outcome, event)
+            self._attach_causal(failure, run, signature(event))
+            diagnostics = self._blame(failure)
+        self.results.set_node(node_id, diagnostics)
+        self.results.node_messages[node_id] = event.get("message")
         self.emit(
             ev.TestFinished(
                 run.id, node_id, outcome, event.get("durationMs") or 0.0, diagnostics, event.get("message")
@@ -944,7 +879,7 @@ class Engine:
         if record is not None:
             record.outcome = outcome
         run.finished[node_id] = outcome
-        self._set_node_diagnostics(node_id, diagnostics)
+        self.results.set_node(node_id, diagnostics)
         message = (
             f"killed after {self.pool.hard_timeout:.0f} s without progress"
             if outcome == "timeout"
@@ -965,8 +900,8 @@ class Engine:
             source=record.source if record else None,
             table=record.table if record else None,
             message=event.get("message"),
-            recent_changes=set(self.changed_since_pass.get(node_id, set())),
-            static=self.static,
+            recent_changes=self._changes_of(node_id),
+            static=self.results.static,
         )
 
     def _blame(self, failure: FailureInput) -> list[Diagnostic]:
@@ -974,7 +909,7 @@ class Engine:
         # since the daemon started has not been linted yet, so lint the ones this failure read.
         for entry in failure.trace:
             corpus = entry.get("corpusFile")
-            if corpus and corpus not in self._static_by_origin and entry.get("outcome") == "served":
+            if corpus and corpus not in self.results.static_by_origin and entry.get("outcome") == "served":
                 self._static_check(corpus)
         try:
             return blame(failure, self.workspace.layout, self.view)
@@ -993,108 +928,109 @@ class Engine:
                 )
             ]
 
+    # ------------------------------------------------------------------ causal blame
+    def _attach_causal(self, failure: FailureInput, run: Run, failed_as: tuple[str, str]) -> None:
+        """Say at once what is known of the failure's cause, and schedule the counterfactual reruns."""
+        if not self.options.causal:
+            return
+        evidence, baseline = self.causal.evidence_now(failure.node_id)
+        failure.causal = evidence
+        self._failures[failure.node_id] = (run.id, failure)
+        if baseline is not None:
+            self.causal.schedule(failure.node_id, failed_as, baseline)
+
+    def _on_causal_verdict(self, verdicts: dict[str, CausalEvidence]) -> None:
+        for node_id, evidence in verdicts.items():
+            known = self._failures.get(node_id)
+            if known is None:
+                continue
+            run_id, failure = known
+            failure.causal = evidence
+            diagnostics = self._blame(failure)
+            replay = self.replays.get(node_id)
+            if replay is not None:
+                diagnostics = differential_verdict(diagnostics, replay, node_id)
+            self.results.set_node(node_id, diagnostics)
+            self.emit(ev.TestRevised(run_id, node_id, diagnostics))
+        self._publish_changed()
+
+    async def _start_overlay(self) -> Overlay:
+        overlay = Overlay(self.workspace, node_timeout=self.options.node_timeout, log_dir=self.log_dir / "overlay")
+        (self.log_dir / "overlay").mkdir(parents=True, exist_ok=True)
+        await overlay.start()
+        self._overlay = overlay
+        return overlay
+
+    async def _overlay_ready(self) -> Overlay:
+        if self._overlay_started is None:
+            self._overlay_started = asyncio.create_task(self._start_overlay())
+        return await asyncio.shield(self._overlay_started)
+
+    async def wait_verdicts(self) -> None:
+        """Until the counterfactual reruns scheduled so far have given their verdicts."""
+        self.causal.start()
+        await self.causal.wait()
+
+    def _changes_of(self, node_id: str) -> set[str]:
+        """The files changed since the node last passed (or, before any pass, since the git base)."""
+        if self.history.has_passed(node_id) and self.options.history:
+            return self.history.changed_since_pass(node_id)
+        git = self.causal.baselines.git
+        if git is not None and git.available:
+            return set(git.changes(lambda path: not self.workspace.ignored(path)))
+        return set()
+
     def _recent_for_file(self, path: str) -> set[str]:
         merged: set[str] = set()
         for node_id in self.index.nodes_of_file(path):
-            merged |= self.changed_since_pass.get(node_id, set())
+            merged |= self._changes_of(node_id)
         return merged | (set(self.last_batch_paths()) if self.current else set())
 
     def last_batch_paths(self) -> list[str]:
         return self.current.paths if self.current else []
 
     def _drop_node(self, node_id: str) -> None:
-        self._set_node_diagnostics(node_id, [])
-        self.node_messages.pop(node_id, None)
-        self.changed_since_pass.pop(node_id, None)
+        self.results.drop_node(node_id)
+        self.history.forget(node_id)
+        self.causal.forget(node_id)
+        self._failures.pop(node_id, None)
 
-    # ------------------------------------------------------------------ diagnostics per file
-    def _set_node_diagnostics(self, node_id: str, diagnostics: list[Diagnostic]) -> None:
-        """Replace a node's diagnostics, remembering which files' published sets this changes."""
-        for old in self.node_diagnostics.get(node_id, []):
-            self._dirty.add(old.location.path)
-            self._nodes_by_file.get(old.location.path, set()).discard(node_id)
-        if diagnostics:
-            self.node_diagnostics[node_id] = diagnostics
-        else:
-            self.node_diagnostics.pop(node_id, None)
-        for d in diagnostics:
-            self._dirty.add(d.location.path)
-            self._nodes_by_file.setdefault(d.location.path, set()).add(node_id)
-
-    def _diagnostics_of(self, path: str) -> list[Diagnostic]:
-        """Every current diagnostic located in ``path``: static, from tests, and drift."""
-        bucket: dict[tuple[Any, ...], Diagnostic] = {d.key(): d for d in self.static.get(path, [])}
-        for node_id in sorted(self._nodes_by_file.get(path, ())):
-            for d in self.node_diagnostics.get(node_id, []):
-                if d.location.path != path:
-                    continue
-                existing = bucket.get(d.key())
-                if existing is None or existing.source == "static":
-                    bucket[d.key()] = Diagnostic(**{**d.__dict__, "node_ids": list(d.node_ids)})
-                elif node_id not in existing.node_ids:
-                    existing.node_ids.append(node_id)
-        for diagnostics in self.drift.values():
-            for d in diagnostics:
-                if d.location.path == path:
-                    bucket.setdefault(d.key(), d)
-        return _prefer_run_findings(list(bucket.values()))
-
-    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
-        paths = set(self.static) | {p for p, nodes in self._nodes_by_file.items() if nodes}
-        paths |= {d.location.path for diagnostics in self.drift.values() for d in diagnostics}
-        return {path: self._diagnostics_of(path) for path in paths}
-
+    # ------------------------------------------------------------------ publishing
     def _publish_changed(self) -> None:
         """Publish the files whose diagnostics changed (each set replaces the previous one)."""
-        dirty, self._dirty = self._dirty, set()
-        for path in sorted(dirty):
-            diagnostics = self._diagnostics_of(path)
-            rendered = [d.to_dict() for d in diagnostics]
-            version, previous = self.published.get(path, (0, None))
-            if previous == rendered or (previous is None and not rendered):
-                continue
-            version += 1
-            self.published[path] = (version, rendered)
+        for path, version, diagnostics in self.results.changed_files():
             self.emit(ev.DiagnosticsPublished(path, self.workspace.uri(path), version, diagnostics))
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
+        results = self.results
         nodes = []
         for node_id, record in sorted(self.index.nodes.items()):
             item = record.describe()
-            item["diagnostics"] = self.wire.diagnostics(self.node_diagnostics.get(node_id, []))
-            item["message"] = self.node_messages.get(node_id)
+            item["diagnostics"] = self.wire.diagnostics(results.node_diagnostics.get(node_id, []))
+            item["message"] = results.node_messages.get(node_id)
             item["kind"] = "test"
             nodes.append(item)
-        for path in sorted(self.collect_errors):
+        for path in sorted(results.collect_errors):
             nodes.append(
                 {
-                    "nodeId": path,
-                    "file": path,
-                    "testClass": None,
-                    "name": None,
-                    "table": None,
-                    "source": self.workspace.classify(path).source,
-                    "line": 1,
-                    "outcome": "error",
-                    "durationMs": None,
-                    "kind": "collection",
-                    "diagnostics": self.wire.diagnostics(self.node_diagnostics.get(path, [])),
-                    "message": self.node_messages.get(path),
+                    **self._collection_node(path, self.workspace.classify(path).source),
+                    "diagnostics": self.wire.diagnostics(results.node_diagnostics.get(path, [])),
+                    "message": results.node_messages.get(path),
                 }
             )
-        for node_id, item in sorted(self.spark_nodes.items()):
+        for node_id, item in sorted(results.spark_nodes.items()):
             nodes.append(
-                {**item, "diagnostics": self.wire.diagnostics(self.node_diagnostics.get(node_id, []))}
+                {**item, "diagnostics": self.wire.diagnostics(results.node_diagnostics.get(node_id, []))}
             )
-        current_files = self.file_diagnostics()
+        current_files = results.file_diagnostics()
         diagnostics = {
             path: {
                 "version": version,
                 "uri": self.workspace.uri(path),
                 "diagnostics": self.wire.diagnostics(current_files.get(path, [])),
             }
-            for path, (version, rendered) in sorted(self.published.items())
+            for path, (version, rendered) in sorted(results.published.items())
             if rendered
         }
         current = None
@@ -1124,68 +1060,3 @@ def _write_json(target: Path, document: Any) -> None:
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
     temporary.replace(target)
-
-
-def _prefer_run_findings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """A static finding a failing test also reports at the same place is said once, by the test
-    (which carries the nodes and the evidence); the static message joins its evidence."""
-    place = lambda d: (d.blame, d.location.range.start.line)  # noqa: E731
-    static_notes: dict[tuple[str, int], list[str]] = {}
-    run_places = {place(d) for d in diagnostics if d.source != "static"}
-    for d in diagnostics:
-        if d.source == "static" and place(d) in run_places:
-            static_notes.setdefault(place(d), []).append(f"static check: {d.message}")
-    kept = []
-    for d in diagnostics:
-        if d.source == "static" and place(d) in run_places:
-            continue
-        notes = static_notes.get(place(d)) if d.source != "static" else None
-        kept.append(Diagnostic(**{**d.__dict__, "evidence": [*d.evidence, *notes]}) if notes else d)
-    return kept
-
-
-# ---------------------------------------------------------------------------- what a job reported
-
-
-def _files_reported(event: dict[str, Any]) -> set[str]:
-    """The test files (or folders) a worker event speaks for."""
-    kind = event.get("event")
-    if kind == "collected":
-        return set(event.get("files", {})) | {item["file"] for item in event.get("nodes", [])}
-    if kind == "collect_error":
-        return {event.get("path") or event.get("nodeId") or ""} - {""}
-    if kind in ("test_started", "test_finished"):
-        return {event["nodeId"].split("::")[0]}
-    return set()
-
-
-def _answered(arg: str, seen: set[str]) -> bool:
-    """Whether a job reported anything for ``arg`` (a file, a node, or within a folder it named)."""
-    file = arg.split("::")[0]
-    return file in seen or any(file.startswith(path.rstrip("/") + "/") for path in seen)
-
-
-def _files_of(args: list[str]) -> list[str]:
-    return sorted({a.split("::")[0] for a in args})
-
-
-def _crashed_under(jobs: list[Job]) -> list[str]:
-    """Tests whose worker died under them (the watchdog's kills are timeouts, not crashes)."""
-    return [n for job in jobs for n in dict.fromkeys(job.lost_nodes) if n not in job.timed_out_nodes]
-
-
-def _death_status(jobs: list[Job]) -> int | None:
-    """The exit status that says how a worker died: a signal or an abnormal code if any job has one."""
-    statuses = [j.status for j in jobs if j.status is not None]
-    abnormal = [s for s in statuses if s not in (0, 1, 2, 5)]
-    return (abnormal or statuses or [None])[0]
-
-
-def _merge(into: Selection, other: Selection) -> None:
-    for node_id, reasons in other.nodes.items():
-        for reason in reasons:
-            into.add_node(node_id, reason)
-    for path, reasons in other.files.items():
-        for reason in reasons:
-            into.add_file(path, reason)
-    into.restart_pool = into.restart_pool or other.restart_pool

@@ -105,6 +105,19 @@ class TestFinished(Event):
 
 
 @dataclass
+class TestRevised(Event):
+    """A finished node's diagnostics, revised (the causal verdict); they replace the earlier ones."""
+
+    method: ClassVar[str] = "test/revised"
+    run_id: int
+    node_id: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def params(self, wire: Wire) -> dict[str, Any]:
+        return {"runId": self.run_id, "nodeId": self.node_id, "diagnostics": wire.diagnostics(self.diagnostics)}
+
+
+@dataclass
 class RunFinished(Event):
     method: ClassVar[str] = "run/finished"
     run_id: int

@@ -149,8 +149,11 @@ class WorkerPool:
         hard_timeout_margin: float = 15.0,
         python: str = sys.executable,
         log_dir: str | Path | None = None,
+        import_paths: list[str] | None = None,
     ) -> None:
         self.root = str(Path(root).resolve())
+        #: Put before the root on the workers' Python path (an overlay's ``src/``, say).
+        self.import_paths = list(import_paths or [])
         self.node_timeout = node_timeout
         self.hard_timeout = node_timeout + hard_timeout_margin
         self.python = python
@@ -187,7 +190,7 @@ class WorkerPool:
             loop = asyncio.get_running_loop()
             self._ready = loop.create_future()
             env = dict(os.environ)
-            env["PYTHONPATH"] = self.root + os.pathsep + env.get("PYTHONPATH", "")
+            env["PYTHONPATH"] = os.pathsep.join([*self.import_paths, self.root, env.get("PYTHONPATH", "")])
             env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             self._zygote = await asyncio.create_subprocess_exec(
                 self.python,

@@ -242,6 +242,17 @@ class Layout:
     def table_config(self, name: str) -> Path:
         return self.test_dir(name) / "configs" / "dev_table_config.json"
 
+    def import_roots(self) -> list[str]:
+        """Folders (relative to the root) that must lead the Python path for the connectors to import
+        from this checkout: the parent of the outermost package holding the sources (``src`` in a
+        ``src/`` layout); none when that is the root itself."""
+        directory = self.sources_dir()
+        while directory != self.root and (directory / "__init__.py").is_file():
+            directory = directory.parent
+        if directory == self.root or self.root not in directory.parents:
+            return []
+        return [directory.relative_to(self.root).as_posix()]
+
     def source_names(self) -> list[str]:
         """Every source with a connector file or a spec."""
         names: set[str] = set()

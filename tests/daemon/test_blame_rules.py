@@ -423,15 +423,33 @@ def test_records_dropped_after_a_spec_edit_point_at_its_records_key_and_the_read
     assert (untouched.blame, untouched.location.path) == ("connector", CONNECTOR)
 
 
-def test_lost_pages_link_the_loop_that_called_a_shared_request_helper() -> None:
+HELPER_CONNECTOR = (
+    "class Shop:\n"  # 1
+    "    def read_table(self):\n"  # 2
+    "        page = 1\n"  # 3
+    "        while True:\n"  # 4
+    "            rows = self._get('/orders', page)\n"  # 5
+    "            if not rows: break\n"  # 6
+    "            page += 1\n"  # 7
+    "    def _get(self, path, page):\n"  # 8
+    "        return requests.get(path, params={'page': page}).json()\n"  # 9
+)
+
+
+def test_lost_pages_point_at_the_loop_that_called_a_shared_request_helper_not_the_helper() -> None:
+    view = MemoryView({**VIEW.files, CONNECTOR: HELPER_CONNECTOR})
     entry = served()
-    entry["caller"] = {
-        "file": CONNECTOR,
-        "line": 3,
-        "function": "_get",
-        "outer": [{"line": 2, "function": "read_table"}],
-    }
-    d = first(failure([lost_records("never-requested")], trace=[entry]))
-    assert (d.location.path, d.location.range.start.line) == (CONNECTOR, 2)  # the request itself
+    entry["caller"] = {"file": CONNECTOR, "line": 9, "function": "_get", "outer": [{"line": 5, "function": "read_table"}]}
+    d = blame(failure([lost_records("never-requested")], trace=[entry]), LAYOUT, view)[0]
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("connector", CONNECTOR, 4)  # the loop's call
     chain = [r for r in d.related if r.message == "called from read_table()"]
-    assert len(chain) == 1 and (chain[0].location.path, chain[0].location.range.start.line) == (CONNECTOR, 1)
+    assert len(chain) == 1 and (chain[0].location.path, chain[0].location.range.start.line) == (CONNECTOR, 4)
+
+
+def test_a_request_made_inline_in_a_paging_loop_is_located_at_the_request() -> None:
+    inline = "class Shop:\n    def read_table(self):\n        while True:\n            rows = requests.get('/orders')\n"
+    view = MemoryView({**VIEW.files, CONNECTOR: inline})
+    entry = served()
+    entry["caller"] = {"file": CONNECTOR, "line": 4, "function": "read_table", "outer": [{"line": 9, "function": "x"}]}
+    d = blame(failure([lost_records("never-requested")], trace=[entry]), LAYOUT, view)[0]
+    assert (d.location.path, d.location.range.start.line) == (CONNECTOR, 3)

@@ -1,0 +1,158 @@
+"""The counterfactual scheduler: investigate failing nodes on the overlay while the daemon serves.
+
+A node that fails is blamed at once on its merits, marked ``pending``; the scheduler then groups
+the pending nodes by baseline, asks :func:`~connector_watch.daemon.counterfactual.find_trigger`
+which change makes them fail (trials run on the overlay's warm workers), and hands the verdict
+back to the engine, which re-blames the nodes and publishes the revision. A newer save cancels the
+investigation in progress; the nodes it covered are investigated again once the new run is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connector_watch.daemon.baselines import Baseline, Baselines
+from connector_watch.daemon.blame.causality import CausalEvidence
+from connector_watch.daemon.counterfactual import (
+    FileChange,
+    Outcome,
+    find_trigger,
+    trial_outcome,
+)
+from connector_watch.daemon.overlay import Overlay
+from connector_watch.daemon.workspace import Workspace
+
+#: The engine's callback: these nodes' causal evidence is known.
+Verdict = Callable[[dict[str, CausalEvidence]], None]
+
+
+@dataclass
+class Pending:
+    node_id: str
+    signature: tuple[str, str]
+    baseline: Baseline
+
+
+class CausalScheduler:
+    def __init__(
+        self,
+        workspace: Workspace,
+        baselines: Baselines,
+        overlay: Callable[[], Awaitable[Overlay]],
+        on_verdict: Verdict,
+        log: Callable[[str, str], None],
+        env: Callable[[], dict[str, str]] = dict,
+    ) -> None:
+        self.workspace = workspace
+        self.baselines = baselines
+        self._overlay = overlay
+        self._on_verdict = on_verdict
+        self._log = log
+        self._env = env
+        self._queue: dict[str, Pending] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._working: dict[str, Pending] = {}
+        self.trials_run = 0
+
+    # ------------------------------------------------------------------ from the engine
+    def evidence_now(self, node_id: str) -> tuple[CausalEvidence, Baseline | None]:
+        """What can be said of a failing node at once, and the baseline to investigate it against."""
+        baseline = self.baselines.for_node(node_id, self._tracked)
+        if baseline is None:
+            return CausalEvidence("no-history", "none", note=self.baselines.unavailable_reason()), None
+        if not baseline.before:
+            status = "not-caused" if baseline.passed else "pre-existing"
+            return (
+                CausalEvidence(status, baseline.label, note=f"fails with no workspace file changed since the {baseline.label}"),
+                None,
+            )
+        return CausalEvidence("pending", baseline.label, note="counterfactual reruns scheduled"), baseline
+
+    def schedule(self, node_id: str, signature: tuple[str, str], baseline: Baseline) -> None:
+        self._queue[node_id] = Pending(node_id, signature, baseline)
+
+    def start(self) -> None:
+        """Begin (or continue) investigating what is queued."""
+        if self._queue and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._work())
+
+    def forget(self, node_id: str) -> None:
+        """The node is about to run again (or is gone): its verdict would be stale."""
+        self._queue.pop(node_id, None)
+
+    async def cancel(self) -> None:
+        """A newer save: stop the trial in progress; its nodes wait in the queue for the next start."""
+        task, self._task = self._task, None
+        for node_id, pending in self._working.items():
+            self._queue.setdefault(node_id, pending)
+        self._working = {}
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue) or (self._task is not None and not self._task.done())
+
+    async def wait(self) -> None:
+        while self._task is not None and not self._task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+
+    # ------------------------------------------------------------------ the work
+    def _tracked(self, path: str) -> bool:
+        return not self.workspace.ignored(path)
+
+    async def _work(self) -> None:
+        while self._queue:
+            self._working, self._queue = self._queue, {}
+            groups: dict[Any, list[Pending]] = {}
+            for pending in self._working.values():
+                groups.setdefault(pending.baseline.key(), []).append(pending)
+            for group in groups.values():
+                evidence = await self._investigate(group)
+                for pending in group:
+                    self._working.pop(pending.node_id, None)
+                self._on_verdict({p.node_id: evidence for p in group})
+            self._working = {}
+
+    async def _investigate(self, group: list[Pending]) -> CausalEvidence:
+        baseline = group[0].baseline
+        changes = []
+        for path, before in sorted(baseline.before.items()):
+            after = _read(self.workspace, path)
+            if after == before:
+                continue
+            changes.append(FileChange(path, self.workspace.classify(path).kind, before, after))
+        expected = {p.node_id: p.signature for p in group}
+        try:
+            overlay = await self._overlay()
+        except Exception as exc:
+            self._log("warning", f"causal reruns are unavailable: {exc!r}")
+            return CausalEvidence("inconclusive", baseline.label, note=f"the overlay could not start ({exc})")
+
+        async def trial(contents: dict[str, bytes | None]) -> Outcome:
+            self.trials_run += 1
+            finished = await overlay.run(sorted(expected), contents, env=self._env())
+            return trial_outcome(expected, finished)
+
+        try:
+            return await find_trigger(changes, trial, base=baseline.label, base_passed=baseline.passed)
+        except asyncio.CancelledError:
+            await overlay.cancel()
+            raise
+        except Exception as exc:  # an investigation must never take the daemon down
+            self._log("error", f"causal reruns failed: {exc!r}")
+            return CausalEvidence("inconclusive", baseline.label, note=f"the reruns failed ({exc})")
+
+
+def _read(workspace: Workspace, path: str) -> bytes | None:
+    try:
+        return workspace.absolute(path).read_bytes()
+    except OSError:
+        return None

@@ -1,0 +1,247 @@
+"""Counterfactual reruns: which change made these tests fail?
+
+Given the files that changed since some failing nodes last passed (each with its content then and
+now), find the smallest set of changes whose presence makes the nodes fail: first "do they pass
+with every change reverted?", then delta debugging (Zeller's ddmin) over files, then over the
+hunks of the files that remain. The trials themselves run elsewhere (an overlay copy of the
+workspace with warm workers, :mod:`connector_watch.daemon.overlay`): this module decides what to
+try and reads the answers, so it can be tested with any ``trial`` function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connector_watch.daemon.blame.causality import CausalEvidence, TriggerEvidence
+from connector_watch.daemon.hunks import Hunk, apply, hunks
+
+Outcome = Literal["fail", "pass", "unresolved"]
+
+#: At most this many trials per investigation; past it the trigger found so far is reported.
+TRIAL_BUDGET = 16
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file as the failing nodes last passed with it (``before``) and as it is now (``after``);
+    None stands for an absent file."""
+
+    path: str
+    kind: str
+    before: bytes | None
+    after: bytes | None
+
+    def texts(self) -> tuple[str, str] | None:
+        """Both sides as text, when both decode (hunks need text); None otherwise."""
+        try:
+            return (
+                "" if self.before is None else self.before.decode("utf-8"),
+                "" if self.after is None else self.after.decode("utf-8"),
+            )
+        except UnicodeDecodeError:
+            return None
+
+    def hunks(self) -> list[Hunk]:
+        texts = self.texts()
+        if texts is None or self.before is None or self.after is None:
+            return []
+        return hunks(self.path, *texts)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A revertible unit: a whole file's change, or one hunk of it."""
+
+    path: str
+    hunk: Hunk | None = None
+
+
+def contents_for(changes: Sequence[FileChange], applied: Iterable[Unit]) -> dict[str, bytes | None]:
+    """Every changed file as a trial sees it: the baseline, with only the ``applied`` units on top."""
+    by_path: dict[str, list[Unit]] = {}
+    for unit in applied:
+        by_path.setdefault(unit.path, []).append(unit)
+    contents: dict[str, bytes | None] = {}
+    for change in changes:
+        units = by_path.get(change.path, [])
+        if not units:
+            contents[change.path] = change.before
+        elif any(u.hunk is None for u in units):
+            contents[change.path] = change.after
+        else:
+            texts = change.texts()
+            assert texts is not None
+            contents[change.path] = apply(texts[0], texts[1], [u.hunk for u in units if u.hunk]).encode(
+                "utf-8"
+            )
+    return contents
+
+
+Trial = Callable[[dict[str, bytes | None]], Awaitable[Outcome]]
+
+
+@dataclass
+class Investigation:
+    """The running record of one search: every trial's units and outcome."""
+
+    changes: list[FileChange]
+    trial: Trial
+    budget: int = TRIAL_BUDGET
+    trials: list[tuple[frozenset[Unit], Outcome]] = field(default_factory=list)
+
+    async def test(self, applied: Iterable[Unit]) -> Outcome:
+        key = frozenset(applied)
+        for seen, outcome in self.trials:
+            if seen == key:
+                return outcome
+        if len(self.trials) >= self.budget:
+            return "unresolved"
+        outcome = await self.trial(contents_for(self.changes, key))
+        self.trials.append((key, outcome))
+        return outcome
+
+
+async def ddmin(units: list[Unit], test: Callable[[list[Unit]], Awaitable[Outcome]]) -> list[Unit]:
+    """A 1-minimal subset of ``units`` whose application still fails (``test(units)`` fails).
+
+    Zeller and Hildebrandt's ddmin: try halves, then complements, doubling the granularity; an
+    ``unresolved`` trial counts as "not this one".
+    """
+    current = list(units)
+    n = 2
+    while len(current) >= 2:
+        chunks = _split(current, n)
+        reduced = False
+        for chunk in chunks:
+            if await test(chunk) == "fail":
+                current, n, reduced = chunk, 2, True
+                break
+        if not reduced:
+            for chunk in chunks:
+                complement = [u for u in current if u not in chunk]
+                if await test(complement) == "fail":
+                    current, n, reduced = complement, max(n - 1, 2), True
+                    break
+        if not reduced:
+            if n >= len(current):
+                break
+            n = min(len(current), 2 * n)
+    return current
+
+
+def _split(units: list[Unit], n: int) -> list[list[Unit]]:
+    size, extra = divmod(len(units), n)
+    chunks, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        if end > start:
+            chunks.append(units[start:end])
+        start = end
+    return chunks
+
+
+async def find_trigger(
+    changes: list[FileChange], trial: Trial, *, base: str, base_passed: bool, budget: int = TRIAL_BUDGET
+) -> CausalEvidence:
+    """Run the search; the answer is evidence for blame (:mod:`connector_watch.daemon.blame.causality`).
+
+    ``base_passed``: the nodes are known to have passed on the base (their last pass), rather
+    than the base being a git revision they may have failed on too.
+    """
+    status = "not-caused" if base_passed else "pre-existing"
+    if not changes:
+        return CausalEvidence(
+            status, base, (), 0, note=f"fails with no workspace file changed since the {base}"
+        )
+    investigation = Investigation(changes, trial, budget)
+    everything = [Unit(c.path) for c in changes]
+    reverted = await investigation.test([])
+    if reverted == "fail":
+        return CausalEvidence(
+            status,
+            base,
+            (),
+            len(investigation.trials),
+            note=f"fails with every change since the {base} reverted",
+        )
+    if reverted == "unresolved":
+        return CausalEvidence(
+            "inconclusive",
+            base,
+            (),
+            len(investigation.trials),
+            note=f"with every change since the {base} reverted the outcome differs in another way",
+        )
+    files = await ddmin(everything, investigation.test) if len(everything) > 1 else everything
+    chosen_files = {u.path for u in files}
+    hunk_units = [
+        Unit(c.path, h) for c in changes if c.path in chosen_files for h in c.hunks()
+    ]
+    whole = [Unit(c.path) for c in changes if c.path in chosen_files and not c.hunks()]
+    if hunk_units and len(hunk_units) > 1:
+
+        async def test_hunks(units: list[Unit]) -> Outcome:
+            return await investigation.test([*units, *whole])
+
+        if await test_hunks(hunk_units) == "fail":
+            minimal = await ddmin(hunk_units, test_hunks)
+        else:  # the hunks of these files fail only together with something else: keep the files
+            minimal = [Unit(path) for path in sorted(chosen_files)]
+    else:
+        minimal = hunk_units or []
+    minimal = [*minimal, *whole]
+    by_path = {c.path: c for c in changes}
+    triggers = tuple(_trigger_evidence(by_path[u.path], u.hunk) for u in minimal)
+    budget_note = " (trial budget spent: the change found may not be minimal)" if (
+        len(investigation.trials) >= budget
+    ) else ""
+    return CausalEvidence(
+        "trigger",
+        base,
+        triggers,
+        len(investigation.trials),
+        note=f"passes with {_describe(triggers)} reverted to the {base}{budget_note}",
+    )
+
+
+def _trigger_evidence(change: FileChange, hunk: Hunk | None) -> TriggerEvidence:
+    texts = change.texts()
+    before, after = texts if texts else (None, None)
+    if hunk is not None:
+        first, last = hunk.new_lines()
+        old_first, old_last = hunk.old_start, max(hunk.old_end - 1, hunk.old_start)
+        return TriggerEvidence(change.path, change.kind, first, last, False, before, after, old_first, old_last)
+    last_line = max((after or "").count("\n") - 1, 0)
+    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after, 0, 0)
+
+
+def _describe(triggers: Sequence[TriggerEvidence]) -> str:
+    return ", ".join(t.describe() for t in triggers) or "the changes"
+
+
+def signature(event: dict[str, Any] | None) -> tuple[str, str]:
+    """What kind of failure a node's ``test_finished`` event reports: its outcome and the harness
+    check or exception type that made it fail (a trial "fails the same way" when these match)."""
+    if event is None:
+        return ("missing", "")
+    outcome = event.get("outcome", "failed")
+    chain = (event.get("failure") or {}).get("chain") or []
+    for exc in chain:
+        harness = exc.get("harness")
+        if harness and harness.get("check"):
+            return (outcome, str(harness["check"]))
+    return (outcome, str(chain[-1].get("type", "")) if chain else "")
+
+
+def trial_outcome(
+    expected: dict[str, tuple[str, str]], finished: dict[str, dict[str, Any]]
+) -> Outcome:
+    """``fail`` when a node fails as it did, ``pass`` when every node passes (or skips)."""
+    if all(finished.get(n, {}).get("outcome") in ("passed", "skipped") for n in expected):
+        return "pass"
+    for node_id, wanted in expected.items():
+        if signature(finished.get(node_id)) == wanted:
+            return "fail"
+    return "unresolved"

@@ -1,0 +1,83 @@
+"""One run's state, and what the worker events of its jobs say about which files answered.
+
+Pure data and functions: the engine creates a :class:`Run` per batch, the workers' events fill it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector_watch.daemon.impact import Selection
+from connector_watch.daemon.workers import Job
+
+OUTCOMES = ("passed", "failed", "error", "skipped", "timeout", "crashed")
+
+
+@dataclass
+class Run:
+    id: int
+    trigger: str
+    paths: list[str]
+    selection: Selection
+    started: float = field(default_factory=time.monotonic)
+    jobs: list[Job] = field(default_factory=list)
+    expected: set[str] = field(default_factory=set)
+    finished: dict[str, str] = field(default_factory=dict)
+    started_nodes: set[str] = field(default_factory=set)
+    cancelled: bool = False
+    carry_over: bool = True  # when cancelled, queue its unfinished nodes again (not on a user's cancel)
+    crash_retries: int = 0
+    #: The file history's generation when the run started: the files its passes vouch for.
+    generation: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counts = {o: 0 for o in OUTCOMES}
+        for outcome in self.finished.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+
+def files_reported(event: dict[str, Any]) -> set[str]:
+    """The test files (or folders) a worker event speaks for."""
+    kind = event.get("event")
+    if kind == "collected":
+        return set(event.get("files", {})) | {item["file"] for item in event.get("nodes", [])}
+    if kind == "collect_error":
+        return {event.get("path") or event.get("nodeId") or ""} - {""}
+    if kind in ("test_started", "test_finished"):
+        return {event["nodeId"].split("::")[0]}
+    return set()
+
+
+def answered(arg: str, seen: set[str]) -> bool:
+    """Whether a job reported anything for ``arg`` (a file, a node, or within a folder it named)."""
+    file = arg.split("::")[0]
+    return file in seen or any(file.startswith(path.rstrip("/") + "/") for path in seen)
+
+
+def files_of(args: list[str]) -> list[str]:
+    return sorted({a.split("::")[0] for a in args})
+
+
+def crashed_under(jobs: list[Job]) -> list[str]:
+    """Tests whose worker died under them (the watchdog's kills are timeouts, not crashes)."""
+    return [n for job in jobs for n in dict.fromkeys(job.lost_nodes) if n not in job.timed_out_nodes]
+
+
+def death_status(jobs: list[Job]) -> int | None:
+    """The exit status that says how a worker died: a signal or an abnormal code if any job has one."""
+    statuses = [j.status for j in jobs if j.status is not None]
+    abnormal = [s for s in statuses if s not in (0, 1, 2, 5)]
+    return (abnormal or statuses or [None])[0]
+
+
+def merge_selection(into: Selection, other: Selection) -> None:
+    for node_id, reasons in other.nodes.items():
+        for reason in reasons:
+            into.add_node(node_id, reason)
+    for path, reasons in other.files.items():
+        for reason in reasons:
+            into.add_file(path, reason)
+    into.restart_pool = into.restart_pool or other.restart_pool
