@@ -358,10 +358,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{d.location}: {d.severity}: [{d.blame}] {d.message}\n")
         errors = sum(d.severity == "error" for d in diagnostics)
         warnings = sum(d.severity == "warning" for d in diagnostics)
-        notes = len(diagnostics) - errors - warnings
+        informational = len(diagnostics) - errors - warnings
         sys.stdout.write(
             f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)"
-            + (f", {notes} note(s)" if notes else "")
+            + (f", {informational} note(s)" if informational else "")
             + "\n"
         )
         for note in notes:
