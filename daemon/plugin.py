@@ -280,6 +280,7 @@ class EventStream:
         self._stand_ins_tried: set[str] = set()
         self.evidence = Evidence(self.root_dir)
         self.evidence.install()
+        self.killed: KilledNodes | None = None  # under xdist: tests killed in an earlier worker
 
     # ------------------------------------------------------------------ transport
     def send(self, kind: str, **payload: Any) -> None:
@@ -421,6 +422,9 @@ class EventStream:
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Any:
+        if self.killed is not None and item.nodeid in self.killed:
+            yield  # KilledNodes passes over it; the daemon already reported it
+            return
         self.send("test_started", nodeId=item.nodeid)
         item._cw_reports = []
         item._cw_chain = None
@@ -538,6 +542,8 @@ ENV_EVENTS = "CONNECTOR_WATCH_EVENTS"
 ENV_JOB = "CONNECTOR_WATCH_JOB"
 ENV_ROOT = "CONNECTOR_WATCH_ROOT"
 ENV_TIMEOUT = "CONNECTOR_WATCH_TIMEOUT"
+#: A file of node IDs the daemon killed a worker in (one per line): not run again.
+ENV_KILLED = "CONNECTOR_WATCH_KILLED"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -562,4 +568,27 @@ def pytest_configure(config: pytest.Config) -> None:
     stream = EventStream(
         sink, os.environ.get(ENV_ROOT, os.getcwd()), float(os.environ.get(ENV_TIMEOUT, "30"))
     )
+    stream.killed = KilledNodes(os.environ.get(ENV_KILLED))
+    config.pluginmanager.register(stream.killed, "connector-watch-killed")
     config.pluginmanager.register(stream, "connector-watch-stream")
+
+
+class KilledNodes:
+    """Tests the daemon killed a worker in (listed in a file): a replacement worker that is handed
+    one again passes over it silently; the daemon has reported it as a timeout already."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def __contains__(self, node_id: str) -> bool:
+        if not self.path:
+            return False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return node_id in {line.strip() for line in handle}
+        except OSError:
+            return False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> bool | None:
+        return True if item.nodeid in self else None
