@@ -23,6 +23,7 @@ class Dependencies:
         self.workspace = workspace
         self._index = index
         self.graph = ImportGraph(workspace.root, ignored=workspace.ignored)
+        self.graph.load(index().import_edges)
         self.matcher = RequestMatcher(workspace, spec_of)
 
     # ------------------------------------------------------------------ evidence from runs
@@ -44,6 +45,10 @@ class Dependencies:
         self.graph.module_files = self._index().module_files
         for test_file in self.workspace.test_files():
             self.graph.reachable(test_file)
+
+    def keep(self) -> None:
+        """Put the parsed imports in the index, so one-shot commands reuse them."""
+        self._index().import_edges = self.graph.dump()
 
     def changed(self, paths: Iterable[str]) -> None:
         for path in paths:

@@ -231,8 +231,9 @@ class Engine:
                 self._static_check(connector)
         self._publish_changed()
         self._tasks.append(asyncio.create_task(self._runner()))
-        if watch:  # a first shared-code save then needs no parsing
-            asyncio.get_running_loop().run_in_executor(None, self.dependencies.warm)
+        # Parse the workspace's imports off the loop: a first shared-code save (or a later
+        # ``impact``, which reuses them from the saved index) then needs no parsing.
+        self._warming = asyncio.get_running_loop().run_in_executor(None, self.dependencies.warm)
         if watch:
             self._debouncer = Debouncer(quiet=self.options.debounce)
             loop = asyncio.get_running_loop()
@@ -593,6 +594,7 @@ class Engine:
         """The index as saved for one-shot commands, with each spec's future-time directives."""
         from connector_watch.daemon.index import dump
 
+        self.dependencies.keep()
         self.index.spec_future = {
             path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
             for path, spec in self.specs.items()

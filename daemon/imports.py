@@ -88,6 +88,20 @@ class ImportGraph:
             self._reach.clear()  # an import changed: closures through this file are stale
         return targets
 
+    def dump(self) -> dict[str, list]:
+        """The parsed imports with each file's stat, for the next process (one-shot commands)."""
+        return {
+            path: [stamp[0], stamp[1], sorted(targets)]
+            for path, (stamp, targets) in sorted(list(self._edges.items()))
+            if stamp is not None
+        }
+
+    def load(self, document: dict[str, list]) -> None:
+        """Reuse imports parsed by another process; a file whose stat changed is parsed again."""
+        for path, item in document.items():
+            if path not in self._edges and isinstance(item, list) and len(item) == 3:
+                self._edges[path] = ((int(item[0]), int(item[1])), frozenset(item[2]))
+
     def forget(self, path: str) -> None:
         """A file changed (or appeared, or went): parse it again when next needed."""
         if path in self._edges:

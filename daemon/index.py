@@ -106,6 +106,8 @@ class Index:
         self.spec_future: dict[str, dict[str, list[Any]]] = {}
         #: Module name → workspace file, where the name alone does not say (an installed mapping).
         self.module_files: dict[str, str] = {}
+        #: The static import graph's parsed files (``ImportGraph.dump``), kept for one-shot commands.
+        self.import_edges: dict[str, list[Any]] = {}
 
     # ------------------------------------------------------------------ updates from plugin events
     def collected(
@@ -255,6 +257,7 @@ def dump(index: Index) -> dict[str, Any]:
             for f in index.files.values()
         ],
         "moduleFiles": dict(sorted(index.module_files.items())),
+        "importEdges": index.import_edges,
         "tables": [
             {
                 "source": t.source,
@@ -299,6 +302,7 @@ def load(document: dict[str, Any]) -> Index:
             set(item.get("loaded", [])),
         )
     index.module_files = dict(document.get("moduleFiles", {}))
+    index.import_edges = dict(document.get("importEdges", {}))
     index.spec_future = dict(document.get("specFuture", {}))
     for item in document.get("tables", []):
         index.tables[(item.get("source"), item["table"])] = TableInfo(
