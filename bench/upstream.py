@@ -120,9 +120,9 @@ def plain_full_run(root: Path) -> dict[str, Any]:
 
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.driver import DaemonDriver
-    from connector_watch.daemon import events as ev
     from connector_watch.daemon.engine import EngineOptions
+
+    from bench.driver import DaemonDriver
 
     root = Path(args.workspace)
     document: dict[str, Any] = {"workspace": str(root), "edits": args.edits}
@@ -181,7 +181,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         document["daemon_outcomes"] = driver.outcomes()
     finally:
         driver.close()
-    del ev
+
     return document
 
 
@@ -197,7 +197,7 @@ def report(document: dict[str, Any]) -> None:
     print(f"\nplain pytest, full suite: {full / 1000:.1f} s; daemon full rerun: {document['daemon_full_rerun_s']} s")
     print(f"{'edit':<10} {'nodes':<10} {'first p50':>10} {'first p95':>10} {'done p50':>10} {'x full':>8}")
     for kind, nodes, first, first95, done, ratio in rows:
-        print(f"{kind:<10} {str(nodes):<10} {first:>10.0f} {first95:>10.0f} {done:>10.0f} {ratio:>8.0f}")
+        print(f"{kind:<10} {nodes!s:<10} {first:>10.0f} {first95:>10.0f} {done:>10.0f} {ratio:>8.0f}")
     corpus = document["edits_by_kind"]["corpus"]["first_result_ms"]["p50"]
     ratio = full / corpus
     targets = {
