@@ -647,10 +647,13 @@ class Engine:
         # A pool that spreads one job over its own workers (xdist) gets one job: every worker then
         # collects every file in pytest's order, as a plain run does.
         jobs = 1 if getattr(self.pool, "spreads_jobs", False) else self.options.jobs
-        workers = max(1, min(jobs, len(costs)))
+        primary = sum(1 for c in costs if not c[0])
+        # What the change reached is dealt out first; the reruns of what failed before join those
+        # jobs (they never take a core from the change's own tests), or have the workers to
+        # themselves when nothing else runs. Each job runs the change's tests first, files in
+        # pytest's own order within each group.
+        workers = max(1, min(jobs, primary or len(costs)))
         buckets: list[tuple[float, list[tuple[int, str]]]] = [(0.0, []) for _ in range(workers)]
-        # What the change reached is dealt out first, then the reruns of what failed before; each
-        # job runs them in that order, files in pytest's own order within each group.
         for follow_up, cost, file, nodes in sorted(costs, key=lambda c: (c[0], -c[1])):
             i = min(range(workers), key=lambda k: buckets[k][0])
             total, args = buckets[i]
