@@ -176,7 +176,10 @@ def _record_raw_http(recorder: Evidence, args: tuple[Any, ...]) -> None:
 def _opened_by_simulator() -> bool:
     """Whether the open in progress was made by a simulator's code (ours or a package named
     ``source_simulator``, the public repository's)."""
-    frame = sys._getframe(3)
+    try:
+        frame = sys._getframe(3)  # this function, Evidence.opened, the audit hook, then the opener
+    except ValueError:
+        return False
     for _ in range(24):
         if frame is None:
             return False
@@ -219,9 +222,9 @@ class _TrackedSend:
         self._bound = bound
         self._recorder = recorder
 
-    def __call__(self, request: Any, **kwargs: Any) -> Any:
+    def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         with self._recorder.call(getattr(request, "method", None), getattr(request, "url", None)):
-            return self._bound(request, **kwargs)
+            return self._bound(request, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bound, name)
