@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         folders = [f"{TESTS}/{n}" for n in (*NEEDS.get(name, []), name)]
         baseline = copy.failing(folders)
         candidates: list[tuple[str, str, str]] = []
-        corpus_files = sorted(reached.get(name, set()))[: args.corpora]
+        corpus_files = sorted(c for c in reached.get(name, set()) if (root / c).is_file())[: args.corpora]
         for corpus in corpus_files:
             candidates += [(corpus, what, text) for what, text in corpus_faults(root / corpus)]
         spec = spec_fault(root / SPECS / name / "endpoints.yaml", {Path(c).stem for c in reached.get(name, set())})
