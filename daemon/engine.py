@@ -706,6 +706,8 @@ class Engine:
 
         job = await self.pool.run(args, handler, env=env)
         run.jobs.append(job)
+        if not run.cancelled:  # which requests the tests of each class share (made once, first)
+            self.index.learn_shared({a for a in args if "::" not in a and a.endswith(".py")})
         return job, seen
 
     async def _on_collection_hang(self, run: Run, job: Job, silent: list[str], env: dict[str, str]) -> None:

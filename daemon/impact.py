@@ -284,6 +284,17 @@ def _corpus_changed(selection: Selection, index: Index, path: str, source: str |
     for file in index.files.values():
         if any(r.corpus_file == path or handled(r) for r in file.requests):
             selection.add_file(file.path, f"corpus {table} changed (read while collecting)")
+    for key, requests in index.class_shared.items():
+        if any(r.corpus_file == path or handled(r) for r in requests):
+            _select_class(selection, index, key, f"corpus {table} changed (its tests share what their first read of it built)")
+
+
+def _select_class(selection: Selection, index: Index, key: str, reason: str) -> None:
+    """Every test of a class (or module of tests): ``key`` is their node ID without the test."""
+    prefix = key + "::"
+    for node_id in index.nodes:
+        if node_id.startswith(prefix):
+            selection.add_node(node_id, reason)
 
 
 def _readers(index: Index, path: str) -> bool:
@@ -358,6 +369,11 @@ def _spec_changed(
         why = effect(record.requests, record.source)
         if why:
             selection.add_node(node_id, why)
+    for key, requests in index.class_shared.items():
+        nodes = [index.nodes[n] for n in index.nodes if n.startswith(key + "::")]
+        why = effect(requests, nodes[0].source if nodes else source)
+        if why:
+            _select_class(selection, index, key, f"{why} (a request the tests of its class share)")
     for file in index.files.values():
         sources = {index.nodes[n].source for n in index.nodes_of_file(file.path)} or {source}
         why = effect(file.requests, next(iter(sources)))

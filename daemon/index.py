@@ -108,6 +108,10 @@ class Index:
         self.module_files: dict[str, str] = {}
         #: The static import graph's parsed files (``ImportGraph.dump``), kept for one-shot commands.
         self.import_edges: dict[str, list[Any]] = {}
+        #: Per class (or module) of tests, the requests its tests share through the objects they share:
+        #: made by the first test that made any, and by no other (a token, a list of types the
+        #: connector caches). A change reaching one of them reaches every test of the class.
+        self.class_shared: dict[str, set[RequestRef]] = {}
 
     # ------------------------------------------------------------------ updates from plugin events
     def collected(
@@ -185,6 +189,24 @@ class Index:
                 table.metadata = info["metadata"]
         return record
 
+    def learn_shared(self, files: set[str]) -> None:
+        """After a run of these whole files: which requests each class's tests share (see
+        ``class_shared``), from the requests its tests made, in the order they were collected."""
+        groups: dict[str, list[NodeRecord]] = {}
+        for record in self.nodes.values():
+            if record.file in files and record.ran:
+                groups.setdefault(record.node_id.rsplit("::", 1)[0], []).append(record)
+        for key in [k for k in self.class_shared if k.split("::")[0] in files]:
+            del self.class_shared[key]
+        for key, records in groups.items():
+            requesting = [r for r in records if r.requests]
+            if not requesting:
+                continue
+            repeated = {request for r in requesting[1:] for request in r.requests}
+            shared = {request for request in requesting[0].requests if request not in repeated}
+            if shared and len(records) > 1:
+                self.class_shared[key] = shared
+
     def forget_file(self, path: str) -> list[str]:
         """A test file was deleted: forget it and its nodes; returns the node ids dropped."""
         removed = self.nodes_of_file(path)
@@ -258,6 +280,10 @@ def dump(index: Index) -> dict[str, Any]:
         ],
         "moduleFiles": dict(sorted(index.module_files.items())),
         "importEdges": index.import_edges,
+        "classShared": {
+            key: sorted([list(r.__dict__.values()) for r in requests], key=str)
+            for key, requests in sorted(index.class_shared.items())
+        },
         "tables": [
             {
                 "source": t.source,
@@ -303,6 +329,9 @@ def load(document: dict[str, Any]) -> Index:
         )
     index.module_files = dict(document.get("moduleFiles", {}))
     index.import_edges = dict(document.get("importEdges", {}))
+    index.class_shared = {
+        key: {RequestRef.from_list(r) for r in requests} for key, requests in document.get("classShared", {}).items()
+    }
     index.spec_future = dict(document.get("specFuture", {}))
     for item in document.get("tables", []):
         index.tables[(item.get("source"), item["table"])] = TableInfo(

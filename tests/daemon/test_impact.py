@@ -312,3 +312,42 @@ def test_reruns_of_past_failures_are_follow_ups(world) -> None:
     selection = _select(world, [Change(ORDERS, FileKind("shop", "corpus"))])
     assert selection.follow_up_only(OTHER_TEST, [world["other"].node_id])
     assert not selection.follow_up_only(TEST_FILE, [world["orders"].node_id])
+
+
+# ---------------------------------------------------------------------------- state the tests of a class share
+
+TOKEN = "simulator/specs/shop/corpus/token.json"
+
+
+def _shared_world(world):
+    """The public harness's shape: one connector per class; its first request (a token, a list of
+    types) is made once, by the first test that needs it, and cached for the others."""
+    index = world["index"]
+    token = RequestRef("POST", "/token", 9, "t", SPEC, TOKEN)
+    for record in (world["orders"], world["items"], world["schema"]):
+        record.node_id = record.node_id.replace("[", "-").rstrip("]")  # plain methods, not tables
+    index.nodes = {r.node_id: r for r in (world["orders"], world["items"], world["schema"], world["other"])}
+    world["schema"].requests = {token}  # the first test of the class asked for the token...
+    world["orders"].requests = {_ref(world["spec"], "GET", "/orders", ORDERS)}  # ...the others reuse it
+    world["items"].requests = {_ref(world["spec"], "GET", "/orders", ORDERS), _ref(world["spec"], "GET", "/orders/7/items", ITEMS)}
+    order = [world["schema"], world["orders"], world["items"], world["other"]]
+    index.nodes = {r.node_id: r for r in order}
+    index.learn_shared({TEST_FILE, OTHER_TEST})
+    return token
+
+
+def test_a_request_only_the_first_test_of_a_class_made_is_shared_by_the_class(world) -> None:
+    token = _shared_world(world)
+    assert world["index"].class_shared == {f"{TEST_FILE}::TestShop": {token}}
+
+
+def test_a_corpus_behind_a_shared_request_reruns_every_test_of_the_class(world) -> None:
+    _shared_world(world)
+    selection = _select(world, [Change(TOKEN, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["schema"].node_id, world["orders"].node_id, world["items"].node_id}
+
+
+def test_a_corpus_every_test_asks_for_itself_stays_per_test(world) -> None:
+    _shared_world(world)
+    selection = _select(world, [Change(ITEMS, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["items"].node_id}
