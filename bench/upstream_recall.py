@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshot")
     parser.add_argument("--sources", help="comma-separated (default: every source with a spec)")
     parser.add_argument("--corpora", type=int, default=2, help="corpus files per source")
+    parser.add_argument("--shared", action="store_true", help="with --sources: the shared fault too")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
     args = parser.parse_args(argv)
     source = Path(args.snapshot) if args.snapshot else snapshot()
@@ -209,13 +210,25 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: {what}: {result['selected_failing']}/{result['failing']} failing selected, "
                 f"{result['selected_of_source']}/{result['source_tests']} of its tests selected")
     utils = f"{PACKAGE}/libs/utils.py"
+    if args.sources and not args.shared:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+        return _write(args.output, faults)
     text = (root / utils).read_text(encoding="utf-8")
-    faulty = re.sub(r"(\ndef parse_value\([^)]*\)[^:]*:\n)", r'\1    raise ValueError("seeded shared fault")\n', text, count=1)
+    faulty = re.sub(r"(\ndef parse_value\(.*\n)", r'\1    raise ValueError("seeded shared fault")\n', text, count=1)
     everything = set().union(*by_source.values())
     result = measure(copy, utils, faulty, [TESTS], copy.failing([TESTS]), everything)
     faults.append({"source": "*", "path": utils, "fault": "libs/utils.py parse_value raises", **result})
     log(f"shared: {result['selected_failing']}/{result['failing']} failing selected")
+    status = _write(args.output, faults)
+    import shutil
 
+    shutil.rmtree(scratch, ignore_errors=True)
+    return status
+
+
+def _write(output: str, faults: list[dict[str, Any]]) -> int:
     failing = sum(f["failing"] for f in faults)
     covered = sum(f["selected_failing"] for f in faults)
     detected = [f for f in faults if f["failing"]]
@@ -234,11 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "by_fault": faults,
     }
-    Path(args.output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    Path(output).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in document.items() if k != "by_fault"}, indent=2))
-    import shutil
-
-    shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
