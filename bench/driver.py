@@ -21,7 +21,7 @@ from connector_watch.daemon import events as ev
 from connector_watch.daemon.engine import Engine, EngineOptions
 
 #: Events a measurement needs (TestStarted and Progress are many and say nothing new here).
-KEPT = (ev.FilesChanged, ev.DiagnosticsPublished, ev.RunStarted, ev.TestFinished, ev.RunFinished)
+KEPT = (ev.FilesChanged, ev.DiagnosticsPublished, ev.RunStarted, ev.TestFinished, ev.TestRevised, ev.RunFinished)
 
 
 @dataclass
@@ -36,6 +36,8 @@ class SaveTiming:
     first_test_diagnostic_ms: float | None = None  # first test of the run reported with a diagnostic
     diagnostics_cleared_ms: float | None = None  # the file's diagnostics published empty
     first_result_ms: float | None = None  # first test of the run finished
+    first_failure_ms: float | None = None  # first test of the run that failed (with its merits blame)
+    causal_verdict_ms: float | None = None  # that test's causal verdict (test/revised)
     run_finished_ms: float | None = None
     run_id: int | None = None
     run_cancelled: bool = False
@@ -188,7 +190,10 @@ def _timing(relative: str, t0: float, events: list[tuple[float, ev.Event]]) -> S
     def ms(stamp: float) -> float:
         return round((stamp - t0) * 1000.0, 3)
 
+    first_failed: str | None = None
     for stamp, event in events:
+        if isinstance(event, ev.TestRevised) and event.node_id == first_failed and timing.causal_verdict_ms is None:
+            timing.causal_verdict_ms = ms(stamp)
         if isinstance(event, ev.FilesChanged) and relative in event.paths and timing.files_changed_ms is None:
             timing.files_changed_ms = ms(stamp)
         elif isinstance(event, ev.RunStarted) and relative in event.paths and timing.run_id is None:
@@ -205,6 +210,9 @@ def _timing(relative: str, t0: float, events: list[tuple[float, ev.Event]]) -> S
             timing.tests_finished += 1
             if timing.first_result_ms is None:
                 timing.first_result_ms = ms(stamp)
+            if event.outcome in ("failed", "error") and first_failed is None:
+                first_failed = event.node_id
+                timing.first_failure_ms = ms(stamp)
             if event.diagnostics and timing.first_test_diagnostic_ms is None:
                 timing.first_test_diagnostic_ms = ms(stamp)
             if event.diagnostics and timing.first_diagnostic_ms is None:

@@ -67,6 +67,8 @@ SAVE_METRICS = (
     "first_test_diagnostic_ms",
     "diagnostics_cleared_ms",
     "first_result_ms",
+    "first_failure_ms",
+    "causal_verdict_ms",
     "run_finished_ms",
 )
 PYTEST_FULL = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/sources")
@@ -540,6 +542,9 @@ def headline(kind_id: str, summary: dict[str, Any]) -> list[tuple[str, str, dict
             rows.append(
                 ("save → first blamed test", "first_test_diagnostic_ms", apply["first_test_diagnostic_ms"])
             )
+        if apply.get("causal_verdict_ms") and apply["causal_verdict_ms"].get("n"):
+            rows.append(("save → first failing test", "first_failure_ms", apply["first_failure_ms"]))
+            rows.append(("save → its causal verdict", "causal_verdict_ms", apply["causal_verdict_ms"]))
     rows.append(("save → run finished", "run_finished_ms", apply["run_finished_ms"]))
     if summary["fault"]:
         rows.append(("fix → diagnostics cleared", "diagnostics_cleared_ms", revert["diagnostics_cleared_ms"]))
@@ -611,6 +616,15 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "static diagnostic p50 ≤ 50 ms (corpus fault)",
                 _p50(edits["corpus-fault"]["apply"]["first_diagnostic_ms"]),
                 TARGETS["static_diagnostic_p50_ms"],
+                True,
+                f"{size} sources",
+            )
+        if "corpus-fault" in edits and _p50(edits["corpus-fault"]["apply"].get("causal_verdict_ms")):
+            apply = edits["corpus-fault"]["apply"]
+            add(
+                "causal verdict p50 ≤ 2× the first failing result (one-table corpus fault)",
+                _ratio(_p50(apply["causal_verdict_ms"]), _p50(apply["first_failure_ms"])),
+                2.0,
                 True,
                 f"{size} sources",
             )

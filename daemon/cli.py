@@ -21,9 +21,10 @@ from typing import Any
 
 from connector_watch.daemon import events as ev
 from connector_watch.daemon.diagnostics import Diagnostic
-from connector_watch.daemon.engine import Engine, EngineOptions
+from connector_watch.daemon.engine import Engine
 from connector_watch.daemon.impact import Change, Selection, SpecChange, select_in
 from connector_watch.daemon.index import Index, load
+from connector_watch.daemon.options import engine_options
 from connector_watch.daemon.report import (
     NodeResult,
     RunReport,
@@ -56,29 +57,6 @@ def workspace_paths(workspace: Workspace, raw_paths: list[str]) -> list[str]:
         return [workspace.inside(raw) for raw in raw_paths]
     except ValueError as exc:
         raise PathOutsideWorkspace(str(exc)) from None
-
-
-def _options(args: argparse.Namespace) -> EngineOptions:
-    settings = workspace_settings(Path(args.workspace))
-    return EngineOptions(
-        jobs=args.jobs or EngineOptions().jobs,
-        node_timeout=args.timeout,
-        mode=args.mode,
-        spark=bool(getattr(args, "spark", False) or settings.get("spark", False)),
-        spark_master=getattr(args, "spark_master", None) or settings.get("spark_master"),
-    )
-
-
-def workspace_settings(root: Path) -> dict[str, Any]:
-    """``[tool.connector-watch]`` of the workspace's pyproject.toml (empty when there is none)."""
-    from connector_watch.simulator.layout import tomllib
-
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    section = data.get("tool", {}).get("connector-watch", {})
-    return section if isinstance(section, dict) else {}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -194,7 +172,7 @@ def load_index(root: Path) -> Index:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     async def go() -> None:
-        engine = Engine(args.workspace, _options(args))
+        engine = Engine(args.workspace, engine_options(args))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -240,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _run_once(args: argparse.Namespace) -> RunReport:
     from connector_watch.daemon.xdist_runner import XdistRunner
 
-    options = _options(args)
+    options = engine_options(args)
     started = time.perf_counter()
     workspace = Workspace(args.workspace)
     # One shot: no session history; failures are compared with git (the --changed files vs HEAD,
@@ -293,7 +271,7 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     touched |= {r.source for n in results if (r := engine.index.nodes.get(n)) is not None and r.source}
     for source in sorted(touched):
         for corpus in workspace.corpus_files(source):
-            engine._static_check(corpus)
+            engine.static_check(corpus)
     # Static findings of the sources the run touched (and of the files it ran or was given).
     static = [
         d

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
-from connector_watch.simulator.locations import PathKey, Span, json_value_spans
+from connector_watch.simulator.locations import PathKey, Span, cached_json_value_spans
 from connector_watch.simulator.values import as_instant, dotted_get
 from connector_watch.sources.parsing import ConversionError, parse_value
 from pyspark.sql.types import StructType
@@ -43,7 +43,7 @@ class _Locator:
 
     def at(self, key: PathKey, prefer: str = "value") -> Location:
         if self._spans is None:
-            self._spans = json_value_spans(self.text, max_depth=2)
+            self._spans = cached_json_value_spans(self.text, 2)
         values, keys = self._spans
         primary, secondary = (values, keys) if prefer == "value" else (keys, values)
         probe = tuple(key)
@@ -146,9 +146,9 @@ def _cursor_findings(
         if instant is not None and instant / 1_000_000 > now + 60:
             findings.append(
                 Diagnostic(
-                    "corpus",
-                    f"cursor {cursor}={value!r} is in the future: data like this breaks once the clock moves "
-                    "(clock-dependent)",
+                    "environment",
+                    f"cursor {cursor}={value!r} is in the future: the connector stops at the time it starts, "
+                    "so this record breaks with the clock (clock-dependent data)",
                     locate.at((i, top)),
                     0.6,
                     severity="warning",

@@ -90,16 +90,21 @@ class Investigation:
     trial: Trial
     budget: int = TRIAL_BUDGET
     trials: list[tuple[frozenset[Unit], Outcome]] = field(default_factory=list)
+    _seen: dict[tuple[tuple[str, bytes | None], ...], Outcome] = field(default_factory=dict)
 
     async def test(self, applied: Iterable[Unit]) -> Outcome:
+        """The outcome with ``applied`` on the baseline; a combination that yields the same files
+        as one tried before is not run again."""
         key = frozenset(applied)
-        for seen, outcome in self.trials:
-            if seen == key:
-                return outcome
+        contents = contents_for(self.changes, key)
+        fingerprint = tuple(sorted(contents.items()))
+        if fingerprint in self._seen:
+            return self._seen[fingerprint]
         if len(self.trials) >= self.budget:
             return "unresolved"
-        outcome = await self.trial(contents_for(self.changes, key))
+        outcome = await self.trial(contents)
         self.trials.append((key, outcome))
+        self._seen[fingerprint] = outcome
         return outcome
 
 
@@ -209,12 +214,23 @@ async def find_trigger(
 def _trigger_evidence(change: FileChange, hunk: Hunk | None) -> TriggerEvidence:
     texts = change.texts()
     before, after = texts if texts else (None, None)
+    if change.before is None:
+        before = None
     if hunk is not None:
         first, last = hunk.new_lines()
-        old_first, old_last = hunk.old_start, max(hunk.old_end - 1, hunk.old_start)
-        return TriggerEvidence(change.path, change.kind, first, last, False, before, after, old_first, old_last)
+        return TriggerEvidence(
+            change.path,
+            change.kind,
+            first,
+            last,
+            False,
+            before,
+            after,
+            (hunk.old_start, hunk.old_end),
+            (hunk.new_start, hunk.new_end),
+        )
     last_line = max((after or "").count("\n") - 1, 0)
-    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after, 0, 0)
+    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after)
 
 
 def _describe(triggers: Sequence[TriggerEvidence]) -> str:

@@ -85,6 +85,36 @@ class Related:
         return {"location": self.location.to_dict(), "message": self.message}
 
 
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``range`` of the workspace file ``path`` with ``new_text`` (an LSP ``TextEdit``)."""
+
+    path: str
+    range: Range
+    new_text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "range": self.range.to_dict(), "newText": self.new_text}
+
+
+@dataclass(frozen=True)
+class VerifiedFix:
+    """An edit the daemon built from the evidence and proved: the failing nodes pass with it applied
+    (rerun on the overlay, never the user's files). The editor applies it; the daemon never does."""
+
+    title: str
+    edits: tuple[TextEdit, ...]
+    nodes: tuple[str, ...]  # the nodes that failed, and passed with the fix applied
+    note: str = ""  # what ran: "2 tests passed with the fix applied (overlay rerun, 180 ms)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "edits": [e.to_dict() for e in self.edits],
+            "verified": {"nodeIds": list(self.nodes), "note": self.note},
+        }
+
+
 @dataclass
 class Diagnostic:
     blame: str
@@ -102,6 +132,8 @@ class Diagnostic:
     diff: dict[str, str] | None = None
     # What the counterfactual reruns found (blame.causality.CausalEvidence.to_dict()), once known.
     causal: dict[str, Any] | None = None
+    #: Fixes proven on the overlay (only verified ones are ever offered as edits).
+    fixes: list[VerifiedFix] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.blame not in BLAME_CATEGORIES:
@@ -126,6 +158,7 @@ class Diagnostic:
             "code": self.code,
             **({"diff": dict(self.diff)} if self.diff else {}),
             **({"causal": self.causal} if self.causal else {}),
+            **({"fixes": [f.to_dict() for f in self.fixes]} if self.fixes else {}),
         }
 
     @classmethod
@@ -155,6 +188,15 @@ class Diagnostic:
             code=data.get("code"),
             diff=data.get("diff"),
             causal=data.get("causal"),
+            fixes=[
+                VerifiedFix(
+                    f["title"],
+                    tuple(TextEdit(e["path"], location(e).range, e["newText"]) for e in f["edits"]),
+                    tuple(f.get("verified", {}).get("nodeIds", [])),
+                    f.get("verified", {}).get("note", ""),
+                )
+                for f in data.get("fixes", [])
+            ],
         )
 
     def to_lsp(self, uri_for: Any) -> dict[str, Any]:
@@ -184,6 +226,7 @@ class Diagnostic:
                 "origin": self.source,
                 **({"diff": dict(self.diff)} if self.diff else {}),
                 **({"causal": self.causal} if self.causal else {}),
+                **({"fixes": [f.to_dict() for f in self.fixes]} if self.fixes else {}),
             },
         }
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
 
@@ -101,6 +102,7 @@ class Overlay:
 
     def _write(self, path: str, data: bytes | None) -> None:
         target = self.root / path
+        forget_bytecode(target)
         if data is None:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 target.unlink()
@@ -127,10 +129,14 @@ class Overlay:
                 await self.start()
             assert self.pool is not None
             finished: dict[str, dict[str, Any]] = {}
+            collect_errors: dict[str, dict[str, Any]] = {}
 
             def collect(event: dict[str, Any]) -> None:
                 if event.get("event") == "test_finished":
                     finished[event["nodeId"]] = event
+                elif event.get("event") == "collect_error":
+                    path = event.get("path") or event.get("nodeId")
+                    collect_errors[path] = {"outcome": "error", "failure": {"chain": event.get("chain", [])}}
 
             try:
                 for path, data in contents.items():
@@ -139,13 +145,29 @@ class Overlay:
                 await self.pool.run(list(node_ids), collect, env=env)
             finally:
                 self.sync(list(contents))
-            return finished
+            return {**finished, **_file_results(node_ids, finished, collect_errors)}
 
     async def cancel(self) -> None:
         """Stop the trial in progress (a newer save made it moot)."""
         if self.pool is not None:
             for job in self.pool.jobs():
                 await self.pool.kill(job)
+
+
+def _file_results(
+    node_ids: list[str], finished: dict[str, dict[str, Any]], collect_errors: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """A whole test file asked for (a file that did not collect before) as one result: its
+    collection error, else its first failing test, else passed."""
+    results = {}
+    for file in (n for n in node_ids if "::" not in n):
+        if file in collect_errors:
+            results[file] = collect_errors[file]
+            continue
+        tests = [e for node, e in finished.items() if node.split("::")[0] == file]
+        failing = [e for e in tests if e.get("outcome") not in ("passed", "skipped")]
+        results[file] = failing[0] if failing else {"outcome": "passed" if tests else "missing"}
+    return results
 
 
 def _read(path: Path) -> bytes | None:

@@ -39,6 +39,7 @@ from connector_watch.daemon import events as ev
 from connector_watch.daemon import protocol
 from connector_watch.daemon.engine import Engine
 from connector_watch.daemon.impact import Change, SpecChange
+from connector_watch.daemon.options import engine_options
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websocket_serve
 from websockets.datastructures import Headers
@@ -520,9 +521,7 @@ def serve_command(args: Any) -> int:
         return 0
 
     async def go() -> None:
-        from connector_watch.daemon.cli import _options
-
-        options = _options(args)
+        options = engine_options(args)
         engine = Engine(root, options)
         server = DaemonServer(engine, port=args.port)
         await server.start()

@@ -8,16 +8,36 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from connector_watch.daemon import events as ev
 from connector_watch.daemon.blame import differential_verdict
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.drift import drift_diagnostics
+from connector_watch.daemon.index import Index
+from connector_watch.daemon.results import Results
 from connector_watch.daemon.run_state import Run
+from connector_watch.daemon.workers import WorkerPool
+from connector_watch.daemon.workspace import Workspace
+from connector_watch.simulator.spec import Spec
 
-if TYPE_CHECKING:
-    from connector_watch.daemon.engine import Engine
+
+class Engine(Protocol):
+    """What the stages use of the engine."""
+
+    workspace: Workspace
+    index: Index
+    pool: WorkerPool
+    results: Results
+    specs: dict[str, Spec | None]
+    spark_stage: Any
+    options: Any
+    drift_fixes: Any
+
+    @property
+    def replays(self) -> dict[str, dict[str, Any]]: ...
+    def emit(self, event: ev.Event) -> None: ...
+    def log(self, level: str, message: str) -> None: ...
 
 
 async def spark_check(engine: Engine, run: Run) -> None:
@@ -143,6 +163,8 @@ def collect_drift(engine: Engine, run: Run) -> None:
             )
             report_path = engine.workspace.relative(report_file)
             engine.results.replace_drift(report_path, diagnostics)
+            if engine.options.causal:
+                engine.drift_fixes.schedule(report_path, diagnostics)
             for diagnostic in diagnostics:
                 for node_id in diagnostic.node_ids:
                     if run.finished.get(node_id) in ("failed", "error"):

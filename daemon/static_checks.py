@@ -17,8 +17,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from connector_watch.daemon.corpus_lint import TableContext, lint_corpus
+from connector_watch.daemon.cross_checks import cross_check
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
 from connector_watch.daemon.index import Index
 from connector_watch.daemon.workspace import FileKind, Workspace
@@ -85,7 +88,35 @@ def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> 
     for issue in issues:
         diagnostic = issue_to_diagnostic(issue, workspace)
         result.diagnostics.setdefault(diagnostic.location.path, []).append(diagnostic)
+    if spec is not None and source is not None:
+        result.diagnostics[rel].extend(cross_check(spec, rel, _corpora(spec, corpus_dir), _connector_texts(workspace, source)))
     return result
+
+
+def _corpora(spec: Spec, corpus_dir: Path) -> dict[str, list[Any] | None]:
+    """The endpoints' corpus tables, parsed (None for a file that is absent or not a list)."""
+    tables: dict[str, list[Any] | None] = {}
+    for endpoint in spec.endpoints:
+        if endpoint.corpus and endpoint.corpus not in tables:
+            try:
+                data = json.loads((corpus_dir / f"{endpoint.corpus}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError, UnicodeDecodeError):
+                data = None
+            tables[endpoint.corpus] = data if isinstance(data, list) else None
+    return tables
+
+
+def _connector_texts(workspace: Workspace, source: str) -> list[str]:
+    texts = []
+    directory = workspace.layout.source_dir(source)
+    for path in sorted(directory.rglob("*.py")) if directory.is_dir() else []:
+        if "__pycache__" in path.parts or path.name.startswith("_generated_"):
+            continue
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return texts
 
 
 def check_python(rel: str, text: str, blame: str) -> list[Diagnostic]:

@@ -27,13 +27,8 @@ from typing import Any
 
 import requests
 from connector_watch.simulator import interception, trace
-from connector_watch.simulator.cassette import (
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    body_sha256,
-    request_query,
-)
+from connector_watch.simulator.cassette import body_sha256, request_query
+from connector_watch.simulator.interactions import Interaction, RecordedRequest, RecordedResponse
 from connector_watch.simulator.request import SimRequest
 from connector_watch.simulator.scrub import redact_query_secrets, scrub_url_query
 from connector_watch.simulator.trace import Caller, TraceEntry

@@ -28,14 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector_watch.simulator.cassette import (
-    Cassette,
-    Interaction,
-    RecordedRequest,
-    RecordedResponse,
-    match_key,
-)
+from connector_watch.simulator.cassette import Cassette, match_key
 from connector_watch.simulator.coverage import CoverageCall, build_coverage
+from connector_watch.simulator.interactions import Interaction, RecordedRequest, RecordedResponse
 from connector_watch.simulator.live import LiveCall
 from connector_watch.simulator.locations import display_path
 from connector_watch.simulator.sampling import sample_interaction
@@ -43,7 +38,9 @@ from connector_watch.simulator.scrub import Scrubber, body_fingerprint, scrub_qu
 from connector_watch.simulator.validator import Validator, sample_url_of, write_report
 
 if TYPE_CHECKING:
-    from connector_watch.simulator.simulator import Simulator
+    from connector_watch.simulator.corpus import CorpusStore
+    from connector_watch.simulator.live import LiveResponder
+    from connector_watch.simulator.spec import Spec
 
 MAX_RESPONSES_PER_REQUEST = 3
 
@@ -167,11 +164,26 @@ def _body_size(interaction: Interaction) -> int:
     return len(response.body_text or "") + len(response.body_b64 or "")
 
 
-def finish(sim: Simulator) -> RecordingResult:
-    assert sim.cassette_path is not None and sim._live is not None
+@dataclass
+class RecordingSession:
+    """What a record-mode simulator hands over when it closes."""
+
+    source: str
+    cassette_path: Path
+    live: LiveResponder
+    spec: Spec | None
+    corpus: CorpusStore | None
+    simulate_request: Any  # SimRequest -> the simulated response, for the validator
+    sample_size: int
+    ignore_query_params: Any
+    secrets: tuple[str, ...] = ()
+    validate: bool = True
+
+
+def finish(sim: RecordingSession) -> RecordingResult:
     cassette_file = sim.cassette_path
-    live = sim._live
-    scrubber = Scrubber(getattr(sim, "secrets", ()))
+    live = sim.live
+    scrubber = Scrubber(sim.secrets)
     for call in live.calls:
         scrubber.learn_from_request(call.request.headers, call.request.query, call.request.body)
     for failure in live.failures:
@@ -180,7 +192,7 @@ def finish(sim: Simulator) -> RecordingResult:
 
     # 2. validate the scrubbed, unsampled responses
     report = None
-    if sim.spec is not None and sim.corpus is not None and getattr(sim, "validate", True):
+    if sim.spec is not None and sim.corpus is not None and sim.validate:
         validator = Validator(
             sim.spec, sim.corpus, sim.simulate_request, cassette=display_path(cassette_file)
         )

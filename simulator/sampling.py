@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from connector_watch.simulator.cassette import Interaction
+    from connector_watch.simulator.interactions import Interaction
     from connector_watch.simulator.spec import Endpoint
 
 RECORD_HINTS = ("records", "items", "data", "results", "value", "entries", "values", "elements", "objects")

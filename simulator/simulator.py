@@ -151,7 +151,21 @@ class Simulator:
         ):
             from connector_watch.simulator import recording
 
-            self.recording = recording.finish(self)
+            assert self.cassette_path is not None
+            self.recording = recording.finish(
+                recording.RecordingSession(
+                    source=self.source,
+                    cassette_path=self.cassette_path,
+                    live=self._live,
+                    spec=self.spec,
+                    corpus=self.corpus,
+                    simulate_request=self.simulate_request,
+                    sample_size=self.sample_size,
+                    ignore_query_params=self.ignore_query_params,
+                    secrets=self.secrets,
+                    validate=self.validate,
+                )
+            )
         self._entered = False
 
     # the public simulator exposed these names

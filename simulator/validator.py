@@ -34,8 +34,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connector_watch.simulator import trace as trace_module
-from connector_watch.simulator.cassette import Interaction
 from connector_watch.simulator.corpus import CorpusStore
+from connector_watch.simulator.interactions import Interaction
 from connector_watch.simulator.locations import json_value_spans
 from connector_watch.simulator.pagination import position_params
 from connector_watch.simulator.request import SimRequest

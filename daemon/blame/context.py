@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from connector_watch.daemon.blame.causality import CausalEvidence
@@ -55,6 +57,14 @@ class Context:
         if not self.failure.source:
             return None
         return self.layout.relative(self.layout.spec_file(self.failure.source))
+
+    def cassette_file(self) -> str | None:
+        """The node's test class's cassette (recorded live traffic), workspace-relative."""
+        parts = self.failure.node_id.split("::")
+        if len(parts) < 3 or not self.failure.test_file:
+            return None
+        directory = self.failure.test_file.rsplit("/", 1)[0] if "/" in self.failure.test_file else ""
+        return f"{directory}/cassettes/{parts[1]}.json" if directory else f"cassettes/{parts[1]}.json"
 
     def frames(self) -> list[dict[str, Any]]:
         return [f for exc in self.chain for f in exc.get("frames", [])]
@@ -201,36 +211,53 @@ def caller_location(entry: dict[str, Any]) -> Location | None:
 
 
 def handler_location(ctx: Context, entry: dict[str, Any] | None) -> Location | None:
-    """Where the connector handles the response of ``entry``: the line that called the HTTP helper
-    (a function with no loop of its own that made the request) or, without a helper, the request
-    line itself (an inline paging loop)."""
+    """Where the connector handles the response of ``entry``: walking out from the request line
+    through request helpers (functions with no loop of their own that made or passed on the
+    request), the first frame that does something with the data — an inline paging loop is the
+    request line itself."""
     caller = (entry or {}).get("caller")
     if not caller or caller["file"].startswith("/"):
         return None
-    outer = caller.get("outer") or []
-    if outer and _is_request_helper(ctx.view, caller["file"], caller["line"]):
-        return Location(caller["file"], Range.lines(max(outer[0]["line"] - 1, 0)))
-    return Location(caller["file"], Range.lines(max(caller["line"] - 1, 0)))
+    frames = [(caller["line"], caller.get("function"))] + [
+        (outer["line"], outer.get("function")) for outer in caller.get("outer") or []
+    ]
+    chosen = frames[0][0]
+    for (line, _), (outer_line, _) in itertools.pairwise(frames):
+        if not _is_request_helper(ctx.view, caller["file"], line):
+            break
+        chosen = outer_line
+    return Location(caller["file"], Range.lines(max(chosen - 1, 0)))
 
 
 def _is_request_helper(view: SourceView, path: str, line: int) -> bool:
-    """Whether the function holding ``line`` is a small request helper (no loop in its body)."""
+    """Whether the function holding ``line`` is a request helper: it returns what it got rather
+    than handling the data (no ``yield``; its loops, if any, retry and ``return``)."""
     text = view.text(path)
     if text is None:
         return False
+    holder = None
+    for start, end, helper in _functions(text):
+        if start <= line <= end and (holder is None or start > holder[0]):
+            holder = (start, helper)
+    return holder is not None and holder[1]
+
+
+@lru_cache(maxsize=32)
+def _functions(text: str) -> tuple[tuple[int, int, bool], ...]:
+    """Every function of a module: its first and last line, and whether it is a request helper."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return False
-    holder = None
+        return ()
+    found = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (
-            node.end_lineno or node.lineno
-        ) and (holder is None or node.lineno > holder.lineno):
-            holder = node
-    if holder is None:
-        return False
-    return not any(isinstance(n, (ast.For, ast.While, ast.AsyncFor)) for n in ast.walk(holder))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = list(ast.walk(node))
+            generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body)
+            loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
+            retrying = all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
+            found.append((node.lineno, node.end_lineno or node.lineno, not generator and retrying))
+    return tuple(found)
 
 
 def data_site(ctx: Context) -> Location:

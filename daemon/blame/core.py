@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from connector_watch.daemon.blame import causality, exceptions, harness_checks, loading, runtime, traffic
 from connector_watch.daemon.blame.context import Context, FailureInput, data_site, first_line
+from connector_watch.daemon.blame.recordings import recording_agrees_with_spec
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.sources_view import SourceView
 from connector_watch.simulator.layout import Layout
@@ -41,11 +42,16 @@ def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagn
     merits = judge(ctx)
     if failure.causal is None:
         return merits
+    spec_triggers = [t for t in failure.causal.triggers if t.kind == "spec"]
+    agrees = bool(spec_triggers) and recording_agrees_with_spec(
+        ctx, (spec_triggers[0].first_line, spec_triggers[0].last_line)
+    )
     return causality.revise(
         merits,
         failure.causal,
         connector_location=data_site(ctx),
         static=dict(failure.static),
+        recording_agrees_with_spec=agrees,
     )
 
 

@@ -8,7 +8,8 @@
 #
 #   1. apt: chromium (the browser tests) and the headers code-server's native modules build against
 #   2. in the background, once apt is done: Node 24 and code-server 4.139.1 from the npm registry
-#      (ENVIRONMENT.md, route B) into test/e2e/tools/*/node_modules (kept between runs: the slowest step)
+#      into test/e2e/tools/*/node_modules (kept between runs: the slowest step); why this route, see
+#      "A real VS Code, headless" in editor-extension/README.md
 #   3. npm ci for the extension (skipped while node_modules matches package-lock.json)
 #   4. build (types generated from daemon/protocol.schema.json, checked fresh), unit tests,
 #      integration tests against a real `connector-watch serve`, the .vsix
@@ -54,7 +55,7 @@ await() {
 
 # ------------------------------------------------------------------------------ prerequisites
 step "prerequisites"
-command -v node >/dev/null || fail "node is not installed (Node 20 or newer; Debian: apt-get install nodejs npm)"
+command -v node >/dev/null || fail "node is not installed (Node 20 or newer: the repo's .ci/run installs it)"
 command -v npm >/dev/null || fail "npm is not installed"
 NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
 [ "$NODE_MAJOR" -ge 20 ] || fail "Node $NODE_MAJOR is too old: the extension's tooling needs Node 20 or newer"

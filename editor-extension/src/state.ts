@@ -119,6 +119,12 @@ export class DaemonState {
         if (this.run && this.run.runId === p.runId) this.run.done += 1;
         return true;
       }
+      case "test/revised": {
+        // The causal verdict: the node's diagnostics, revised after its test finished.
+        const node = this.nodes.get(n.params.nodeId);
+        if (node) node.diagnostics = n.params.diagnostics;
+        return true;
+      }
       case "$/progress":
         if (this.run && this.run.runId === n.params.runId) {
           this.run.done = n.params.done;

@@ -11,8 +11,9 @@ from typing import Any
 
 import requests
 from connector_watch.simulator import Simulator
-from connector_watch.simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.cassette import Cassette
 from connector_watch.simulator.cassette_records import WRITE_BACK_MARKER
+from connector_watch.simulator.interactions import Interaction, RecordedRequest, RecordedResponse
 from connector_watch.simulator.tools.cassette_to_corpus import reseed
 from connector_watch.tests.record.helpers import REPO, SPECS, drain, record
 

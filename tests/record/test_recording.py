@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from connector_watch.simulator.cassette import Cassette, Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.cassette import Cassette
+from connector_watch.simulator.interactions import Interaction, RecordedRequest, RecordedResponse
 from connector_watch.simulator.recording import (
     MAX_RESPONSES_PER_REQUEST,
     coverage_path,

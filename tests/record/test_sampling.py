@@ -6,7 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from connector_watch.simulator.cassette import Interaction, RecordedRequest, RecordedResponse
+from connector_watch.simulator.interactions import Interaction, RecordedRequest, RecordedResponse
 from connector_watch.simulator.sampling import neutralise, records_path, sample_interaction, strip_link_header
 from connector_watch.simulator.spec import load_spec
 

@@ -28,20 +28,24 @@ class LiveEngine:
         watch: bool = True,
         mode: str = "simulate",
         spark: bool = False,
+        causal: bool = True,
     ) -> None:
         self.root = Path(root)
         self.events: list[ev.Event] = []
+        self.stamps: list[float] = []  # time.monotonic() at which each event arrived
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.engine: Engine = self.call(self._create(node_timeout, jobs, mode, spark))
+        self.engine: Engine = self.call(self._create(node_timeout, jobs, mode, spark, causal))
         self.call(self.engine.start(watch=watch, initial_run=True))
         self.wait_idle()
 
-    async def _create(self, node_timeout: float, jobs: int, mode: str, spark: bool) -> Engine:
-        options = EngineOptions(jobs=jobs, node_timeout=node_timeout, debounce=0.05, mode=mode, spark=spark)
+    async def _create(self, node_timeout: float, jobs: int, mode: str, spark: bool, causal: bool) -> Engine:
+        options = EngineOptions(
+            jobs=jobs, node_timeout=node_timeout, debounce=0.05, mode=mode, spark=spark, causal=causal
+        )
         engine = Engine(self.root, options)
         engine.subscribe(self._record)
         return engine
@@ -49,6 +53,7 @@ class LiveEngine:
     def _record(self, event: ev.Event) -> None:
         with self._changed:
             self.events.append(event)
+            self.stamps.append(time.monotonic())
             self._changed.notify_all()
 
     # ------------------------------------------------------------------ plumbing

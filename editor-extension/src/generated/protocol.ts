@@ -26,6 +26,7 @@ export interface ProtocolTypes {
   Position?: Position;
   Range?: Range;
   Location?: Location;
+  WorkspaceLocation?: WorkspaceLocation;
   Blame?: Blame;
   Outcome?: Outcome;
   Diagnostic?: Diagnostic;
@@ -48,6 +49,9 @@ export interface ProtocolTypes {
   RunStartedParams?: RunStartedParams;
   TestStartedParams?: TestStartedParams;
   TestFinishedParams?: TestFinishedParams;
+  TestRevisedParams?: TestRevisedParams;
+  VerifiedFix?: VerifiedFix;
+  Causal?: Causal;
   RunFinishedParams?: RunFinishedParams;
   PublishDiagnosticsParams?: PublishDiagnosticsParams;
   NodesChangedParams?: NodesChangedParams;
@@ -94,6 +98,13 @@ export interface Location {
   uri: string;
   range: Range;
 }
+export interface WorkspaceLocation {
+  /**
+   * workspace-relative
+   */
+  path: string;
+  range: Range;
+}
 /**
  * An LSP Diagnostic; code is the blame category, data the evidence.
  */
@@ -127,6 +138,40 @@ export interface Diagnostic {
       expected: string;
       actual: string;
     };
+    causal?: Causal;
+    fixes?: VerifiedFix[];
+  };
+}
+/**
+ * What the counterfactual reruns found: pending (scheduled), trigger (the node passes with the trigger reverted), not-caused (it fails with every change since its last pass reverted), pre-existing (it fails at the git base too), inconclusive, no-history.
+ */
+export interface Causal {
+  status: "pending" | "trigger" | "not-caused" | "pre-existing" | "inconclusive" | "no-history";
+  base: string;
+  triggers: {
+    location: WorkspaceLocation;
+    kind: string;
+    wholeFile: boolean;
+  }[];
+  trials: number;
+  note: string;
+}
+/**
+ * An edit the daemon proved: the failing nodes pass with it applied (rerun on a private copy of the workspace). The editor applies it; the daemon never writes a user's file.
+ */
+export interface VerifiedFix {
+  title: string;
+  edits: {
+    /**
+     * workspace-relative
+     */
+    path: string;
+    range: Range;
+    newText: string;
+  }[];
+  verified: {
+    nodeIds: string[];
+    note: string;
   };
 }
 export interface Node {
@@ -258,6 +303,15 @@ export interface TestFinishedParams {
   diagnostics: Diagnostic[];
   message: string | null;
 }
+/**
+ * A node's diagnostics revised after its test finished (the causal verdict of the counterfactual reruns); they replace the node's diagnostics from test/finished.
+ */
+export interface TestRevisedParams {
+  seq: Seq;
+  runId: number;
+  nodeId: string;
+  diagnostics: Diagnostic[];
+}
 export interface RunFinishedParams {
   seq: Seq;
   runId: number;
@@ -319,6 +373,7 @@ export interface NotificationMap {
   "run/started": RunStartedParams;
   "test/started": TestStartedParams;
   "test/finished": TestFinishedParams;
+  "test/revised": TestRevisedParams;
   "run/finished": RunFinishedParams;
   "textDocument/publishDiagnostics": PublishDiagnosticsParams;
   "nodes/changed": NodesChangedParams;
@@ -329,7 +384,7 @@ export interface NotificationMap {
 }
 
 export const REQUEST_METHODS = ["initialize","run","cancel","setMode","impact","snapshot","shutdown"] as const;
-export const NOTIFICATION_METHODS = ["run/started","test/started","test/finished","run/finished","textDocument/publishDiagnostics","nodes/changed","workspace/filesChanged","$/progress","window/logMessage","$/resync"] as const;
+export const NOTIFICATION_METHODS = ["run/started","test/started","test/finished","test/revised","run/finished","textDocument/publishDiagnostics","nodes/changed","workspace/filesChanged","$/progress","window/logMessage","$/resync"] as const;
 export type RequestMethod = keyof RequestMap;
 export type NotificationMethod = keyof NotificationMap;
 export type AnyNotification = { [M in NotificationMethod]: { method: M; params: NotificationMap[M] } }[NotificationMethod];
