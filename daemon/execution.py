@@ -173,6 +173,12 @@ class RunExecutor:
         imported then, and run the files it kept from running without it."""
         hung = [path for path in job.stalled_collecting or [] if path in {a.split("::")[0] for a in silent}]
         limit = f"{self.pool.hard_timeout:.0f} s"
+        if not hung and not job.streams and not run.startup_retried and not run.cancelled:
+            # No pytest process ever reported (a machine too loaded to start them in time, or a
+            # conftest.py that hangs): try once more before calling every file an error.
+            run.startup_retried = True
+            await self._run_chunk(run, silent, env)
+            return
         if not hung:
             message = f"pytest did not get to collecting tests within {limit} (a conftest.py or plugin hung?)"
             evidence = output_tail(read_log(job.log_path))
