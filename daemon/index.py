@@ -196,6 +196,8 @@ class Index:
         for record in self.nodes.values():
             if record.file in files and record.ran:
                 groups.setdefault(record.node_id.rsplit("::", 1)[0], []).append(record)
+                if "::" in record.node_id.split("::", 1)[1]:  # in a class: the module shares state too
+                    groups.setdefault(record.file, []).append(record)
         for key in [k for k in self.class_shared if k.split("::")[0] in files]:
             del self.class_shared[key]
         for key, records in groups.items():

@@ -338,7 +338,8 @@ def _shared_world(world):
 
 def test_a_request_only_the_first_test_of_a_class_made_is_shared_by_the_class(world) -> None:
     token = _shared_world(world)
-    assert world["index"].class_shared == {f"{TEST_FILE}::TestShop": {token}}
+    # The class's tests share it, and the module's (a connector cached at module level).
+    assert world["index"].class_shared == {f"{TEST_FILE}::TestShop": {token}, TEST_FILE: {token}}
 
 
 def test_a_corpus_behind_a_shared_request_reruns_every_test_of_the_class(world) -> None:
