@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,7 +267,7 @@ def run_verdict(root: Path, fault: Fault) -> Verdict:
     return Verdict(None, None, None)
 
 
-def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
+def measure(live: LiveEngine, fault: Fault, compare_run: Callable[[Verdict], bool]) -> Outcome:
     root = live.root
     notes: list[str] = []
     if fault.setup is not None:
@@ -283,7 +284,7 @@ def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
     settle(live, fault.path, fault.after)
     first_ms, verdict_ms, fix_ms = timings(live, mark, started)
     verdict, failing = verdict_of(live, fault, static_before)
-    run = run_verdict(root, fault) if compare_run else None
+    run = run_verdict(root, fault) if compare_run(verdict) else None
     fix = offered_fix(live, fault)
     fix_works = apply_fix(live, fix) if fix is not None else None
     settle(live, fault.path, fault.before)
@@ -405,14 +406,18 @@ def run_benchmark(
         log(f"{len(faults)} faults over {', '.join(sources)}; starting the daemon")
         live = LiveEngine(root, node_timeout=15.0, jobs=2, causal=causal)
         outcomes: list[Outcome] = []
+        # Spread the `run` comparisons over the detected faults (an undetected one compares nothing).
         compare_every = max(1, len(faults) // compare_run) if compare_run else 0
         try:
             if live.failing():
                 raise SystemExit(f"the clean examples fail: {sorted(live.failing())[:5]}")
             for i, fault in enumerate(faults):
-                compare = bool(compare_every) and i % compare_every == 0 and sum(
-                    o.run_verdict is not None for o in outcomes
-                ) < compare_run
+                compared = sum(o.run_verdict is not None for o in outcomes)
+                due = bool(compare_every) and compared < compare_run and i >= compared * compare_every
+
+                def compare(verdict: Verdict, due: bool = due) -> bool:
+                    return due and verdict.via != "none"
+
                 outcome = measure(live, fault, compare)
                 outcomes.append(outcome)
                 mark = "✓" if outcome.blame_right and outcome.location_right else ("·" if not outcome.detected else "✗")

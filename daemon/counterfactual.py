@@ -192,8 +192,8 @@ async def find_trigger(
 
         if await test_hunks(hunk_units) == "fail":
             minimal = await ddmin(hunk_units, test_hunks)
-        else:  # the hunks of these files fail only together with something else: keep the files
-            minimal = [Unit(path) for path in sorted(chosen_files)]
+        else:  # the search could not narrow it down (budget, unresolved trials): every hunk of these files
+            minimal = hunk_units
     else:
         minimal = hunk_units or []
     minimal = [*minimal, *whole]

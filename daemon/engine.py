@@ -48,10 +48,13 @@ from connector_watch.daemon.run_state import (
     Run,
     merge_selection,
 )
+from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
+    Learnt,
     check_file,
     corpus_tables,
+    learn_schemas,
     not_utf8_diagnostic,
 )
 from connector_watch.daemon.static_fixes import StaticFixes
@@ -77,6 +80,9 @@ class EngineOptions:
     #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
     spark: bool = False
     spark_master: str | None = None
+    #: After the first run, learn the schemas it did not report by importing each connector in a
+    #: sandboxed child (:mod:`connector_watch.daemon.schema_probe`), for corpus lint.
+    learn_schemas: bool = True
     #: Counterfactual reruns of failing nodes (causal blame).
     causal: bool = True
     #: The git revision a node without a pass in this session is compared with (``run --base``).
@@ -135,6 +141,9 @@ class Engine:
         self._idle.set()
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
+        self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
+        self._learning: list[asyncio.Task[None]] = []
+        self._learnt_after_run = False
         self._overlay: Overlay | None = None
         self._overlay_started: asyncio.Task[Overlay] | None = None
         git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
@@ -263,6 +272,12 @@ class Engine:
             if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
                 self._overlay_started = asyncio.create_task(self._start_overlay())
         self._started = True
+        if self.options.learn_schemas and watch:
+            # Sources whose tests use another harness (the public one) never report schemas: learn
+            # theirs now; ours report them as the first run goes (what it misses is learnt after it).
+            others = [s for s in self.workspace.sources() if not reports_schemas(self.workspace, s)]
+            if others or not initial_run:
+                self.learn_schemas_later(None if not initial_run else others)
         if initial_run:
             selection = Selection()
             for test_file in self.workspace.test_files():
@@ -479,7 +494,34 @@ class Engine:
             if source
             else None
         )
-        return corpus_tables(self.index, spec, corpus_path)
+        return corpus_tables(self.index, spec, corpus_path, self.learnt)
+
+    def learn_schemas_later(self, sources: list[str] | None = None) -> None:
+        """In the background, learn the schemas no run reported (``sources``, default every source's)
+        by a sandboxed import of each connector, then check those sources' corpora against them."""
+        task = asyncio.create_task(self._learn(sources))
+        self._learning.append(task)
+        self._tasks.append(task)
+
+    async def schemas_learnt(self) -> None:
+        """Until the background learning started so far is done."""
+        for task in list(self._learning):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _learn(self, sources: list[str] | None) -> None:
+        try:
+            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index, sources)
+        except Exception as exc:  # learning is a bonus: never take the daemon down
+            self.log("warning", f"learning connectors' schemas failed: {exc!r}")
+            return
+        self.learnt = {**self.learnt, **learnt}
+        for note in notes:
+            self.log("info", note)
+        for source in sorted({source for source, _ in learnt if source}):
+            for corpus in self.workspace.corpus_files(source):
+                self.static_check(corpus)
+        self.publish_changed()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -539,6 +581,9 @@ class Engine:
         self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
         self.runs_completed += 1
+        if not run.cancelled and self.options.learn_schemas and not self._learnt_after_run:
+            self._learnt_after_run = True
+            self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
         self._schedule_index_save()
 
     # ------------------------------------------------------------------ index on disk

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connector_watch.daemon.blame import causality, exceptions, harness_checks, loading, runtime, traffic
+from connector_watch.daemon.blame import (
+    causality,
+    exceptions,
+    harness_checks,
+    loading,
+    public,
+    runtime,
+    traffic,
+)
 from connector_watch.daemon.blame.context import Context, FailureInput, data_site, first_line
 from connector_watch.daemon.blame.recordings import recording_agrees_with_spec
 from connector_watch.daemon.diagnostics import Diagnostic
@@ -24,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     runtime.timeout,
     loading.spec_error,
     loading.corpus_error,
+    public.public_fact,
     loading.config_error,
     loading.syntax_error,
     loading.missing_module,
@@ -38,6 +47,9 @@ RULES: tuple[Rule, ...] = (
 
 def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagnostic]:
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
+    parts = public.split(failure, layout, view)  # a public-harness text: one failure per [table] error
+    if parts is not None:
+        return public.dedupe(d for part in parts for d in blame(part, layout, view))
     ctx = Context(failure, layout, view)
     merits = judge(ctx)
     if failure.causal is None:
