@@ -7,8 +7,15 @@ Installing connector-watch beside a user's checkout (the public connectors repos
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+
+def _env() -> dict[str, str]:
+    """The installed distribution alone: not a ``PYTHONPATH`` another test of this process left
+    behind (the Spark session puts the workspace on it)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> None:
@@ -20,7 +27,7 @@ def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> No
     )
     found = json.loads(
         subprocess.run(
-            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True, env=_env()
         ).stdout
     )
     assert found == {
