@@ -2,7 +2,7 @@
 
 connector-watch watch  [--workspace DIR] [--json]                 live terminal (or JSON lines)
 connector-watch run    [--workspace DIR] [--changed PATH ...] [--json] [--sarif FILE] [--junit FILE]
-connector-watch check  [--workspace DIR] [--json] [PATH ...]      static checks only
+connector-watch check  [--workspace DIR] [--json] [--no-learn] [PATH ...]  static checks only
 connector-watch impact [--workspace DIR] PATH ...                 which nodes a change reruns, and why
 connector-watch serve  [--workspace DIR] [--port N]               WebSocket server + browser panel
 """
@@ -34,7 +34,13 @@ from connector_watch.daemon.report import (
     render_text,
 )
 from connector_watch.daemon.resume import read_saved
-from connector_watch.daemon.static_checks import check_file, corpus_tables, read_for_check
+from connector_watch.daemon.static_checks import (
+    Learnt,
+    check_file,
+    corpus_tables,
+    learn_schemas,
+    read_for_check,
+)
 from connector_watch.daemon.workspace import Workspace
 
 
@@ -120,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="static checks only (specs, corpora, Python syntax)")
     check.add_argument("--workspace", default=".")
     check.add_argument("--json", action="store_true")
+    check.add_argument(
+        "--no-learn",
+        action="store_true",
+        help="do not import connectors (in a sandboxed child) to learn the schemas corpus values are checked against",
+    )
     check.add_argument("paths", nargs="*", metavar="PATH")
 
     impact = commands.add_parser("impact", help="which test nodes a change to these files would rerun")
@@ -271,10 +282,21 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     except Interrupted:
         await engine.stop()  # cancels the run and kills its process groups
         raise
-    for source in workspace.sources():
+    await _until_signal(engine.schemas_learnt(), stopped_by)
+    changed = workspace_paths(workspace, args.changed) if args.changed else []
+    touched_files = {node_id.split("::")[0] for node_id in results} | set(changed)
+    touched = {workspace.classify(path).source for path in touched_files} - {None}
+    touched |= {r.source for n in results if (r := engine.index.nodes.get(n)) is not None and r.source}
+    for source in sorted(touched):
         for corpus in workspace.corpus_files(source):
             engine.static_check(corpus)
-    static = [d for diagnostics in engine.static.values() for d in diagnostics]
+    # Static findings of the sources the run touched (and of the files it ran or was given).
+    static = [
+        d
+        for path, diagnostics in engine.static.items()
+        if path in touched_files or workspace.classify(path).source in touched
+        for d in diagnostics
+    ]
     engine.save_index()
     await engine.stop()
     return RunReport(
@@ -323,39 +345,61 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 2
     else:
         paths = [p for p in workspace.watched_files() if p.endswith((".py", ".yaml", ".yml", ".json"))]
-    diagnostics = static_diagnostics(workspace, index, paths)
-    notes = _unlinted_sources_note(workspace, index, paths)
+    corpus_sources = sorted(
+        {kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source}
+    )
+    learnt, notes = ({}, []) if args.no_learn else learn_schemas(workspace, index, corpus_sources)
+    diagnostics = static_diagnostics(workspace, index, paths, learnt)
+    notes += _unlinted_sources_note(workspace, index, paths, learnt, explained=notes, learning=not args.no_learn)
     if args.json:
         sys.stdout.write(diagnostics_document(diagnostics, notes) + "\n")
     else:
         for d in diagnostics:
             sys.stdout.write(f"{d.location}: {d.severity}: [{d.blame}] {d.message}\n")
         errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = sum(d.severity == "warning" for d in diagnostics)
+        informational = len(diagnostics) - errors - warnings
         sys.stdout.write(
-            f"{len(paths)} file(s) checked: {errors} error(s), {len(diagnostics) - errors} warning(s)\n"
+            f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)"
+            + (f", {informational} note(s)" if informational else "")
+            + "\n"
         )
         for note in notes:
             sys.stderr.write(f"note: {note}\n")
     return 1 if any(d.severity == "error" for d in diagnostics) else 0
 
 
-def _unlinted_sources_note(workspace: Workspace, index: Index, paths: list[str]) -> list[str]:
-    """Sources whose corpora were checked without the connector's schemas (learnt when tests run)."""
-    with_schemas = {source for (source, _), info in index.tables.items() if info.schema}
+def _unlinted_sources_note(
+    workspace: Workspace,
+    index: Index,
+    paths: list[str],
+    learnt: Learnt,
+    *,
+    explained: list[str] = (),  # type: ignore[assignment]
+    learning: bool = True,
+) -> list[str]:
+    """Sources whose corpora were checked without the connector's schemas."""
+    with_schemas = {source for (source, _), info in {**learnt, **index.tables}.items() if info.schema}
     checked = {
         kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source
     }
-    unknown = sorted(checked - with_schemas)
+    unknown = [s for s in sorted(checked - with_schemas) if not any(n.startswith(f"{s}: ") for n in explained)]
     if not unknown:
         return []
+    why = (
+        "no test class of theirs gave a connector to ask"
+        if learning
+        else "--no-learn skips importing connectors; a run also reports them"
+    )
     return [
-        f"corpus records of {', '.join(unknown)} were checked for JSON syntax and consistency only: their "
-        "connectors' schemas are learnt when the tests run (run `connector-watch run` once, or keep "
-        "`connector-watch watch` running), then `check` also checks every value against its field's type"
+        f"corpus records of {', '.join(unknown)} were checked for JSON syntax and consistency only, not "
+        f"against their connectors' schemas: {why}"
     ]
 
 
-def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> list[Diagnostic]:
+def static_diagnostics(
+    workspace: Workspace, index: Index, paths: list[str], learnt: Learnt | None = None
+) -> list[Diagnostic]:
     from connector_watch.simulator.spec import check_spec
 
     specs: dict[str, Any] = {}
@@ -365,7 +409,7 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
         if source not in specs:
             spec_file = workspace.layout.spec_file(source) if source else None
             specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
-        return corpus_tables(index, specs[source], corpus)
+        return corpus_tables(index, specs[source], corpus, learnt)
 
     found: dict[tuple[Any, ...], Diagnostic] = {}
     for path in paths:
@@ -391,6 +435,7 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
 
 def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
     """What changes to these workspace-relative paths rerun."""
+    from connector_watch.daemon.dependencies import Dependencies
     from connector_watch.simulator.spec import check_spec
 
     changes, spec_changes = [], {}
@@ -403,7 +448,18 @@ def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )
-    return select_in(workspace, changes, index, spec_changes=spec_changes)
+    # The index holds requests already matched to endpoints: only imports and parsing are asked here.
+    dependencies = Dependencies(workspace, lambda: index, lambda _path: None)
+    return select_in(
+        workspace,
+        changes,
+        index,
+        spec_changes=spec_changes,
+        importers=dependencies.importers,
+        unloadable=dependencies.unloadable(
+            changes, lambda p: p in spec_changes and spec_changes[p].after is not None
+        ),
+    )
 
 
 def cmd_impact(args: argparse.Namespace) -> int:

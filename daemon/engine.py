@@ -32,6 +32,7 @@ from connector_watch.daemon.baselines import Baselines, GitBase
 from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
+from connector_watch.daemon.dependencies import Dependencies
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
@@ -48,10 +49,13 @@ from connector_watch.daemon.run_state import (
     carried_over,
     merge_selection,
 )
+from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
+    Learnt,
     check_file,
     corpus_tables,
+    learn_schemas,
     read_for_check,
 )
 from connector_watch.daemon.static_fixes import StaticFixes
@@ -80,6 +84,9 @@ class EngineOptions:
     #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
     spark: bool = False
     spark_master: str | None = None
+    #: After the first run, learn the schemas it did not report by importing each connector in a
+    #: sandboxed child (:mod:`connector_watch.daemon.schema_probe`), for corpus lint.
+    learn_schemas: bool = True
     #: Counterfactual reruns of failing nodes (causal blame).
     causal: bool = True
     #: The git revision a node without a pass in this session is compared with (``run --base``).
@@ -124,6 +131,8 @@ class Engine:
         self.results = Results()
         self.history = FileHistory(self._read)
         self.specs: dict[str, Spec | None] = {}
+        #: The static import graph and request matching (impact's inputs beside the index).
+        self.dependencies = Dependencies(self.workspace, lambda: self.index, self.specs.get)
         self.spark_stage: Any = None
         self.current: Run | None = None
         self.runs_completed = 0
@@ -150,6 +159,9 @@ class Engine:
         self._settled_digests: dict[str, str] = {}
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
+        self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
+        self._learning: list[asyncio.Task[None]] = []
+        self._learnt_after_run = False
         self._overlay: Overlay | None = None
         self._overlay_started: asyncio.Task[Overlay] | None = None
         git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
@@ -191,6 +203,7 @@ class Engine:
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
+        self.executor.annotate = self.dependencies.annotate
 
     # ------------------------------------------------------------------ compatibility views of the state
     @property
@@ -262,6 +275,9 @@ class Engine:
                 self.static_check(connector)
         self.publish_changed()
         self._tasks.append(asyncio.create_task(self._runner()))
+        # Parse the workspace's imports off the loop: a first shared-code save (or a later
+        # ``impact``, which reuses them from the saved index) then needs no parsing.
+        self._warming = asyncio.get_running_loop().run_in_executor(None, self.dependencies.warm)
         if watch:
             self._debouncer = Debouncer(quiet=self.options.debounce)
             self._watch = WatchService(
@@ -277,6 +293,12 @@ class Engine:
             if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
                 self._overlay_started = asyncio.create_task(self._start_overlay())
         self._started = True
+        if self.options.learn_schemas and watch:
+            # Sources whose tests use another harness (the public one) never report schemas: learn
+            # theirs now; ours report them as the first run goes (what it misses is learnt after it).
+            others = [s for s in self.workspace.sources() if not reports_schemas(self.workspace, s)]
+            if others or not initial_run:
+                self.learn_schemas_later(None if not initial_run else others)
         if initial_run:
             selection = Selection()
             for test_file in self.workspace.test_files():
@@ -502,6 +524,7 @@ class Engine:
 
     def impact(self, changes: list[Change], spec_changes: dict[str, SpecChange]) -> Selection:
         """What these changes rerun, given the warm workers and the mode."""
+        self.dependencies.changed(c.path for c in changes)
         return select_in(
             self.workspace,
             changes,
@@ -509,6 +532,8 @@ class Engine:
             spec_changes=spec_changes,
             preloaded=self.pool.preloaded,
             mode=self.mode,
+            importers=self.dependencies.importers,
+            unloadable=self.dependencies.unloadable(changes, lambda p: self.specs.get(p) is not None),
         )
 
     def _read(self, path: str) -> bytes | None:
@@ -549,7 +574,34 @@ class Engine:
             if source
             else None
         )
-        return corpus_tables(self.index, spec, corpus_path)
+        return corpus_tables(self.index, spec, corpus_path, self.learnt)
+
+    def learn_schemas_later(self, sources: list[str] | None = None) -> None:
+        """In the background, learn the schemas no run reported (``sources``, default every source's)
+        by a sandboxed import of each connector, then check those sources' corpora against them."""
+        task = asyncio.create_task(self._learn(sources))
+        self._learning.append(task)
+        self._tasks.append(task)
+
+    async def schemas_learnt(self) -> None:
+        """Until the background learning started so far is done."""
+        for task in list(self._learning):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _learn(self, sources: list[str] | None) -> None:
+        try:
+            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index, sources)
+        except Exception as exc:  # learning is a bonus: never take the daemon down
+            self.log("warning", f"learning connectors' schemas failed: {exc!r}")
+            return
+        self.learnt = {**self.learnt, **learnt}
+        for note in notes:
+            self.log("info", note)
+        for source in sorted({source for source, _ in learnt if source}):
+            for corpus in self.workspace.corpus_files(source):
+                self.static_check(corpus)
+        self.publish_changed()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -608,6 +660,9 @@ class Engine:
         self.current = None
         self._last_run_end = time.time_ns()  # wall clock, as file modification times are
         self.runs_completed += 1
+        if not run.cancelled and self.options.learn_schemas and not self._learnt_after_run:
+            self._learnt_after_run = True
+            self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
         self._schedule_index_save()
 
     # ------------------------------------------------------------------ index on disk
@@ -615,6 +670,7 @@ class Engine:
         """The index as saved for one-shot commands, with each spec's future-time directives."""
         from connector_watch.daemon.index import dump
 
+        self.dependencies.keep()
         self.index.spec_future = {
             path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
             for path, spec in self.specs.items()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from connector_watch.daemon.workspace import Workspace
 from watchdog.events import EVENT_TYPE_EVENTS_LOST, FileSystemEvent, FileSystemEventHandler
@@ -85,10 +84,9 @@ class Watcher:
         self.workspace = workspace
         self.observer = Observer()
         handler = _Handler(workspace, emit, on_error, on_lost)
-        self.roots = watched_roots(workspace)
-        for path in self.roots:
-            self.observer.schedule(handler, str(path), recursive=True)
-        self.observer.schedule(handler, str(workspace.root), recursive=False)
+        self.roots = workspace.watch_roots()
+        for path, recursive in self.roots:
+            self.observer.schedule(handler, str(path), recursive=recursive)
 
     def start(self) -> None:
         self.observer.start()
@@ -110,7 +108,7 @@ class Watcher:
         dead = sorted(e.watch.path for e in self.observer.emitters if not e.is_alive())
         if dead:
             return f"watching {', '.join(self.workspace.relative(p) or '.' for p in dead)} stopped"
-        appeared = [p for p in watched_roots(self.workspace) if p not in self.roots]
+        appeared = [p for p, recursive in self.workspace.watch_roots() if (p, recursive) not in self.roots]
         if appeared:
             return f"{', '.join(self.workspace.relative(p) for p in appeared)} appeared"
         return None
@@ -206,20 +204,6 @@ class WatchService:
         self.log(level, f"{message}; rescanning the workspace")
         if self._rescan_due is None and self._loop is not None:
             self._rescan_due = self._loop.call_later(0.2, self.rescan)
-
-
-def watched_roots(workspace: Workspace) -> list[Path]:
-    """The outermost existing folders to watch recursively (so no event is reported twice)."""
-    layout = workspace.layout
-    recursive = {layout.sources_dir(), layout.specs_dir(), layout.tests_dir()}
-    for extra in ("simulator", "daemon", "tests/harness"):
-        recursive.add(workspace.root / extra)
-    roots = sorted(p for p in recursive if p.is_dir())
-    outermost: list[Path] = []
-    for path in roots:
-        if not any(path.is_relative_to(other) for other in outermost):
-            outermost.append(path)
-    return outermost
 
 
 class Debouncer:

@@ -312,7 +312,52 @@ def corpus_files_read(ctx: Context) -> list[str]:
         path = entry.get("corpusFile")
         if path and path not in files and entry.get("outcome") == "served":
             files.append(path)
+    if not files and not ctx.failure.trace:  # no trace (the public harness): the table's corpus by name
+        files = table_corpus_files(ctx)
     return files
+
+
+def normal_name(name: str) -> str:
+    """A table or corpus name for matching: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def table_corpus_files(ctx: Context, table: str | None = None) -> list[str]:
+    """The corpus files named after the table (``corpus/<table>.json``; case, ``_-`` and a plural
+    ``s`` aside): what the table reads when no trace says so."""
+    table = table or ctx.failure.table
+    source = ctx.failure.source
+    if not table or not source:
+        return []
+    corpus_dir = ctx.layout.relative(ctx.layout.corpus_dir(source))
+    exact = f"{corpus_dir}/{table}.json"
+    if ctx.view.text(exact) is not None:
+        return [exact]
+    wanted = {normal_name(table), normal_name(table) + "s", normal_name(table).removesuffix("s")}
+    spec = table_spec(ctx)
+    names = {e.corpus for e in spec.endpoints if e.corpus} if spec else set()
+    directory = ctx.layout.corpus_dir(source)
+    if directory.is_dir():
+        names |= {p.stem for p in directory.glob("*.json")}
+    for name in sorted(names):
+        if normal_name(name) in wanted and ctx.view.text(f"{corpus_dir}/{name}.json") is not None:
+            return [f"{corpus_dir}/{name}.json"]
+    return []
+
+
+def table_spec(ctx: Context) -> Any:
+    """The source's spec as the view has it (through the one spec loader), or None."""
+    from connector_watch.simulator.spec import check_spec
+
+    spec_file = ctx.spec_file()
+    text = ctx.view.text(spec_file) if spec_file else None
+    if text is None or not ctx.failure.source:
+        return None
+    corpus_dir = ctx.layout.corpus_dir(ctx.failure.source)
+    spec, _ = check_spec(
+        ctx.layout.root / spec_file, corpus_dir, text=text, display=spec_file, check_files=False
+    )
+    return spec
 
 
 def find_corpus_record(ctx: Context, record: Any) -> tuple[str, int] | None:
@@ -369,4 +414,3 @@ def corpus_path(ctx: Context, lost: dict[str, Any]) -> str:
     if ctx.failure.source:
         return ctx.layout.relative(ctx.layout.corpus_dir(ctx.failure.source) / f"{name}.json")
     return f"{name}.json"
-

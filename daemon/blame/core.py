@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from connector_watch.daemon.blame import causality, exceptions, harness_checks, loading, runtime, traffic
+from connector_watch.daemon.blame import (
+    causality,
+    exceptions,
+    harness_checks,
+    loading,
+    public,
+    runtime,
+    traffic,
+)
 from connector_watch.daemon.blame.context import Context, FailureInput, data_site, first_line
 from connector_watch.daemon.blame.recordings import recording_agrees_with_spec
 from connector_watch.daemon.diagnostics import Diagnostic
@@ -25,6 +33,7 @@ RULES: tuple[Rule, ...] = (
     runtime.timeout,
     loading.spec_error,
     loading.corpus_error,
+    public.public_fact,
     loading.config_error,
     loading.syntax_error,
     loading.missing_module,
@@ -39,6 +48,9 @@ RULES: tuple[Rule, ...] = (
 
 def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagnostic]:
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
+    parts = public.split(failure, layout, view)  # a public-harness text: one failure per [table] error
+    if parts is not None:
+        return public.dedupe(d for part in parts for d in blame(part, layout, view))
     if failure.causal is not None and failure.causal.status == "trigger" and failure.causal.triggers:
         # The reruns proved which of the changes since the baseline make it fail: judge the merits
         # with those, not with every file that happens to differ from the baseline (the daemon's
