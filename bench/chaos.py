@@ -34,9 +34,8 @@ OWN_DAEMON = ("daemon_sigkill_initial_run", "daemon_sigkill_no_initial_run")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from connector_watch.tests.chaos.driver import LiveDaemon, chaos_workspace
-    from connector_watch.tests.chaos.quick import DAEMON_ARGS
-    from connector_watch.tests.chaos.trials import LONG, QUICK, TRIALS, run_trial
+    from connector_watch.tests.chaos.driver import chaos_workspace
+    from connector_watch.tests.chaos.trials import LONG, QUICK, TRIALS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = [name for name in TRIALS if not name.startswith("storm_")]  # "storms" covers each way
@@ -51,48 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown trials {unknown}; known: {sorted(TRIALS)}")
 
     load_before = os.getloadavg()
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="chaos-bench-") as scratch:
         template = chaos_workspace(Path(scratch) / "template")
-        shared: LiveDaemon | None = None
-        for number, name in enumerate(names):
-            own = name in OWN_DAEMON
-            if own or shared is None:
-                root = Path(scratch) / f"workspace{number}"
-                shutil.copytree(template, root, symlinks=True)
-                daemon = LiveDaemon(root, *DAEMON_ARGS).start()
-                if not own:
-                    shared = daemon
-            else:
-                daemon = shared
-            started = time.monotonic()
-            error = None
-            checkpoints = []
-            try:
-                checkpoints = asyncio.run(run_trial(daemon, name, size, DAEMON_ARGS))
-            except Exception as exc:  # a failed check inside a trial: recorded, the others go on
-                error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
-            seconds = time.monotonic() - started
-            divergences = sum(len(c.divergences) for c in checkpoints)
-            outcome = "error" if error else ("diverged" if divergences else "held")
-            rows.append(
-                {
-                    "trial": name,
-                    "outcome": outcome,
-                    "checkpoints": [c.__dict__ for c in checkpoints],
-                    "divergences": divergences,
-                    "error": error,
-                    "seconds": round(seconds, 1),
-                    "daemonAlive": daemon.alive(),
-                    "tracebacks": len(daemon.tracebacks()),
-                }
-            )
-            print(f"{name:32} {outcome:9} {len(checkpoints):3} checkpoints {divergences:3} divergences "
-                  f"{seconds:6.1f} s", file=sys.stderr, flush=True)
-            if own:
+        started: list[Any] = []  # stopped at the end, whatever happens (an interrupt too)
+        try:
+            rows = run_trials(names, size, template, Path(scratch), started)
+        finally:
+            for daemon in started:
                 daemon.stop()
-        if shared is not None:
-            shared.stop()
 
     document = {
         "benchmark": "chaos",
@@ -106,6 +71,56 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(table(rows))
     return 0 if all(r["outcome"] == "held" for r in rows) else 1
+
+
+def run_trials(names: list[str], size: Any, template: Path, scratch: Path, started: list[Any]) -> list[dict[str, Any]]:
+    """Each trial on a daemon (shared, or its own for the ones that kill it); one row per trial.
+    Every daemon started is appended to ``started`` (the caller stops them)."""
+    from connector_watch.tests.chaos.driver import LiveDaemon
+    from connector_watch.tests.chaos.quick import DAEMON_ARGS
+    from connector_watch.tests.chaos.trials import run_trial
+
+    rows: list[dict[str, Any]] = []
+    shared: LiveDaemon | None = None
+    for number, name in enumerate(names):
+        own = name in OWN_DAEMON
+        if own or shared is None:
+            root = scratch / f"workspace{number}"
+            shutil.copytree(template, root, symlinks=True)
+            daemon = LiveDaemon(root, *DAEMON_ARGS)
+            started.append(daemon)
+            daemon.start()
+            if not own:
+                shared = daemon
+        else:
+            daemon = shared
+        began = time.monotonic()
+        error = None
+        checkpoints = []
+        try:
+            checkpoints = asyncio.run(run_trial(daemon, name, size, DAEMON_ARGS))
+        except Exception as exc:  # a failed check inside a trial: recorded, the others go on
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+        seconds = time.monotonic() - began
+        divergences = sum(len(c.divergences) for c in checkpoints)
+        outcome = "error" if error else ("diverged" if divergences else "held")
+        rows.append(
+            {
+                "trial": name,
+                "outcome": outcome,
+                "checkpoints": [c.__dict__ for c in checkpoints],
+                "divergences": divergences,
+                "error": error,
+                "seconds": round(seconds, 1),
+                "daemonAlive": daemon.alive(),
+                "tracebacks": len(daemon.tracebacks()),
+            }
+        )
+        print(f"{name:32} {outcome:9} {len(checkpoints):3} checkpoints {divergences:3} divergences "
+              f"{seconds:6.1f} s", file=sys.stderr, flush=True)
+        if own:
+            daemon.stop()
+    return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
