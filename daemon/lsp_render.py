@@ -38,7 +38,7 @@ def publish_params(uri: str, diagnostics: Iterable[Diagnostic], uri_for: UriFor)
 def fix_title(fix: VerifiedFix) -> str:
     """ "Verified: use records_key 'tickets' (2 tests pass)": that it was proven, and what ran."""
     count = len(fix.nodes)
-    ran = f"{count} test{'s' if count != 1 else ''} pass" if count else "verified on the overlay"
+    ran = (f"{count} tests pass" if count != 1 else "1 test passes") if count else "verified on the overlay"
     title = fix.title
     if title.lower().startswith("verified"):
         return f"{title} ({ran})"
