@@ -38,8 +38,10 @@ from connector_watch.daemon.engine import Engine
 from connector_watch.daemon.options import engine_options
 from lsprotocol import types
 from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 NAME = "connector-watch"
@@ -52,6 +54,30 @@ LOG_TYPES = {"error": 1, "warning": 2, "info": 3, "debug": 4}
 
 logger = logging.getLogger(__name__)
 _converter = get_converter()
+
+
+_ANSWERED = object()  # a request already answered with an error while it was being read
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol, answering a request whose params it cannot read with ``-32602`` (pygls
+    logs it and never answers, leaving the client waiting)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            request_id = data.get("id")
+            if "method" not in data or not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
+                raise
+            cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+            error = type(exc)(f"{exc.message} for {data['method']}{cause}")
+            self._send_response(request_id, error=error.to_response_error())
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
 
 
 class _Server(LanguageServer):
@@ -68,7 +94,7 @@ class _Server(LanguageServer):
 class LspFront:
     def __init__(self, args: Any) -> None:
         self.args = args
-        self.server = _Server(NAME, VERSION)
+        self.server = _Server(NAME, VERSION, protocol_cls=_Protocol)
         self.server.front = self
         self.engine: Engine | None = None
         #: Unsaved buffers' static findings: buffer path → file → findings (they stand in for the

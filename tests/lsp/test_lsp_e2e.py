@@ -253,12 +253,11 @@ async def test_rerun_failed_reruns_exactly_the_failing_nodes(client: LanguageCli
 async def test_bad_input_gets_errors_and_the_server_keeps_serving(
     client: LanguageClient, workspace: Path
 ) -> None:
-    with pytest.raises(JsonRpcException):
-        await client.protocol.send_request_async("textDocument/hover", {"textDocument": 42})
+    """(Malformed params, on the wire: test_lsp_wire.py.)"""
     with pytest.raises(JsonRpcException):
         await client.workspace_execute_command_async(t.ExecuteCommandParams("connector-watch.formatDisk"))
     with pytest.raises(JsonRpcException):
-        await client.protocol.send_request_async("connector-watch/unknown", {})
+        await client.protocol.send_request_async("connector-watch/unknown", None)
     # Not JSON at all, straight onto the server's stdin.
     assert client._server is not None and client._server.stdin is not None
     client._server.stdin.write(b"Content-Length: 9\r\n\r\n{not json")
