@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ class Outcome:
     first_ms: float | None = None
     verdict_ms: float | None = None
     run_verdict: Verdict | None = None
+    fix_title: str | None = None  # the verified fix offered on the verdict, if any
+    fix_ms: float | None = None  # save → the fix offered
+    fix_works: bool | None = None  # applied as an editor would, every test passes
     recovered: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -110,6 +114,9 @@ class Outcome:
                 "line": None if self.run_verdict.line is None else self.run_verdict.line + 1,
                 "same": self.run_verdict.key() == self.verdict.key(),
             },
+            "fix": None
+            if self.fix_title is None
+            else {"title": self.fix_title, "ms": self.fix_ms, "works": self.fix_works},
             "recovered": self.recovered,
             "notes": self.notes,
         }
@@ -142,6 +149,9 @@ def save_like_an_editor(root: Path, relative: str, text: str) -> None:
 
 
 def settle(live: LiveEngine, relative: str, text: str, timeout: float = 180.0) -> list[ev.Event]:
+    """Save ``text`` and wait until the daemon has done everything it does about it."""
+    if (live.root / relative).read_text(encoding="utf-8") == text:
+        return []  # nothing changes: the daemon does nothing either
     mark = live.mark()
     save_like_an_editor(live.root, relative, text)
     live.wait_for(lambda e: isinstance(e, ev.FilesChanged) and relative in e.paths, mark, timeout)
@@ -182,19 +192,49 @@ def verdict_of(live: LiveEngine, fault: Fault, static_before: set[tuple[Any, ...
     return Verdict(None, None, None), len(failing)
 
 
-def timings(live: LiveEngine, mark: int, started: float) -> tuple[float | None, float | None]:
-    """Save → the first failing result, and save → its node's causal verdict (``test/revised``)."""
+def timings(live: LiveEngine, mark: int, started: float) -> tuple[float | None, float | None, float | None]:
+    """Save → the first failing result, → its node's causal verdict (``test/revised``), → a fix offered."""
     with live._lock:
         events = list(zip(live.events[mark:], live.stamps[mark:], strict=True))
-    first_node, first_ms, verdict_ms = None, None, None
+    first_node, first_ms, verdict_ms, fix_ms = None, None, None, None
     for event, stamp in events:
         if first_node is None and isinstance(event, ev.TestFinished) and event.outcome in (
             "failed", "error", "timeout", "crashed"
         ):
             first_node, first_ms = event.node_id, (stamp - started) * 1000
-        elif first_node is not None and isinstance(event, ev.TestRevised) and event.node_id == first_node:
-            verdict_ms = (stamp - started) * 1000
-    return first_ms, verdict_ms
+        elif isinstance(event, ev.TestRevised):
+            if event.node_id == first_node and verdict_ms is None:
+                verdict_ms = (stamp - started) * 1000
+            if fix_ms is None and any(d.fixes for d in event.diagnostics):
+                fix_ms = (stamp - started) * 1000
+        elif isinstance(event, ev.DiagnosticsPublished) and fix_ms is None and any(d.fixes for d in event.diagnostics):
+            fix_ms = (stamp - started) * 1000
+    return first_ms, verdict_ms, fix_ms
+
+
+def offered_fix(live: LiveEngine, fault: Fault) -> Any:
+    """The first verified fix on a failing node's primary diagnostic, or (no test failing) on a
+    static finding in the edited file."""
+    failing = sorted(live.failing())
+    for node in failing:
+        diagnostics = live.node_diagnostics(node)
+        if diagnostics and diagnostics[0].fixes:
+            return diagnostics[0].fixes[0]
+    if not failing:
+        for d in live.file_diagnostics().get(fault.path, []):
+            if d.fixes:
+                return d.fixes[0]
+    return None
+
+
+def apply_fix(live: LiveEngine, fix: Any) -> bool:
+    """Apply the fix's edits as an editor would; True when every test then passes."""
+    from connector_watch.daemon.fixes import apply_edits
+
+    for path in sorted({e.path for e in fix.edits}):
+        text = (live.root / path).read_text(encoding="utf-8")
+        settle(live, path, apply_edits(text, [e for e in fix.edits if e.path == path]))
+    return not live.failing()
 
 
 def run_verdict(root: Path, fault: Fault) -> Verdict:
@@ -227,7 +267,7 @@ def run_verdict(root: Path, fault: Fault) -> Verdict:
     return Verdict(None, None, None)
 
 
-def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
+def measure(live: LiveEngine, fault: Fault, compare_run: Callable[[Verdict], bool]) -> Outcome:
     root = live.root
     notes: list[str] = []
     if fault.setup is not None:
@@ -242,9 +282,11 @@ def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
     mark = live.mark()
     started = time.monotonic()
     settle(live, fault.path, fault.after)
-    first_ms, verdict_ms = timings(live, mark, started)
+    first_ms, verdict_ms, fix_ms = timings(live, mark, started)
     verdict, failing = verdict_of(live, fault, static_before)
-    run = run_verdict(root, fault) if compare_run else None
+    run = run_verdict(root, fault) if compare_run(verdict) else None
+    fix = offered_fix(live, fault)
+    fix_works = apply_fix(live, fix) if fix is not None else None
     settle(live, fault.path, fault.before)
     if fault.setup is not None:
         path, before, _ = fault.setup
@@ -253,7 +295,19 @@ def measure(live: LiveEngine, fault: Fault, compare_run: bool) -> Outcome:
     recovered = not live.failing()
     if not recovered:
         notes.append(f"still failing after the fault was undone: {sorted(live.failing())[:3]}")
-    return Outcome(fault, verdict, failing, first_ms, verdict_ms, run, recovered, notes)
+    return Outcome(
+        fault,
+        verdict,
+        failing,
+        first_ms,
+        verdict_ms,
+        run,
+        fix.title if fix is not None else None,
+        fix_ms,
+        fix_works,
+        recovered,
+        notes,
+    )
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -266,6 +320,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         compared = [o for o in detected if o.run_verdict is not None]
         verdicts = [o.verdict_ms for o in detected if o.verdict_ms is not None]
         firsts = [o.first_ms for o in detected if o.first_ms is not None]
+        fixes = [o.fix_ms - (o.first_ms or 0.0) for o in detected if o.fix_ms is not None]
         return {
             "faults": len(items),
             "detected": len(detected),
@@ -275,6 +330,10 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
             "locationAccuracy": round(sum(o.location_right for o in detected) / len(detected), 3) if detected else None,
             "firstResultP50Ms": round(statistics.median(firsts), 1) if firsts else None,
             "verdictP50Ms": round(statistics.median(verdicts), 1) if verdicts else None,
+            "fixOffered": sum(o.fix_title is not None for o in detected),
+            "fixWorks": sum(bool(o.fix_works) for o in detected),
+            "falseFixes": sum(o.fix_works is False for o in detected),
+            "fixP50Ms": round(statistics.median(fixes), 1) if fixes else None,
             "runCompared": len(compared),
             "runSame": sum(o.run_verdict.key() == o.verdict.key() for o in compared if o.run_verdict),
         }
@@ -283,12 +342,17 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def table(summary: dict[str, Any]) -> str:
-    rows = ["| kind | faults | detected | blame right | located (±3 lines) | verdict p50 |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| kind | faults | detected | blame right | located (±3 lines) | verdict p50 | verified fix offered | fix works |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for kind, f in [*summary["byKind"].items(), ("**all**", summary["total"])]:
         blame = f"{f['blameRight']}/{f['detected']} ({f['blameAccuracy']:.0%})" if f["detected"] else "—"
         where = f"{f['locationRight']}/{f['detected']} ({f['locationAccuracy']:.0%})" if f["detected"] else "—"
         p50 = f"{f['verdictP50Ms']:.0f} ms" if f["verdictP50Ms"] else "—"
-        rows.append(f"| {kind} | {f['faults']} | {f['detected']} | {blame} | {where} | {p50} |")
+        offered = f"{f['fixOffered']}/{f['detected']}" if f["detected"] else "—"
+        works = f"{f['fixWorks']}/{f['fixOffered']}" if f["fixOffered"] else "—"
+        rows.append(f"| {kind} | {f['faults']} | {f['detected']} | {blame} | {where} | {p50} | {offered} | {works} |")
     return "\n".join(rows)
 
 
@@ -342,14 +406,18 @@ def run_benchmark(
         log(f"{len(faults)} faults over {', '.join(sources)}; starting the daemon")
         live = LiveEngine(root, node_timeout=15.0, jobs=2, causal=causal)
         outcomes: list[Outcome] = []
+        # Spread the `run` comparisons over the detected faults (an undetected one compares nothing).
         compare_every = max(1, len(faults) // compare_run) if compare_run else 0
         try:
             if live.failing():
                 raise SystemExit(f"the clean examples fail: {sorted(live.failing())[:5]}")
             for i, fault in enumerate(faults):
-                compare = bool(compare_every) and i % compare_every == 0 and sum(
-                    o.run_verdict is not None for o in outcomes
-                ) < compare_run
+                compared = sum(o.run_verdict is not None for o in outcomes)
+                due = bool(compare_every) and compared < compare_run and i >= compared * compare_every
+
+                def compare(verdict: Verdict, due: bool = due) -> bool:
+                    return due and verdict.via != "none"
+
                 outcome = measure(live, fault, compare)
                 outcomes.append(outcome)
                 mark = "✓" if outcome.blame_right and outcome.location_right else ("·" if not outcome.detected else "✗")

@@ -23,11 +23,18 @@ from connector_watch.daemon.counterfactual import (
     find_trigger,
     trial_outcome,
 )
+from connector_watch.daemon.diagnostics import VerifiedFix
+from connector_watch.daemon.fix_check import verify
+from connector_watch.daemon.fixes import CandidateFix
 from connector_watch.daemon.overlay import Overlay
 from connector_watch.daemon.workspace import Workspace
 
 #: The engine's callback: these nodes' causal evidence is known.
 Verdict = Callable[[dict[str, CausalEvidence]], None]
+#: The engine's candidate fixes for some failing nodes: each candidate with the nodes it should turn green.
+FixCandidates = Callable[[list[str]], list[tuple[CandidateFix, list[str]]]]
+#: The engine's callback: a candidate was verified.
+FixVerified = Callable[[VerifiedFix], None]
 
 
 @dataclass
@@ -46,6 +53,8 @@ class CausalScheduler:
         on_verdict: Verdict,
         log: Callable[[str, str], None],
         env: Callable[[], dict[str, str]] = dict,
+        fix_candidates: FixCandidates | None = None,
+        on_fix: FixVerified | None = None,
     ) -> None:
         self.workspace = workspace
         self.baselines = baselines
@@ -53,7 +62,13 @@ class CausalScheduler:
         self._on_verdict = on_verdict
         self._log = log
         self._env = env
+        self._fix_candidates = fix_candidates
+        self._on_fix = on_fix
         self._queue: dict[str, Pending] = {}
+        #: Failing nodes with no counterfactual to run whose fixes are still to be tried.
+        self._fix_queue: set[str] = set()
+        #: Other overlay work (verifying a static finding's fix), run after the investigations.
+        self._jobs: list[Callable[[Overlay], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._working: dict[str, Pending] = {}
         self.trials_run = 0
@@ -77,8 +92,21 @@ class CausalScheduler:
 
     def start(self) -> None:
         """Begin (or continue) investigating what is queued."""
-        if self._queue and (self._task is None or self._task.done()):
+        if (self._queue or self._fix_queue or self._jobs) and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._work())
+
+    def trial_env(self) -> dict[str, str]:
+        """The environment trials run with (the daemon's mode)."""
+        return self._env()
+
+    def schedule_job(self, job: Callable[[Overlay], Awaitable[None]]) -> None:
+        """Run ``job`` with the overlay once the investigations queued before it are done."""
+        self._jobs.append(job)
+
+    def schedule_fixes(self, node_id: str) -> None:
+        """Try fixes for a node that gets no counterfactual reruns (no history, not caused)."""
+        if self._fix_candidates is not None:
+            self._fix_queue.add(node_id)
 
     def start_soon(self) -> None:
         """Start once the current batch of worker events is handled (failures that arrive together
@@ -88,6 +116,7 @@ class CausalScheduler:
     def forget(self, node_id: str) -> None:
         """The node is about to run again (or is gone): its verdict would be stale."""
         self._queue.pop(node_id, None)
+        self._fix_queue.discard(node_id)
 
     async def cancel(self) -> None:
         """A newer save: stop the trial in progress; its nodes wait in the queue for the next start."""
@@ -102,7 +131,9 @@ class CausalScheduler:
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue) or (self._task is not None and not self._task.done())
+        return bool(self._queue or self._fix_queue or self._jobs) or (
+            self._task is not None and not self._task.done()
+        )
 
     async def wait(self) -> None:
         """Until no investigation runs. A cancelled investigation ends the wait like a finished one;
@@ -115,7 +146,7 @@ class CausalScheduler:
         return not self.workspace.ignored(path)
 
     async def _work(self) -> None:
-        while self._queue:
+        while self._queue or self._fix_queue or self._jobs:
             self._working, self._queue = self._queue, {}
             groups: dict[Any, list[Pending]] = {}
             for pending in self._working.values():
@@ -125,7 +156,44 @@ class CausalScheduler:
                 for pending in group:
                     self._working.pop(pending.node_id, None)
                 self._on_verdict({p.node_id: evidence for p in group})
+                await self._try_fixes([p.node_id for p in group])
             self._working = {}
+            if self._fix_queue:
+                nodes, self._fix_queue = sorted(self._fix_queue), set()
+                await self._try_fixes(nodes)
+            while self._jobs and not self._queue:
+                job = self._jobs.pop(0)
+                try:
+                    await job(await self._overlay())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._log("error", f"overlay work failed: {exc!r}")
+
+    async def _try_fixes(self, node_ids: list[str]) -> None:
+        """Verify the candidate fixes of these nodes on the overlay; report the ones that hold."""
+        if self._fix_candidates is None or self._on_fix is None:
+            return
+        try:
+            candidates = self._fix_candidates(node_ids)
+        except Exception as exc:  # a fix builder's bug must not stop the investigations
+            self._log("error", f"building fixes failed: {exc!r}")
+            return
+        if not candidates:
+            return
+        overlay = await self._overlay()
+        for candidate, nodes in candidates:
+            try:
+                fixed = await verify(overlay, self.workspace, candidate, nodes, env=self._env())
+            except asyncio.CancelledError:
+                await overlay.cancel()
+                raise
+            except Exception as exc:
+                self._log("error", f"verifying a fix failed: {exc!r}")
+                continue
+            self.trials_run += 1
+            if fixed is not None:
+                self._on_fix(fixed)
 
     async def _investigate(self, group: list[Pending]) -> CausalEvidence:
         baseline = group[0].baseline

@@ -2,7 +2,7 @@
 
 connector-watch watch  [--workspace DIR] [--json]                 live terminal (or JSON lines)
 connector-watch run    [--workspace DIR] [--changed PATH ...] [--json] [--sarif FILE] [--junit FILE]
-connector-watch check  [--workspace DIR] [--json] [PATH ...]      static checks only
+connector-watch check  [--workspace DIR] [--json] [--no-learn] [PATH ...]  static checks only
 connector-watch impact [--workspace DIR] PATH ...                 which nodes a change reruns, and why
 connector-watch serve  [--workspace DIR] [--port N]               WebSocket server + browser panel
 connector-watch lsp    [--workspace DIR]                          language server over stdio (any LSP editor)
@@ -34,7 +34,13 @@ from connector_watch.daemon.report import (
     render_sarif,
     render_text,
 )
-from connector_watch.daemon.static_checks import check_file, corpus_tables, not_utf8_diagnostic
+from connector_watch.daemon.static_checks import (
+    Learnt,
+    check_file,
+    corpus_tables,
+    learn_schemas,
+    not_utf8_diagnostic,
+)
 from connector_watch.daemon.workspace import Workspace
 
 INDEX_FILE = ".connector-watch/index.json"
@@ -115,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="static checks only (specs, corpora, Python syntax)")
     check.add_argument("--workspace", default=".")
     check.add_argument("--json", action="store_true")
+    check.add_argument(
+        "--no-learn",
+        action="store_true",
+        help="do not import connectors (in a sandboxed child) to learn the schemas corpus values are checked against",
+    )
     check.add_argument("paths", nargs="*", metavar="PATH")
 
     impact = commands.add_parser("impact", help="which test nodes a change to these files would rerun")
@@ -277,6 +288,7 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     except Interrupted:
         await engine.stop()  # cancels the run and kills its process groups
         raise
+    await _until_signal(engine.schemas_learnt(), stopped_by)
     for source in workspace.sources():
         for corpus in workspace.corpus_files(source):
             engine.static_check(corpus)
@@ -329,8 +341,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 2
     else:
         paths = [p for p in workspace.watched_files() if p.endswith((".py", ".yaml", ".yml", ".json"))]
-    diagnostics = static_diagnostics(workspace, index, paths)
-    notes = _unlinted_sources_note(workspace, index, paths)
+    corpus_sources = sorted(
+        {kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source}
+    )
+    learnt, notes = ({}, []) if args.no_learn else learn_schemas(workspace, index, corpus_sources)
+    diagnostics = static_diagnostics(workspace, index, paths, learnt)
+    notes += _unlinted_sources_note(workspace, index, paths, learnt, explained=notes, learning=not args.no_learn)
     if args.json:
         sys.stdout.write(diagnostics_document(diagnostics, notes) + "\n")
     else:
@@ -345,23 +361,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(d.severity == "error" for d in diagnostics) else 0
 
 
-def _unlinted_sources_note(workspace: Workspace, index: Index, paths: list[str]) -> list[str]:
-    """Sources whose corpora were checked without the connector's schemas (learnt when tests run)."""
-    with_schemas = {source for (source, _), info in index.tables.items() if info.schema}
+def _unlinted_sources_note(
+    workspace: Workspace,
+    index: Index,
+    paths: list[str],
+    learnt: Learnt,
+    *,
+    explained: list[str] = (),  # type: ignore[assignment]
+    learning: bool = True,
+) -> list[str]:
+    """Sources whose corpora were checked without the connector's schemas."""
+    with_schemas = {source for (source, _), info in {**learnt, **index.tables}.items() if info.schema}
     checked = {
         kind.source for kind in map(workspace.classify, paths) if kind.kind == "corpus" and kind.source
     }
-    unknown = sorted(checked - with_schemas)
+    unknown = [s for s in sorted(checked - with_schemas) if not any(n.startswith(f"{s}: ") for n in explained)]
     if not unknown:
         return []
+    why = (
+        "no test class of theirs gave a connector to ask"
+        if learning
+        else "--no-learn skips importing connectors; a run also reports them"
+    )
     return [
-        f"corpus records of {', '.join(unknown)} were checked for JSON syntax and consistency only: their "
-        "connectors' schemas are learnt when the tests run (run `connector-watch run` once, or keep "
-        "`connector-watch watch` running), then `check` also checks every value against its field's type"
+        f"corpus records of {', '.join(unknown)} were checked for JSON syntax and consistency only, not "
+        f"against their connectors' schemas: {why}"
     ]
 
 
-def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> list[Diagnostic]:
+def static_diagnostics(
+    workspace: Workspace, index: Index, paths: list[str], learnt: Learnt | None = None
+) -> list[Diagnostic]:
     from connector_watch.simulator.spec import check_spec
 
     specs: dict[str, Any] = {}
@@ -371,7 +401,7 @@ def static_diagnostics(workspace: Workspace, index: Index, paths: list[str]) -> 
         if source not in specs:
             spec_file = workspace.layout.spec_file(source) if source else None
             specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
-        return corpus_tables(index, specs[source], corpus)
+        return corpus_tables(index, specs[source], corpus, learnt)
 
     found: dict[tuple[Any, ...], Diagnostic] = {}
     for path in paths:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
-from connector_watch.simulator.locations import PathKey, Span, json_value_spans
+from connector_watch.simulator.locations import PathKey, Span, cached_json_value_spans
 from connector_watch.simulator.values import as_instant, dotted_get
 from connector_watch.sources.parsing import ConversionError, parse_value
 from pyspark.sql.types import StructType
@@ -43,7 +43,7 @@ class _Locator:
 
     def at(self, key: PathKey, prefer: str = "value") -> Location:
         if self._spans is None:
-            self._spans = json_value_spans(self.text, max_depth=2)
+            self._spans = cached_json_value_spans(self.text, 2)
         values, keys = self._spans
         primary, secondary = (values, keys) if prefer == "value" else (keys, values)
         probe = tuple(key)

@@ -192,8 +192,8 @@ async def find_trigger(
 
         if await test_hunks(hunk_units) == "fail":
             minimal = await ddmin(hunk_units, test_hunks)
-        else:  # the hunks of these files fail only together with something else: keep the files
-            minimal = [Unit(path) for path in sorted(chosen_files)]
+        else:  # the search could not narrow it down (budget, unresolved trials): every hunk of these files
+            minimal = hunk_units
     else:
         minimal = hunk_units or []
     minimal = [*minimal, *whole]
@@ -218,10 +218,19 @@ def _trigger_evidence(change: FileChange, hunk: Hunk | None) -> TriggerEvidence:
         before = None
     if hunk is not None:
         first, last = hunk.new_lines()
-        old_first, old_last = hunk.old_start, max(hunk.old_end - 1, hunk.old_start)
-        return TriggerEvidence(change.path, change.kind, first, last, False, before, after, old_first, old_last)
+        return TriggerEvidence(
+            change.path,
+            change.kind,
+            first,
+            last,
+            False,
+            before,
+            after,
+            (hunk.old_start, hunk.old_end),
+            (hunk.new_start, hunk.new_end),
+        )
     last_line = max((after or "").count("\n") - 1, 0)
-    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after, 0, 0)
+    return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after)
 
 
 def _describe(triggers: Sequence[TriggerEvidence]) -> str:

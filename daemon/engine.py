@@ -34,6 +34,7 @@ from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
 from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
 from connector_watch.daemon.file_history import FileHistory
 from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
@@ -46,13 +47,17 @@ from connector_watch.daemon.run_state import (
     Run,
     merge_selection,
 )
+from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
+    Learnt,
     StaticResult,
     check_file,
     corpus_tables,
+    learn_schemas,
     not_utf8_diagnostic,
 )
+from connector_watch.daemon.static_fixes import StaticFixes
 from connector_watch.daemon.watcher import Debouncer, Watcher
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
@@ -75,6 +80,9 @@ class EngineOptions:
     #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
     spark: bool = False
     spark_master: str | None = None
+    #: After the first run, learn the schemas it did not report by importing each connector in a
+    #: sandboxed child (:mod:`connector_watch.daemon.schema_probe`), for corpus lint.
+    learn_schemas: bool = True
     #: Counterfactual reruns of failing nodes (causal blame).
     causal: bool = True
     #: The git revision a node without a pass in this session is compared with (``run --base``).
@@ -131,6 +139,9 @@ class Engine:
         self._idle.set()
         self._started = False
         self._index_save: asyncio.TimerHandle | None = None
+        self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
+        self._learning: list[asyncio.Task[None]] = []
+        self._learnt_after_run = False
         self._overlay: Overlay | None = None
         self._overlay_started: asyncio.Task[Overlay] | None = None
         git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
@@ -141,6 +152,8 @@ class Engine:
             lambda verdicts: self.outcomes.causal_verdict(verdicts),
             self.log,
             env=lambda: {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {},
+            fix_candidates=lambda nodes: self.outcomes.fix_candidates(nodes),
+            on_fix=lambda fix: self.outcomes.fix_verified(fix),
         )
         self.outcomes = NodeOutcomes(
             self,
@@ -154,6 +167,19 @@ class Engine:
             causal_blame=self.options.causal,
             hard_timeout=lambda: self.pool.hard_timeout,
         )
+        self.static_fixes = StaticFixes(
+            self.workspace,
+            self.results,
+            lambda: self.index,
+            self.view,
+            self.causal,
+            lambda path, text, kind: check_file(
+                self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus
+            ),
+            self.publish_changed,
+            previous=self.history.previous,
+        )
+        self.drift_fixes = DriftFixes(self.workspace, self.results, self.causal, self.publish_changed)
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
@@ -240,6 +266,12 @@ class Engine:
             if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
                 self._overlay_started = asyncio.create_task(self._start_overlay())
         self._started = True
+        if self.options.learn_schemas and watch:
+            # Sources whose tests use another harness (the public one) never report schemas: learn
+            # theirs now; ours report them as the first run goes (what it misses is learnt after it).
+            others = [s for s in self.workspace.sources() if not reports_schemas(self.workspace, s)]
+            if others or not initial_run:
+                self.learn_schemas_later(None if not initial_run else others)
         if initial_run:
             selection = Selection()
             for test_file in self.workspace.test_files():
@@ -439,6 +471,8 @@ class Engine:
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
         self.results.replace_static(path, result.diagnostics)
+        if self.options.causal:
+            self.static_fixes.schedule(path, kind, result.diagnostics.get(path, []))
         if result.spec_checked:
             self.specs[path] = result.spec
             return result.spec
@@ -457,7 +491,34 @@ class Engine:
             if source
             else None
         )
-        return corpus_tables(self.index, spec, corpus_path)
+        return corpus_tables(self.index, spec, corpus_path, self.learnt)
+
+    def learn_schemas_later(self, sources: list[str] | None = None) -> None:
+        """In the background, learn the schemas no run reported (``sources``, default every source's)
+        by a sandboxed import of each connector, then check those sources' corpora against them."""
+        task = asyncio.create_task(self._learn(sources))
+        self._learning.append(task)
+        self._tasks.append(task)
+
+    async def schemas_learnt(self) -> None:
+        """Until the background learning started so far is done."""
+        for task in list(self._learning):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _learn(self, sources: list[str] | None) -> None:
+        try:
+            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index, sources)
+        except Exception as exc:  # learning is a bonus: never take the daemon down
+            self.log("warning", f"learning connectors' schemas failed: {exc!r}")
+            return
+        self.learnt = {**self.learnt, **learnt}
+        for note in notes:
+            self.log("info", note)
+        for source in sorted({source for source, _ in learnt if source}):
+            for corpus in self.workspace.corpus_files(source):
+                self.static_check(corpus)
+        self.publish_changed()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -517,6 +578,9 @@ class Engine:
         self.emit(ev.RunFinished(run.id, run.counts(), run.cancelled, (time.monotonic() - run.started) * 1000))
         self.current = None
         self.runs_completed += 1
+        if not run.cancelled and self.options.learn_schemas and not self._learnt_after_run:
+            self._learnt_after_run = True
+            self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
         self._schedule_index_save()
 
     # ------------------------------------------------------------------ index on disk

@@ -77,6 +77,14 @@ class FileHistory:
         blob = self._blobs.get(digest)
         return zlib.decompress(blob) if blob is not None else None
 
+    def previous(self, path: str) -> bytes | None:
+        """The file's content before its last change, when that version is still kept."""
+        entries = self._versions.get(path)
+        if not entries or len(entries.entries) < 2:
+            return None
+        digest = entries.entries[-2][1]
+        return self.content(digest) if digest != ABSENT else None
+
     def known(self, digest: str) -> bool:
         return digest == ABSENT or digest in self._blobs
 

@@ -10,16 +10,19 @@ counterfactual reruns know (``pending`` at first, the verdict later).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from connector_watch.daemon import events as ev
+from connector_watch.daemon import fixes
 from connector_watch.daemon.baselines import GitBase
 from connector_watch.daemon.blame import FailureInput, blame, differential_verdict
 from connector_watch.daemon.blame.causality import CausalEvidence
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.counterfactual import signature
-from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, VerifiedFix
 from connector_watch.daemon.file_history import FileHistory
+from connector_watch.daemon.fixes import CandidateFix
 from connector_watch.daemon.index import Index, NodeRecord
 from connector_watch.daemon.results import Results
 from connector_watch.daemon.run_state import Run
@@ -230,7 +233,9 @@ class NodeOutcomes:
         self.failures[failure.node_id] = (run.id, failure)
         if baseline is not None:
             self.causal.schedule(failure.node_id, failed_as, baseline)
-            self.causal.start_soon()  # the first verdict should not wait for the rest of the run
+        else:
+            self.causal.schedule_fixes(failure.node_id)
+        self.causal.start_soon()  # the first verdict should not wait for the rest of the run
 
     def causal_verdict(self, verdicts: dict[str, CausalEvidence]) -> None:
         """The counterfactual reruns' verdicts: blame the nodes again and publish the revision."""
@@ -246,6 +251,33 @@ class NodeOutcomes:
                 diagnostics = differential_verdict(diagnostics, replay, node_id)
             self.results.set_node(node_id, diagnostics)
             self.host.emit(ev.TestRevised(run_id, node_id, diagnostics))
+        self.host.publish_changed()
+
+
+    # ------------------------------------------------------------------ verified fixes
+    def fix_candidates(self, node_ids: list[str]) -> list[tuple[CandidateFix, list[str]]]:
+        """The candidate fixes of these nodes' primary diagnostics, each with the nodes it should fix."""
+        grouped: dict[Any, tuple[CandidateFix, set[str]]] = {}
+        for node_id in node_ids:
+            known = self.failures.get(node_id)
+            diagnostics = self.results.node_diagnostics.get(node_id)
+            if known is None or not diagnostics:
+                continue
+            for candidate in fixes.candidates(diagnostics[0], known[1], self.workspace.layout, self.view):
+                grouped.setdefault(candidate.key(), (candidate, set()))[1].add(node_id)
+        return [(candidate, sorted(nodes)) for candidate, nodes in grouped.values()]
+
+    def fix_verified(self, fix: VerifiedFix) -> None:
+        """A fix held: offer it on the primary diagnostic of every node it turned green."""
+        for node_id in fix.nodes:
+            known = self.failures.get(node_id)
+            diagnostics = self.results.node_diagnostics.get(node_id)
+            if known is None or not diagnostics or fix in diagnostics[0].fixes:
+                continue
+            primary = replace(diagnostics[0], fixes=[*diagnostics[0].fixes, fix])
+            revised = [primary, *diagnostics[1:]]
+            self.results.set_node(node_id, revised)
+            self.host.emit(ev.TestRevised(known[0], node_id, revised))
         self.host.publish_changed()
 
 

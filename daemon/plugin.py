@@ -33,10 +33,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from connector_watch.daemon import public_harness
 from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
 MAX_TRACE_ENTRIES = 120
+#: Connector tracebacks the public harness printed, by (table, error): a later test of the same
+#: class that kept only the error's message gets the frames (see public_harness.borrow_frames).
+_PUBLIC_TRACEBACKS: dict[tuple[Any, str], dict[str, Any]] = {}
 MAX_FRAMES = 40
 
 
@@ -144,6 +148,12 @@ def _details(exc: BaseException, root: str) -> dict[str, Any]:
         }
     if isinstance(exc, ModuleNotFoundError):
         details["missingModule"] = exc.name
+    if "harness" not in details:
+        # The public harness fails with plain texts: read them as the facts our harness raises.
+        facts = public_harness.facts(type(exc).__name__, str(exc), root)
+        if facts:
+            public_harness.borrow_frames(facts, _PUBLIC_TRACEBACKS)
+            details["facts"] = facts
     return details
 
 
@@ -226,6 +236,24 @@ def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
         if len(seen) > 400:
             break
     return [list(k) for k in seen]
+
+
+def _node_line(item: pytest.Item) -> int | None:
+    """The node's 1-based line in its own file: a test method inherited from a suite in another
+    file (the public ``LakeflowConnectTests``) is located at its class."""
+    location = item.location
+    if not location:
+        return None
+    line = (location[1] or 0) + 1
+    cls = getattr(item, "cls", None)
+    if cls is not None and os.path.abspath(os.path.join(str(item.config.rootpath), location[0])) != str(item.path):
+        try:
+            import inspect
+
+            return inspect.getsourcelines(cls)[1]
+        except (OSError, TypeError):
+            return line
+    return line
 
 
 class EventStream:
@@ -315,12 +343,11 @@ class EventStream:
         for item in session.items:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
-            location = item.location
             nodes.append(
                 {
                     "nodeId": item.nodeid,
                     "file": _relative(str(item.path), self.root_dir),
-                    "line": (location[1] or 0) + 1 if location else None,
+                    "line": _node_line(item),
                     "testClass": cls.__name__ if cls else None,
                     "name": getattr(item, "originalname", item.name),
                     "table": callspec.params.get("table") if callspec else None,

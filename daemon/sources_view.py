@@ -16,7 +16,7 @@ from connector_watch.simulator.locations import (
     LocatedSyntaxError,
     PathKey,
     Span,
-    json_value_spans,
+    cached_json_value_spans,
     load_yaml,
     parse_json,
 )
@@ -72,9 +72,8 @@ class MemoryView:
         return sorted(p for p in self.files if p.startswith(prefix) and p.endswith(".py"))
 
 
-@lru_cache(maxsize=64)
 def _spans(text: str) -> tuple[dict[PathKey, Span], dict[PathKey, Span]]:
-    return json_value_spans(text, max_depth=2)
+    return cached_json_value_spans(text, 2)
 
 
 def json_span(view: SourceView, path: str, key: PathKey, prefer: str = "value") -> Span | None:

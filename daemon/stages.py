@@ -32,6 +32,7 @@ class Engine(Protocol):
     specs: dict[str, Spec | None]
     spark_stage: Any
     options: Any
+    drift_fixes: Any
 
     @property
     def replays(self) -> dict[str, dict[str, Any]]: ...
@@ -162,6 +163,8 @@ def collect_drift(engine: Engine, run: Run) -> None:
             )
             report_path = engine.workspace.relative(report_file)
             engine.results.replace_drift(report_path, diagnostics)
+            if engine.options.causal:
+                engine.drift_fixes.schedule(report_path, diagnostics)
             for diagnostic in diagnostics:
                 for node_id in diagnostic.node_ids:
                     if run.finished.get(node_id) in ("failed", "error"):

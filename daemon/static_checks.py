@@ -17,10 +17,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from connector_watch.daemon.corpus_lint import TableContext, lint_corpus
+from connector_watch.daemon.cross_checks import cross_check
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Range
-from connector_watch.daemon.index import Index
+from connector_watch.daemon.index import Index, TableInfo
 from connector_watch.daemon.workspace import FileKind, Workspace
 from connector_watch.simulator.errors import Issue
 from connector_watch.simulator.locations import LocatedSyntaxError, parse_json
@@ -36,7 +39,12 @@ class StaticResult:
     spec_checked: bool = False
 
 
-def corpus_tables(index: Index, spec: Spec | None, corpus_path: str) -> list[TableContext]:
+Learnt = dict[tuple[str | None, str], TableInfo]
+
+
+def corpus_tables(
+    index: Index, spec: Spec | None, corpus_path: str, learnt: Learnt | None = None
+) -> list[TableContext]:
     """What lint needs to know about the connector tables served from a corpus file."""
     name = corpus_path.rsplit("/", 1)[-1].removesuffix(".json")
     serving = [e for e in spec.endpoints if e.corpus == name] if spec else []
@@ -44,10 +52,55 @@ def corpus_tables(index: Index, spec: Spec | None, corpus_path: str) -> list[Tab
     sorted_by_spec = bool(serving) and all(
         e.handler or e.response.default_sort or e.with_role("sort_by") for e in serving
     )
+    tables = index.table_for_corpus(corpus_path)
+    if not tables:
+        # Matched by name, not by the reads a run saw: whether file order matters to the connector is
+        # unknown, so only types, keys and dates are checked.
+        named = tables_named_like({**(learnt or {}), **index.tables}, corpus_path)
+        return [TableContext(t.table, t.schema, t.metadata, sorted_by_spec=True) for t in named]
+    return [TableContext(t.table, t.schema, t.metadata, sorted_by_spec) for t in tables]
+
+
+def tables_named_like(tables: Learnt, corpus_path: str) -> list[TableInfo]:
+    """Before a run has shown which reads a corpus answers (or under a harness that does not report
+    it), the source's table named like the file (``tickets.json`` → ``tickets``; case, ``_-`` and a
+    plural ``s`` aside)."""
+    parts = corpus_path.split("/")
+    if len(parts) < 3 or parts[-2] != "corpus":
+        return []
+    source = parts[-3]
+    stem = _normal(parts[-1].removesuffix(".json"))
+    names = (stem, stem + "s", stem.removesuffix("s"))
     return [
-        TableContext(t.table, t.schema, t.metadata, sorted_by_spec)
-        for t in index.table_for_corpus(corpus_path)
+        tables[key]
+        for key in sorted(k for k in tables if k[0] == source)
+        if tables[key].schema and _normal(key[1]) in names
     ]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def learn_schemas(
+    workspace: Workspace, index: Index, sources: list[str] | None = None
+) -> tuple[Learnt, list[str]]:
+    """Schemas of the sources no run reported yet, learnt by a sandboxed import of each connector
+    (:mod:`connector_watch.daemon.schema_probe`, cached by content), and a note per source whose
+    schemas could not be learnt. What a run reports (``index.tables``) stays first."""
+    from connector_watch.daemon import schema_probe
+
+    reported = {owner for (owner, _), info in index.tables.items() if info.schema}
+    wanted = [s for s in (sources if sources is not None else workspace.sources()) if s not in reported]
+    learnt: Learnt = {}
+    notes = []
+    for found in schema_probe.learn(workspace, wanted):
+        for entry in found.tables:
+            key = (entry.get("source") or found.source, entry["table"])
+            learnt[key] = TableInfo(key[0], entry["table"], entry.get("schema"), entry.get("metadata"))
+        if found.note:
+            notes.append(f"{found.source}: schemas not learnt ({found.note})")
+    return learnt, notes
 
 
 def issue_to_diagnostic(issue: Issue, workspace: Workspace, blame: str = "spec") -> Diagnostic:
@@ -85,7 +138,35 @@ def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> 
     for issue in issues:
         diagnostic = issue_to_diagnostic(issue, workspace)
         result.diagnostics.setdefault(diagnostic.location.path, []).append(diagnostic)
+    if spec is not None and source is not None:
+        result.diagnostics[rel].extend(cross_check(spec, rel, _corpora(spec, corpus_dir), _connector_texts(workspace, source)))
     return result
+
+
+def _corpora(spec: Spec, corpus_dir: Path) -> dict[str, list[Any] | None]:
+    """The endpoints' corpus tables, parsed (None for a file that is absent or not a list)."""
+    tables: dict[str, list[Any] | None] = {}
+    for endpoint in spec.endpoints:
+        if endpoint.corpus and endpoint.corpus not in tables:
+            try:
+                data = json.loads((corpus_dir / f"{endpoint.corpus}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError, UnicodeDecodeError):
+                data = None
+            tables[endpoint.corpus] = data if isinstance(data, list) else None
+    return tables
+
+
+def _connector_texts(workspace: Workspace, source: str) -> list[str]:
+    texts = []
+    directory = workspace.layout.source_dir(source)
+    for path in sorted(directory.rglob("*.py")) if directory.is_dir() else []:
+        if "__pycache__" in path.parts or path.name.startswith("_generated_"):
+            continue
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return texts
 
 
 def check_python(rel: str, text: str, blame: str) -> list[Diagnostic]:

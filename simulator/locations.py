@@ -12,6 +12,7 @@ converts them to zero-based LSP ranges at its boundary.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -215,6 +216,13 @@ def _json_hint(exc: json.JSONDecodeError) -> str:
         line = before.count("\n") + 1
         return f" (a trailing comma at line {line}?)"
     return ""
+
+
+@functools.lru_cache(maxsize=32)
+def cached_json_value_spans(text: str, max_depth: int = 2) -> tuple[dict[PathKey, Span], dict[PathKey, Span]]:
+    """:func:`json_value_spans`, remembered by text: a corpus's static check and the blame of a test
+    that read it locate records in the same text, and should walk it once."""
+    return json_value_spans(text, max_depth)
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')

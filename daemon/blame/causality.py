@@ -62,8 +62,10 @@ class TriggerEvidence:
     whole_file: bool
     before: str | None  # the file's text at the baseline (None: absent or not text)
     after: str | None
-    old_first_line: int = 0  # the lines it replaced in the baseline
-    old_last_line: int = 0
+    #: The hunk exactly: lines ``old_span`` of the baseline became ``new_span`` of the current
+    #: text (zero-based, end exclusive; an insertion has an empty old span, a deletion a new one).
+    old_span: tuple[int, int] = (0, 0)
+    new_span: tuple[int, int] = (0, 0)
 
     def describe(self) -> str:
         if self.whole_file:

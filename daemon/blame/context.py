@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from connector_watch.daemon.blame.causality import CausalEvidence
@@ -56,6 +57,14 @@ class Context:
         if not self.failure.source:
             return None
         return self.layout.relative(self.layout.spec_file(self.failure.source))
+
+    def cassette_file(self) -> str | None:
+        """The node's test class's cassette (recorded live traffic), workspace-relative."""
+        parts = self.failure.node_id.split("::")
+        if len(parts) < 3 or not self.failure.test_file:
+            return None
+        directory = self.failure.test_file.rsplit("/", 1)[0] if "/" in self.failure.test_file else ""
+        return f"{directory}/cassettes/{parts[1]}.json" if directory else f"cassettes/{parts[1]}.json"
 
     def frames(self) -> list[dict[str, Any]]:
         return [f for exc in self.chain for f in exc.get("frames", [])]
@@ -226,25 +235,29 @@ def _is_request_helper(view: SourceView, path: str, line: int) -> bool:
     text = view.text(path)
     if text is None:
         return False
+    holder = None
+    for start, end, helper in _functions(text):
+        if start <= line <= end and (holder is None or start > holder[0]):
+            holder = (start, helper)
+    return holder is not None and holder[1]
+
+
+@lru_cache(maxsize=32)
+def _functions(text: str) -> tuple[tuple[int, int, bool], ...]:
+    """Every function of a module: its first and last line, and whether it is a request helper."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return False
-    holder = None
+        return ()
+    found = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.lineno <= line <= (node.end_lineno or node.lineno)
-            and (holder is None or node.lineno > holder.lineno)
-        ):
-            holder = node
-    if holder is None:
-        return False
-    body = list(ast.walk(holder))
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body):
-        return False
-    loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
-    return all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = list(ast.walk(node))
+            generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body)
+            loops = [n for n in body if isinstance(n, (ast.For, ast.While, ast.AsyncFor))]
+            retrying = all(any(isinstance(m, ast.Return) for m in ast.walk(loop)) for loop in loops)
+            found.append((node.lineno, node.end_lineno or node.lineno, not generator and retrying))
+    return tuple(found)
 
 
 def data_site(ctx: Context) -> Location:
@@ -299,7 +312,52 @@ def corpus_files_read(ctx: Context) -> list[str]:
         path = entry.get("corpusFile")
         if path and path not in files and entry.get("outcome") == "served":
             files.append(path)
+    if not files and not ctx.failure.trace:  # no trace (the public harness): the table's corpus by name
+        files = table_corpus_files(ctx)
     return files
+
+
+def normal_name(name: str) -> str:
+    """A table or corpus name for matching: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def table_corpus_files(ctx: Context, table: str | None = None) -> list[str]:
+    """The corpus files named after the table (``corpus/<table>.json``; case, ``_-`` and a plural
+    ``s`` aside): what the table reads when no trace says so."""
+    table = table or ctx.failure.table
+    source = ctx.failure.source
+    if not table or not source:
+        return []
+    corpus_dir = ctx.layout.relative(ctx.layout.corpus_dir(source))
+    exact = f"{corpus_dir}/{table}.json"
+    if ctx.view.text(exact) is not None:
+        return [exact]
+    wanted = {normal_name(table), normal_name(table) + "s", normal_name(table).removesuffix("s")}
+    spec = table_spec(ctx)
+    names = {e.corpus for e in spec.endpoints if e.corpus} if spec else set()
+    directory = ctx.layout.corpus_dir(source)
+    if directory.is_dir():
+        names |= {p.stem for p in directory.glob("*.json")}
+    for name in sorted(names):
+        if normal_name(name) in wanted and ctx.view.text(f"{corpus_dir}/{name}.json") is not None:
+            return [f"{corpus_dir}/{name}.json"]
+    return []
+
+
+def table_spec(ctx: Context) -> Any:
+    """The source's spec as the view has it (through the one spec loader), or None."""
+    from connector_watch.simulator.spec import check_spec
+
+    spec_file = ctx.spec_file()
+    text = ctx.view.text(spec_file) if spec_file else None
+    if text is None or not ctx.failure.source:
+        return None
+    corpus_dir = ctx.layout.corpus_dir(ctx.failure.source)
+    spec, _ = check_spec(
+        ctx.layout.root / spec_file, corpus_dir, text=text, display=spec_file, check_files=False
+    )
+    return spec
 
 
 def find_corpus_record(ctx: Context, record: Any) -> tuple[str, int] | None:
@@ -356,4 +414,3 @@ def corpus_path(ctx: Context, lost: dict[str, Any]) -> str:
     if ctx.failure.source:
         return ctx.layout.relative(ctx.layout.corpus_dir(ctx.failure.source) / f"{name}.json")
     return f"{name}.json"
-

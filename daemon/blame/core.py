@@ -10,8 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connector_watch.daemon.blame import causality, exceptions, harness_checks, loading, runtime, traffic
+from connector_watch.daemon.blame import (
+    causality,
+    exceptions,
+    harness_checks,
+    loading,
+    public,
+    runtime,
+    traffic,
+)
 from connector_watch.daemon.blame.context import Context, FailureInput, data_site, first_line
+from connector_watch.daemon.blame.recordings import recording_agrees_with_spec
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.sources_view import SourceView
 from connector_watch.simulator.layout import Layout
@@ -23,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     runtime.timeout,
     loading.spec_error,
     loading.corpus_error,
+    public.public_fact,
     loading.config_error,
     loading.syntax_error,
     loading.missing_module,
@@ -37,15 +47,23 @@ RULES: tuple[Rule, ...] = (
 
 def blame(failure: FailureInput, layout: Layout, view: SourceView) -> list[Diagnostic]:
     """Diagnostics for one failed, errored, timed-out or crashed node (or collection)."""
+    parts = public.split(failure, layout, view)  # a public-harness text: one failure per [table] error
+    if parts is not None:
+        return public.dedupe(d for part in parts for d in blame(part, layout, view))
     ctx = Context(failure, layout, view)
     merits = judge(ctx)
     if failure.causal is None:
         return merits
+    spec_triggers = [t for t in failure.causal.triggers if t.kind == "spec"]
+    agrees = bool(spec_triggers) and recording_agrees_with_spec(
+        ctx, (spec_triggers[0].first_line, spec_triggers[0].last_line)
+    )
     return causality.revise(
         merits,
         failure.causal,
         connector_location=data_site(ctx),
         static=dict(failure.static),
+        recording_agrees_with_spec=agrees,
     )
 
 

@@ -20,7 +20,7 @@ from connector_watch.daemon.blame.context import (
     spec_key_location,
 )
 from connector_watch.daemon.blame.ground_truth import empty_read, ground_truth
-from connector_watch.daemon.diagnostics import Diagnostic, Location, Range, Related
+from connector_watch.daemon.diagnostics import Diagnostic, Related
 from connector_watch.daemon.sources_view import json_data
 from connector_watch.simulator.values import dotted_get
 
@@ -262,7 +262,11 @@ def _null_columns(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic]:
                 fix="map these fields from the raw records",
             )
         ]
-    location = Location(corpus_files[0], Range.lines(0)) if corpus_files else connector_site(ctx)
+    location = (
+        json_location(ctx, corpus_files[0], (0, columns[0]))
+        if corpus_files and columns
+        else connector_site(ctx)
+    )
     related = (
         [Related(loc, "the schema declares it") for loc in [schema_field_location(ctx, columns[0])] if loc]
         if columns
@@ -348,4 +352,3 @@ def _ambiguous_wrapper(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic
             fix="compare the spec's wrapper.records_key with the key the connector reads",
         )
     ]
-

@@ -1,10 +1,15 @@
-"""Recording evidence: the same node rerun against recorded live traffic (a cassette)."""
+"""Recording evidence: the same node rerun against recorded live traffic (a cassette), and whether
+the recorded live API sides with a spec edit."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlsplit
 
+from connector_watch.daemon.blame.context import Context
 from connector_watch.daemon.diagnostics import Diagnostic, Related
+from connector_watch.simulator.spec import check_spec
 
 CORPUS_CHECKS = (
     "read.schema_parse",
@@ -88,3 +93,38 @@ def replace_confidence(diagnostic: Diagnostic, confidence: float) -> Diagnostic:
         }
     )
 
+
+
+def recording_agrees_with_spec(ctx: Context, trigger_lines: tuple[int, int] | None = None) -> bool:
+    """A spec edit made the connector's request unknown: does the live API, as recorded in the test
+    class's cassette, side with the new spec? True when the recording holds requests the edited
+    endpoint now matches, and none at the path the connector requests."""
+    entry = next((e for e in reversed(ctx.failure.trace) if e.get("outcome") == "unknown-endpoint"), None)
+    spec_file = ctx.spec_file()
+    cassette = ctx.cassette_file()
+    if entry is None or spec_file is None or cassette is None:
+        return False
+    recorded_text, spec_text = ctx.view.text(cassette), ctx.view.text(spec_file)
+    if recorded_text is None or spec_text is None:
+        return False
+    try:
+        recorded = [
+            (i["request"]["method"], urlsplit(i["request"]["url"]).path)
+            for i in json.loads(recorded_text).get("interactions", [])
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    spec, _ = check_spec(ctx.layout.root / spec_file, text=spec_text, check_files=False)
+    if spec is None:
+        return False
+    requested = urlsplit(entry.get("url") or "").path
+    if any(path == requested for _, path in recorded):
+        return False  # the API answered the connector's request: the spec lost it
+    edited = [
+        e for e in spec.endpoints if trigger_lines is None or trigger_lines[0] + 1 <= e.line <= trigger_lines[1] + 8
+    ]
+    for method, path in recorded:
+        match = spec.match(method, path)
+        if match is not None and (trigger_lines is None or match[0] in edited):
+            return True
+    return False

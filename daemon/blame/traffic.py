@@ -39,7 +39,7 @@ def unknown_endpoint(ctx: Context) -> list[Diagnostic] | None:
             near_location = Location(
                 ctx.layout.relative(match.group(3)), Range.lines(int(match.group(4)) - 1)
             )
-            similarity = _path_similarity(path, near_path)
+            similarity = path_similarity(path, near_path)
     spec_location = near_location or (Location(spec_file, Range.lines(0)) if spec_file else None)
     evidence = [f"{method} {url} matched no endpoint in {spec_file or 'the spec'}"]
     if nearest:
@@ -90,7 +90,7 @@ def unknown_endpoint(ctx: Context) -> list[Diagnostic] | None:
     ]
 
 
-def _path_similarity(path: str, template: str | None) -> float:
+def path_similarity(path: str, template: str | None) -> float:
     if not template:
         return 0.0
     a = [p for p in path.split("/") if p]
@@ -151,4 +151,3 @@ def http_error(ctx: Context) -> list[Diagnostic] | None:
             fix="retry 429 and 5xx responses, honouring Retry-After, a bounded number of times",
         )
     ]
-

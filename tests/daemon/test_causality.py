@@ -80,3 +80,42 @@ def test_clock_data_stays_environment_whatever_triggered_it() -> None:
 def test_a_pending_verdict_changes_nothing_but_says_so() -> None:
     [d] = revise(merits(), CausalEvidence("pending", "last pass"))
     assert (d.blame, d.location, d.causal["status"]) == ("connector", HELPER, "pending")
+
+
+def test_a_spec_edit_the_recorded_api_agrees_with_blames_the_connectors_request() -> None:
+    from connector_watch.daemon.blame import FailureInput, blame
+    from connector_watch.daemon.sources_view import MemoryView
+    from connector_watch.simulator.layout import Layout
+
+    spec_path = "simulator/specs/shop/endpoints.yaml"
+    connector = "sources/shop/shop.py"
+    test_file = "tests/unit/sources/shop/test_shop_lakeflow_connect.py"
+    cassette = "tests/unit/sources/shop/cassettes/TestShop.json"
+    old_spec = "endpoints:\n  - path: /v2/things\n    method: GET\n    corpus: things\n"
+    new_spec = old_spec.replace("/v2/things", "/v2/thing")
+    files = {
+        spec_path: new_spec,
+        connector: "class Shop:\n    def read_table(self):\n        return requests.get(BASE + '/v2/things')\n",
+    }
+    recorded = {"interactions": [{"request": {"method": "GET", "url": "https://api.example.com/v2/thing"}}]}
+    trigger = TriggerEvidence(spec_path, "spec", 1, 1, False, old_spec, new_spec, (1, 2), (1, 2))
+    causal = CausalEvidence("trigger", "last pass", (trigger,), 1, note="passes with the spec change reverted")
+    entry = {
+        "seq": 1, "method": "GET", "url": "https://api.example.com/v2/things", "outcome": "unknown-endpoint",
+        "nearest": [f"GET /v2/thing ({spec_path}:2)"],
+        "caller": {"file": connector, "line": 3, "function": "read_table", "outer": []},
+    }
+
+    def judged(view_files: dict[str, str]) -> Diagnostic:
+        failure = FailureInput(
+            node_id=f"{test_file}::TestShop::test_read_table[things]", outcome="failed",
+            failure={"chain": [{"type": "UnknownEndpoint", "message": "no endpoint", "frames": []}]},
+            trace=[entry], test_file=test_file, source="shop", causal=causal,
+        )
+        return blame(failure, Layout.load("/nonexistent"), MemoryView(view_files))[0]
+
+    without_recording = judged(files)
+    assert (without_recording.blame, without_recording.location.path) == ("spec", spec_path)
+    with_recording = judged({**files, cassette: json.dumps(recorded)})
+    assert (with_recording.blame, with_recording.location.path) == ("connector", connector)
+    assert "matches the recorded live API" in with_recording.message

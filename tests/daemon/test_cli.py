@@ -138,13 +138,23 @@ def test_check_is_clean_on_the_examples_and_fails_on_a_broken_spec(workspace: Pa
         path.write_text(original)
 
 
-def test_check_before_any_run_says_which_corpora_it_could_not_type_check(tmp_path: Path) -> None:
+def test_check_before_any_run_type_checks_corpora_against_schemas_it_learns(tmp_path: Path) -> None:
     root = copy_examples(tmp_path, sources=("zendesk",))
+    edit_json(root / TICKETS, lambda records: records[1].update(requester_id="oops"))
     fresh = _cli(root, "check", "--json")
-    assert fresh.returncode == 0, fresh.stdout
-    notes = json.loads(fresh.stdout)["notes"]
-    assert len(notes) == 1 and "zendesk" in notes[0] and "connector-watch run" in notes[0]
-    text = _cli(root, "check")
+    assert fresh.returncode == 1, fresh.stdout + fresh.stderr
+    document = json.loads(fresh.stdout)
+    assert document["notes"] == []
+    [mismatch] = [d for d in document["diagnostics"] if d["code"] == "corpus.type_mismatch"]
+    assert mismatch["location"]["path"] == TICKETS and "requester_id" in mismatch["message"]
+    line = (root / TICKETS).read_text().splitlines()[mismatch["location"]["range"]["start"]["line"]]
+    assert '"requester_id": "oops"' in line
+    assert (root / ".connector-watch" / "schemas.json").is_file()  # a warm check does not import again
+    blind = _cli(root, "check", "--json", "--no-learn")
+    assert blind.returncode == 0
+    notes = json.loads(blind.stdout)["notes"]
+    assert len(notes) == 1 and "zendesk" in notes[0] and "--no-learn" in notes[0]
+    text = _cli(root, "check", "--no-learn")
     assert "note: corpus records of zendesk were checked for JSON syntax and consistency only" in text.stderr
     missing = _cli(root, "check", str(root / "no-such.json"))
     assert missing.returncode == 2 and "no such file" in missing.stderr and "no-such.json" in missing.stderr

@@ -47,3 +47,17 @@ def test_live_drift_becomes_located_drift_diagnostics(recording_engine: LiveEngi
     assert any("[tickets]" in n for n in diagnostic.node_ids)
     cassette = recording_engine.root / "tests/unit/sources/zendesk/cassettes/TestZendeskConnector.json"
     assert cassette.is_file()
+
+
+def test_live_drift_gets_a_corpus_fix_verified_by_replay_and_simulation(recording_engine: LiveEngine) -> None:
+    recording_engine.call(recording_engine.engine.wait_verdicts())
+    drift = [
+        d for diagnostics in recording_engine.file_diagnostics().values() for d in diagnostics if d.blame == "drift"
+    ]
+    fixed = [d for d in drift if d.fixes]
+    assert fixed, [(d.code, d.message) for d in drift]
+    fix = fixed[0].fixes[0]
+    assert "re-seed" in fix.title and "replaying the recording and simulating" in fix.note
+    [edit] = fix.edits
+    assert edit.path.endswith("corpus/tickets.json") and "encoded_id" in edit.new_text
+    assert "encoded_id" not in (recording_engine.root / edit.path).read_text()  # offered, never applied

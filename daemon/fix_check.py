@@ -1,0 +1,43 @@
+"""Verifying a candidate fix: the failing nodes rerun on the overlay with its edits applied.
+
+A candidate (:mod:`connector_watch.daemon.fixes`) becomes a :class:`VerifiedFix` only when every
+node it should turn green passes there. The user's files are never written: the overlay gets the
+edited text, the rerun runs, the overlay gets the current text back.
+"""
+
+from __future__ import annotations
+
+import time
+
+from connector_watch.daemon.diagnostics import VerifiedFix
+from connector_watch.daemon.fixes import CandidateFix, apply_edits
+from connector_watch.daemon.overlay import Overlay
+from connector_watch.daemon.workspace import Workspace
+
+
+async def verify(
+    overlay: Overlay,
+    workspace: Workspace,
+    candidate: CandidateFix,
+    nodes: list[str],
+    env: dict[str, str] | None = None,
+) -> VerifiedFix | None:
+    """The fix, if ``nodes`` all pass (or skip) with ``candidate`` applied; else None."""
+    contents: dict[str, bytes | None] = {}
+    for path in sorted({e.path for e in candidate.edits}):
+        try:
+            text = workspace.absolute(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        contents[path] = apply_edits(text, [e for e in candidate.edits if e.path == path]).encode("utf-8")
+    started = time.monotonic()
+    finished = await overlay.run(sorted(nodes), contents, env=env)
+    if not nodes or any(finished.get(n, {}).get("outcome") not in ("passed", "skipped") for n in nodes):
+        return None
+    elapsed = (time.monotonic() - started) * 1000
+    return VerifiedFix(
+        candidate.title,
+        candidate.edits,
+        tuple(sorted(nodes)),
+        f"{len(nodes)} test(s) pass with it applied (rerun on a private copy, {elapsed:.0f} ms)",
+    )
