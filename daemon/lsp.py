@@ -292,10 +292,17 @@ class LspFront:
             return None
         engine = self._engine()
         wanted = _range(params.range)
+        # Ours that overlap the range, or that the client names (Neovim sends the cursor's position
+        # and the line's diagnostics): matched by place and message, never taken from the client.
+        named = {(d.range.start.line, d.range.start.character, d.message) for d in params.context.diagnostics}
         diagnostics = [
             d
             for d in engine.results.diagnostics_of(path, self.buffers)
-            if d.fixes and lsp_render.overlaps(d.location.range, wanted)
+            if d.fixes
+            and (
+                lsp_render.overlaps(d.location.range, wanted)
+                or (d.location.range.start.line, d.location.range.start.character, d.message) in named
+            )
         ]
         only = [str(kind) for kind in params.context.only] if params.context.only is not None else None
         actions = lsp_render.quick_fixes(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -96,10 +97,11 @@ async def test_a_broken_corpus_record_is_a_located_blamed_diagnostic_and_clears_
 ) -> None:
     corpus = workspace / TICKETS
     original = corpus.read_text(encoding="utf-8")
-    tickets = json.loads(original)
-    tickets[3]["id"] = "not-a-number"
-    broken = json.dumps(tickets, indent=2) + "\n"
-    record_line = next(i for i, line in enumerate(broken.splitlines()) if '"not-a-number"' in line)
+    # One line changed, as a user would: the fourth record's id.
+    lines = original.splitlines(keepends=True)
+    record_line = [i for i, line in enumerate(lines) if re.fullmatch(r'    "id": \d+,\n', line)][3]
+    lines[record_line] = '    "id": "not-a-number",\n'
+    broken = "".join(lines)
     corpus.write_text(broken, encoding="utf-8")
 
     def from_the_test() -> list[t.Diagnostic]:
@@ -126,22 +128,57 @@ async def test_a_broken_corpus_record_is_a_located_blamed_diagnostic_and_clears_
     assert revised[0].data["causal"]["status"] == "trigger"
     assert revised[0].data["causal"]["triggers"][0]["location"]["path"] == TICKETS
 
-    # Without a verified fix there is no code action (the fix sentence stays in the data).
+    # The daemon proves a fix on the overlay (the corpus edit undone); the editor gets it as a quick
+    # fix, applies its edit (the daemon never writes) and saves: the nodes go green.
+    proven = await until(lambda: [d for d in from_the_test() if d.data.get("fixes")], 60, "a verified fix")
+    diagnostic = proven[0]
     actions = await client.text_document_code_action_async(
         t.CodeActionParams(
             t.TextDocumentIdentifier(uri(workspace, TICKETS)),
             diagnostic.range,
-            t.CodeActionContext(diagnostics=[diagnostic]),
+            t.CodeActionContext(diagnostics=[diagnostic], only=[t.CodeActionKind.QuickFix]),
         )
     )
-    assert not actions
-
-    corpus.write_text(original, encoding="utf-8")
+    assert actions is not None and len(actions) == len(diagnostic.data["fixes"])
+    action = actions[0]
+    assert isinstance(action, t.CodeAction)
+    assert action.kind == t.CodeActionKind.QuickFix and action.is_preferred
+    assert action.title.startswith("Verified: ") and action.title.endswith("(1 test passes)")
+    assert corpus.read_text(encoding="utf-8") == broken  # offering it wrote nothing
+    assert action.edit is not None and action.edit.changes is not None
+    assert set(action.edit.changes) == {uri(workspace, TICKETS)}
+    corpus.write_text(apply_edits(broken, action.edit.changes[uri(workspace, TICKETS)]), encoding="utf-8")
+    assert corpus.read_text(encoding="utf-8") == original  # this fix undoes the edit that broke it
     await until(
         lambda: uri(workspace, TICKETS) in client.diagnostics and not diagnostics(client, workspace, TICKETS),
         60,
         "the diagnostics to clear",
     )
+    await until(lambda: len(ended_runs(client)) == len(client.progress_reports), 60, "the fix's run to end")
+    last = client.progress_reports[
+        max(client.progress_reports, key=lambda token: int(token.rsplit("/", 1)[1]))
+    ]
+    assert "failed" not in last[-1].message and "passed" in last[-1].message
+    green = await client.workspace_execute_command_async(
+        t.ExecuteCommandParams("connector-watch.rerunFailed")
+    )
+    assert green == {"accepted": False, "nodeIds": []}
+
+
+def apply_edits(text: str, edits: list[t.TextEdit]) -> str:
+    """What an editor does with a ``WorkspaceEdit``'s text edits to one document."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(position: t.Position) -> int:
+        line_start = starts[min(position.line, len(starts) - 1)]
+        line_end = starts[position.line + 1] if position.line + 1 < len(starts) else len(text)
+        return min(line_start + position.character, line_end)
+
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+    return text
 
 
 async def test_an_unsaved_spec_buffer_gets_a_located_yaml_diagnostic_without_a_rerun(
@@ -169,6 +206,13 @@ async def test_an_unsaved_spec_buffer_gets_a_located_yaml_diagnostic_without_a_r
     assert line <= found[0].range.start.line <= line + 1
     assert "YAML syntax error" in found[0].message
     assert spec.read_text(encoding="utf-8") == text  # the daemon never writes
+    # A diagnostic without a verified fix gets no code action (its sentence stays in the message).
+    actions = await client.text_document_code_action_async(
+        t.CodeActionParams(
+            t.TextDocumentIdentifier(spec_uri), found[0].range, t.CodeActionContext(diagnostics=found)
+        )
+    )
+    assert not actions and not found[0].data.get("fixes")
     await asyncio.sleep(1.0)
     assert set(client.progress_reports) == runs_before  # nothing ran: the file did not change
 

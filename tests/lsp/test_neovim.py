@@ -1,8 +1,10 @@
 """The language server in a real editor: Neovim (Debian's package), headless, its built-in LSP
 client configured by tests/lsp/nvim/init.lua (the README's snippet), driven by
 tests/lsp/nvim/drive.lua: open a corpus file, break a record and :write, read the diagnostics
-back (``vim.diagnostic.get``), ask for code actions there, fix it, :write, see them clear. The
-script writes what the editor showed to a JSON file this test reads.
+back (``vim.diagnostic.get``); once the daemon has verified a fix, take it from the editor's code
+action menu (``vim.lsp.buf.code_action``, the first item picked), :write, and see the diagnostics
+clear and nothing left failing. The script writes what the editor showed to a JSON file this
+test reads.
 
 Skips (saying why) when ``nvim`` is absent; ``.ci/run`` installs it.
 """
@@ -14,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,7 @@ def run_editor(nvim: str, root: Path, out: Path) -> dict:
         "XDG_DATA_HOME": str(root / ".nvim-data"),
         "XDG_STATE_HOME": str(root / ".nvim-state"),
     }
+    started = time.monotonic()
     completed = subprocess.run(
         [
             nvim,
@@ -69,7 +73,13 @@ def run_editor(nvim: str, root: Path, out: Path) -> dict:
     assert out.is_file(), (
         f"nvim wrote no result (exit {completed.returncode}): {completed.stderr.decode()[-2000:]}"
     )
-    return json.loads(out.read_text(encoding="utf-8"))
+    result = json.loads(out.read_text(encoding="utf-8"))
+    result["wall_s"] = time.monotonic() - started
+    return result
+
+
+def broken_at_ms(result: dict) -> float:
+    return result["saved_broken_at_ms"]
 
 
 def test_neovim_shows_the_blamed_diagnostic_after_a_break_and_clears_it_after_the_fix(
@@ -80,7 +90,7 @@ def test_neovim_shows_the_blamed_diagnostic_after_a_break_and_clears_it_after_th
     result = run_editor(nvim, root, tmp_path / "nvim.json")
     assert result.get("error") is None, result.get("error")
     steps = {step["step"]: step for step in result["steps"]}
-    assert [s["step"] for s in result["steps"]] == ["first run", "broken", "fixed"]
+    assert [s["step"] for s in result["steps"]] == ["first run", "broken", "fix offered", "fixed"]
     assert [d for d in steps["first run"]["diagnostics"] if d["severity"] == 1] == []
 
     broken = steps["broken"]
@@ -92,13 +102,20 @@ def test_neovim_shows_the_blamed_diagnostic_after_a_break_and_clears_it_after_th
     assert diagnostic["code"] == "read.schema_parse"
     assert "not-a-number" in diagnostic["message"]
     assert any(n.endswith("test_read_table[tickets]") for n in diagnostic["nodeIds"])
-    # No verified fix for this one yet: the editor is offered no code action.
-    assert broken["code_action_error"] is None
-    assert not broken["code_actions"]
 
-    assert [d for d in steps["fixed"]["diagnostics"] if d["severity"] == 1] == []
+    # The verified fix, offered in the editor's code action menu and applied by the editor.
+    offered = steps["fix offered"]
+    fixes = next(d["fixes"] for d in offered["diagnostics"] if d["origin"] == "run")
+    assert offered["titles"] and all(title.startswith("Verified: ") for title in offered["titles"])
+    assert offered["titles"][0] == f"Verified: {fixes[0]['title']} (1 test passes)"
+    assert offered["line_after"] == offered["original_line"]  # the fix undid the breaking edit
+
+    fixed = steps["fixed"]
+    assert [d for d in fixed["diagnostics"] if d["severity"] == 1] == []
+    assert fixed["rerun_failed"] == {"accepted": False, "nodeIds": []}  # every node is green
     assert (root / TICKETS).read_text(encoding="utf-8") == original  # the editor's :write, not the daemon
     print(
         f"neovim: save → diagnostic {broken['save_to_diagnostic_ms']:.0f} ms, "
-        f"save → cleared {steps['fixed']['save_to_clear_ms']:.0f} ms, whole session {result['elapsed_ms'] / 1000:.1f} s"
+        f"save → verified fix offered {offered['at_ms'] - broken_at_ms(result):.0f} ms, "
+        f"fix applied and saved → cleared {fixed['save_to_clear_ms']:.0f} ms, editor session {result['wall_s']:.1f} s"
     )

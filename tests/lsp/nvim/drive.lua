@@ -107,33 +107,66 @@ local function drive()
   result.broken_line = target - 1
   vim.api.nvim_buf_set_lines(buf, target - 1, target, false, { '    "id": "not-a-number",' })
   local saved = vim.loop.hrtime()
+  result.saved_broken_at_ms = elapsed_ms()
   vim.cmd("write")
   wait_for("the failing test's diagnostic", function()
     return #errors_from_tests(buf) > 0
   end)
   local broken = { step = "broken", save_to_diagnostic_ms = (vim.loop.hrtime() - saved) / 1e6, diagnostics = shown(buf) }
-  -- The code actions the editor would offer at the diagnostic (verified fixes only).
-  local d = errors_from_tests(buf)[1]
-  local params = vim.lsp.util.make_range_params()
-  params.range = { start = { line = d.lnum, character = 0 }, ["end"] = { line = d.lnum, character = 1 } }
-  params.context = { diagnostics = vim.lsp.diagnostic.get_line_diagnostics(buf, d.lnum) }
-  local response = client.request_sync("textDocument/codeAction", params, 10000, buf)
-  broken.code_actions = response and response.result or vim.NIL
-  broken.code_action_error = response and response.err or vim.NIL
   table.insert(result.steps, broken)
 
-  -- Fix it and write again: the diagnostics clear.
-  vim.api.nvim_buf_set_lines(buf, target - 1, target, false, { original })
+  -- The daemon proves a fix on its overlay; once the diagnostic carries it, ask for code actions on
+  -- that line the way a user does (:lua vim.lsp.buf.code_action()), pick the first (preferred)
+  -- one in the menu, and :write. The editor applies the edit; the daemon never writes.
+  wait_for("a verified fix on the diagnostic", function()
+    for _, d in ipairs(errors_from_tests(buf)) do
+      if d.fixes and #d.fixes > 0 then
+        return true
+      end
+    end
+    return false
+  end)
+  local offered = { step = "fix offered", at_ms = elapsed_ms(), diagnostics = shown(buf), titles = {} }
+  table.insert(result.steps, offered)
+  vim.api.nvim_win_set_cursor(0, { target, 4 })
+  local tick = vim.api.nvim_buf_get_changedtick(buf)
+  vim.ui.select = function(items, opts, on_choice)
+    for _, item in ipairs(items) do
+      local title = opts.format_item(item) -- (format_item also returns gsub's count)
+      table.insert(offered.titles, title)
+    end
+    on_choice(items[1])
+  end
+  local notified = {}
+  vim.notify = function(message)
+    table.insert(notified, message)
+  end
+  offered.notified = notified
+  vim.lsp.buf.code_action()
+  wait_for("the code action's edit", function()
+    return vim.api.nvim_buf_get_changedtick(buf) ~= tick
+  end)
+  offered.line_after = vim.api.nvim_buf_get_lines(buf, target - 1, target, false)[1]
+  offered.original_line = original
+  local runs_before = runs_done(client)
   saved = vim.loop.hrtime()
   vim.cmd("write")
   wait_for("the diagnostics to clear", function()
     return #vim.diagnostic.get(buf, { severity = vim.diagnostic.severity.ERROR }) == 0
   end)
-  table.insert(result.steps, {
-    step = "fixed",
-    save_to_clear_ms = (vim.loop.hrtime() - saved) / 1e6,
-    diagnostics = shown(buf),
-  })
+  local fixed = { step = "fixed", save_to_clear_ms = (vim.loop.hrtime() - saved) / 1e6 }
+  wait_for("the fix's run to finish", function()
+    local all_done = true
+    for _, progress in pairs(client.messages.progress) do
+      all_done = all_done and progress.done == true
+    end
+    return runs_done(client) > runs_before and all_done
+  end)
+  fixed.diagnostics = shown(buf)
+  -- Green: nothing is left for "rerun failed".
+  local response = client.request_sync("workspace/executeCommand", { command = "connector-watch.rerunFailed" }, 10000, buf)
+  fixed.rerun_failed = response and response.result or vim.NIL
+  table.insert(result.steps, fixed)
 end
 
 local ok, err = pcall(drive)
