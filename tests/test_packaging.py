@@ -7,6 +7,7 @@ Installing connector-watch beside a user's checkout (the public connectors repos
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,14 @@ def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> No
     )
     found = json.loads(
         subprocess.run(
-            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+            # Outside the checkout means no PYTHONPATH either (the Spark tests put the repository on
+            # this process's, which an earlier test on the same worker may have left behind).
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         ).stdout
     )
     assert found == {
