@@ -865,7 +865,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"sizes {args.sizes}, {args.edits} edits, baselines on {sorted(args.baseline_sizes)} × {args.baseline_repeats}"
     )
     scratch = Path(tempfile.mkdtemp(prefix="cw-latency-"))
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:  # started from a folder that is gone (an earlier engine's workspace)
+        cwd = str(REPO)
     try:
         for size in args.sizes:
             results["sizes"][str(size)] = measure_size(size, args, kinds, scratch)

@@ -1,7 +1,7 @@
 """The counterfactual scheduler: investigate failing nodes on the overlay while the daemon serves.
 
 A node that fails is blamed at once on its merits, marked ``pending``; the scheduler then groups
-the pending nodes by baseline, asks :func:`~connector_watch.daemon.counterfactual.find_trigger`
+the pending nodes by baseline, asks :func:`~connector_watch.daemon.counterfactual.find_triggers`
 which change makes them fail (trials run on the overlay's warm workers), and hands the verdict
 back to the engine, which re-blames the nodes and publishes the revision. A newer save cancels the
 investigation in progress; the nodes it covered are investigated again once the new run is done.
@@ -20,8 +20,8 @@ from connector_watch.daemon.blame.causality import CausalEvidence
 from connector_watch.daemon.counterfactual import (
     FileChange,
     Outcome,
-    find_trigger,
-    trial_outcome,
+    find_triggers,
+    trial_outcomes,
 )
 from connector_watch.daemon.diagnostics import VerifiedFix
 from connector_watch.daemon.fix_check import verify
@@ -152,10 +152,10 @@ class CausalScheduler:
             for pending in self._working.values():
                 groups.setdefault(pending.baseline.key(), []).append(pending)
             for group in groups.values():
-                evidence = await self._investigate(group)
+                verdicts = await self._investigate(group)
                 for pending in group:
                     self._working.pop(pending.node_id, None)
-                self._on_verdict({p.node_id: evidence for p in group})
+                self._on_verdict(verdicts)
                 await self._try_fixes([p.node_id for p in group])
             self._working = {}
             if self._fix_queue:
@@ -195,7 +195,8 @@ class CausalScheduler:
             if fixed is not None:
                 self._on_fix(fixed)
 
-    async def _investigate(self, group: list[Pending]) -> CausalEvidence:
+    async def _investigate(self, group: list[Pending]) -> dict[str, CausalEvidence]:
+        """Each node's trigger: one search per node, sharing trials (each trial runs them all)."""
         baseline = group[0].baseline
         changes = []
         for path, before in sorted(baseline.before.items()):
@@ -204,25 +205,31 @@ class CausalScheduler:
                 continue
             changes.append(FileChange(path, self.workspace.classify(path).kind, before, after))
         expected = {p.node_id: p.signature for p in group}
+
+        def inconclusive(note: str) -> dict[str, CausalEvidence]:
+            return {node: CausalEvidence("inconclusive", baseline.label, note=note) for node in expected}
+
         try:
             overlay = await self._overlay()
         except Exception as exc:
             self._log("warning", f"causal reruns are unavailable: {exc!r}")
-            return CausalEvidence("inconclusive", baseline.label, note=f"the overlay could not start ({exc})")
+            return inconclusive(f"the overlay could not start ({exc})")
 
-        async def trial(contents: dict[str, bytes | None]) -> Outcome:
+        async def trial(contents: dict[str, bytes | None]) -> dict[str, Outcome]:
             self.trials_run += 1
             finished = await overlay.run(sorted(expected), contents, env=self._env())
-            return trial_outcome(expected, finished)
+            return trial_outcomes(expected, finished)
 
         try:
-            return await find_trigger(changes, trial, base=baseline.label, base_passed=baseline.passed)
+            return await find_triggers(
+                changes, trial, sorted(expected), base=baseline.label, base_passed=baseline.passed
+            )
         except asyncio.CancelledError:
             await overlay.cancel()
             raise
         except Exception as exc:  # an investigation must never take the daemon down
             self._log("error", f"causal reruns failed: {exc!r}")
-            return CausalEvidence("inconclusive", baseline.label, note=f"the reruns failed ({exc})")
+            return inconclusive(f"the reruns failed ({exc})")
 
 
 def _read(workspace: Workspace, path: str) -> bytes | None:

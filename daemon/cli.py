@@ -289,10 +289,20 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
         await engine.stop()  # cancels the run and kills its process groups
         raise
     await _until_signal(engine.schemas_learnt(), stopped_by)
-    for source in workspace.sources():
+    changed = workspace_paths(workspace, args.changed) if args.changed else []
+    touched_files = {node_id.split("::")[0] for node_id in results} | set(changed)
+    touched = {workspace.classify(path).source for path in touched_files} - {None}
+    touched |= {r.source for n in results if (r := engine.index.nodes.get(n)) is not None and r.source}
+    for source in sorted(touched):
         for corpus in workspace.corpus_files(source):
             engine.static_check(corpus)
-    static = [d for diagnostics in engine.static.values() for d in diagnostics]
+    # Static findings of the sources the run touched (and of the files it ran or was given).
+    static = [
+        d
+        for path, diagnostics in engine.static.items()
+        if path in touched_files or workspace.classify(path).source in touched
+        for d in diagnostics
+    ]
     engine.save_index()
     await engine.stop()
     return RunReport(
@@ -353,8 +363,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         for d in diagnostics:
             sys.stdout.write(f"{d.location}: {d.severity}: [{d.blame}] {d.message}\n")
         errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = sum(d.severity == "warning" for d in diagnostics)
+        informational = len(diagnostics) - errors - warnings
         sys.stdout.write(
-            f"{len(paths)} file(s) checked: {errors} error(s), {len(diagnostics) - errors} warning(s)\n"
+            f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)"
+            + (f", {informational} note(s)" if informational else "")
+            + "\n"
         )
         for note in notes:
             sys.stderr.write(f"note: {note}\n")
@@ -400,7 +414,7 @@ def static_diagnostics(
         source = workspace.classify(corpus).source
         if source not in specs:
             spec_file = workspace.layout.spec_file(source) if source else None
-            specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
+            specs[source] = check_spec(spec_file, handler_roots=workspace.layout.code_roots())[0] if spec_file and spec_file.is_file() else None
         return corpus_tables(index, specs[source], corpus, learnt)
 
     found: dict[tuple[Any, ...], Diagnostic] = {}
@@ -417,7 +431,7 @@ def static_diagnostics(
             continue
         except OSError:
             continue
-        result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
+        result = check_file(workspace, path, text, kind, tables_for_corpus=tables, sent_params=index.sent_params)
         for diagnostics in result.diagnostics.values():
             for d in diagnostics:
                 found.setdefault(d.key(), d)
@@ -429,6 +443,7 @@ def static_diagnostics(
 
 def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
     """What changes to these workspace-relative paths rerun."""
+    from connector_watch.daemon.dependencies import Dependencies
     from connector_watch.simulator.spec import check_spec
 
     changes, spec_changes = [], {}
@@ -437,11 +452,24 @@ def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
         changes.append(Change(path, kind))
         if kind.kind == "spec":
             corpus_dir = workspace.layout.corpus_dir(kind.source) if kind.source else None
-            spec, _ = check_spec(workspace.absolute(path), corpus_dir, display=path)
+            spec, _ = check_spec(
+                workspace.absolute(path), corpus_dir, display=path, handler_roots=workspace.layout.code_roots()
+            )
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )
-    return select_in(workspace, changes, index, spec_changes=spec_changes)
+    # The index holds requests already matched to endpoints: only imports and parsing are asked here.
+    dependencies = Dependencies(workspace, lambda: index, lambda _path: None)
+    return select_in(
+        workspace,
+        changes,
+        index,
+        spec_changes=spec_changes,
+        importers=dependencies.importers,
+        unloadable=dependencies.unloadable(
+            changes, lambda p: p in spec_changes and spec_changes[p].after is not None
+        ),
+    )
 
 
 def cmd_impact(args: argparse.Namespace) -> int:

@@ -79,33 +79,39 @@ def contents_for(changes: Sequence[FileChange], applied: Iterable[Unit]) -> dict
     return contents
 
 
-Trial = Callable[[dict[str, bytes | None]], Awaitable[Outcome]]
+#: One trial: every target node's outcome with these file contents swapped in.
+Trial = Callable[[dict[str, bytes | None]], Awaitable[dict[str, Outcome]]]
 
 
 @dataclass
 class Investigation:
-    """The running record of one search: every trial's units and outcome."""
+    """The trials of one search, shared by every node it concerns: each trial runs them all, so
+    the nodes' searches (which differ when their failures have different causes) reuse each
+    other's trials whenever they try the same files."""
 
     changes: list[FileChange]
     trial: Trial
     budget: int = TRIAL_BUDGET
-    trials: list[tuple[frozenset[Unit], Outcome]] = field(default_factory=list)
-    _seen: dict[tuple[tuple[str, bytes | None], ...], Outcome] = field(default_factory=dict)
+    trials: int = 0
+    _seen: dict[tuple[tuple[str, bytes | None], ...], dict[str, Outcome]] = field(default_factory=dict)
 
-    async def test(self, applied: Iterable[Unit]) -> Outcome:
-        """The outcome with ``applied`` on the baseline; a combination that yields the same files
-        as one tried before is not run again."""
-        key = frozenset(applied)
-        contents = contents_for(self.changes, key)
+    async def outcomes(self, applied: Iterable[Unit]) -> dict[str, Outcome] | None:
+        """Every node's outcome with ``applied`` on the baseline (None once the budget is spent)."""
+        contents = contents_for(self.changes, applied)
         fingerprint = tuple(sorted(contents.items()))
-        if fingerprint in self._seen:
-            return self._seen[fingerprint]
-        if len(self.trials) >= self.budget:
-            return "unresolved"
-        outcome = await self.trial(contents)
-        self.trials.append((key, outcome))
-        self._seen[fingerprint] = outcome
-        return outcome
+        if fingerprint not in self._seen:
+            if self.trials >= self.budget:
+                return None
+            self.trials += 1
+            self._seen[fingerprint] = await self.trial(contents)
+        return self._seen[fingerprint]
+
+    def tester(self, node: str) -> Callable[[Iterable[Unit]], Awaitable[Outcome]]:
+        async def test(applied: Iterable[Unit]) -> Outcome:
+            found = await self.outcomes(list(applied))
+            return "unresolved" if found is None else found.get(node, "unresolved")
+
+        return test
 
 
 async def ddmin(units: list[Unit], test: Callable[[list[Unit]], Awaitable[Outcome]]) -> list[Unit]:
@@ -147,66 +153,93 @@ def _split(units: list[Unit], n: int) -> list[list[Unit]]:
     return chunks
 
 
-async def find_trigger(
-    changes: list[FileChange], trial: Trial, *, base: str, base_passed: bool, budget: int = TRIAL_BUDGET
-) -> CausalEvidence:
-    """Run the search; the answer is evidence for blame (:mod:`connector_watch.daemon.blame.causality`).
+async def find_triggers(
+    changes: list[FileChange],
+    trial: Trial,
+    nodes: list[str],
+    *,
+    base: str,
+    base_passed: bool,
+    budget: int = TRIAL_BUDGET,
+) -> dict[str, CausalEvidence]:
+    """Each node's trigger; the answers are evidence for blame
+    (:mod:`connector_watch.daemon.blame.causality`).
 
     ``base_passed``: the nodes are known to have passed on the base (their last pass), rather
     than the base being a git revision they may have failed on too.
     """
     status = "not-caused" if base_passed else "pre-existing"
     if not changes:
-        return CausalEvidence(
-            status, base, (), 0, note=f"fails with no workspace file changed since the {base}"
-        )
+        note = f"fails with no workspace file changed since the {base}"
+        return {node: CausalEvidence(status, base, (), 0, note=note) for node in nodes}
     investigation = Investigation(changes, trial, budget)
-    everything = [Unit(c.path) for c in changes]
-    reverted = await investigation.test([])
+    found = {}
+    for node in nodes:
+        found[node] = await _search(investigation, node, changes, base, status, budget)
+    return found
+
+
+async def find_trigger(
+    changes: list[FileChange],
+    trial: Callable[[dict[str, bytes | None]], Awaitable[Outcome]],
+    *,
+    base: str,
+    base_passed: bool,
+    budget: int = TRIAL_BUDGET,
+) -> CausalEvidence:
+    """:func:`find_triggers` for one target whose trial answers with a single outcome."""
+
+    async def per_node(contents: dict[str, bytes | None]) -> dict[str, Outcome]:
+        return {"node": await trial(contents)}
+
+    found = await find_triggers(changes, per_node, ["node"], base=base, base_passed=base_passed, budget=budget)
+    return found["node"]
+
+
+async def _search(
+    investigation: Investigation, node: str, changes: list[FileChange], base: str, status: str, budget: int
+) -> CausalEvidence:
+    test = investigation.tester(node)
+    reverted = await test([])
     if reverted == "fail":
         return CausalEvidence(
-            status,
-            base,
-            (),
-            len(investigation.trials),
-            note=f"fails with every change since the {base} reverted",
+            status, base, (), investigation.trials, note=f"fails with every change since the {base} reverted"
         )
     if reverted == "unresolved":
         return CausalEvidence(
             "inconclusive",
             base,
             (),
-            len(investigation.trials),
+            investigation.trials,
             note=f"with every change since the {base} reverted the outcome differs in another way",
         )
-    files = await ddmin(everything, investigation.test) if len(everything) > 1 else everything
+    everything = [Unit(c.path) for c in changes]
+    files = await ddmin(everything, test) if len(everything) > 1 else everything
     chosen_files = {u.path for u in files}
-    hunk_units = [
-        Unit(c.path, h) for c in changes if c.path in chosen_files for h in c.hunks()
-    ]
+    hunk_units = [Unit(c.path, h) for c in changes if c.path in chosen_files for h in c.hunks()]
     whole = [Unit(c.path) for c in changes if c.path in chosen_files and not c.hunks()]
-    if hunk_units and len(hunk_units) > 1:
+    if len(hunk_units) > 1:
 
-        async def test_hunks(units: list[Unit]) -> Outcome:
-            return await investigation.test([*units, *whole])
+        async def test_hunks(units: Iterable[Unit]) -> Outcome:
+            return await test([*units, *whole])
 
         if await test_hunks(hunk_units) == "fail":
             minimal = await ddmin(hunk_units, test_hunks)
         else:  # the search could not narrow it down (budget, unresolved trials): every hunk of these files
             minimal = hunk_units
     else:
-        minimal = hunk_units or []
+        minimal = hunk_units
     minimal = [*minimal, *whole]
     by_path = {c.path: c for c in changes}
     triggers = tuple(_trigger_evidence(by_path[u.path], u.hunk) for u in minimal)
-    budget_note = " (trial budget spent: the change found may not be minimal)" if (
-        len(investigation.trials) >= budget
-    ) else ""
+    budget_note = (
+        " (trial budget spent: the change found may not be minimal)" if investigation.trials >= budget else ""
+    )
     return CausalEvidence(
         "trigger",
         base,
         triggers,
-        len(investigation.trials),
+        investigation.trials,
         note=f"passes with {_describe(triggers)} reverted to the {base}{budget_note}",
     )
 
@@ -251,13 +284,18 @@ def signature(event: dict[str, Any] | None) -> tuple[str, str]:
     return (outcome, str(chain[-1].get("type", "")) if chain else "")
 
 
-def trial_outcome(
+def trial_outcomes(
     expected: dict[str, tuple[str, str]], finished: dict[str, dict[str, Any]]
-) -> Outcome:
-    """``fail`` when a node fails as it did, ``pass`` when every node passes (or skips)."""
-    if all(finished.get(n, {}).get("outcome") in ("passed", "skipped") for n in expected):
-        return "pass"
+) -> dict[str, Outcome]:
+    """Each node's outcome in a trial: ``fail`` when it fails as it did, ``pass`` when it passes
+    (or skips), ``unresolved`` otherwise (another failure, no result)."""
+    outcomes: dict[str, Outcome] = {}
     for node_id, wanted in expected.items():
-        if signature(finished.get(node_id)) == wanted:
-            return "fail"
-    return "unresolved"
+        event = finished.get(node_id)
+        if (event or {}).get("outcome") in ("passed", "skipped"):
+            outcomes[node_id] = "pass"
+        elif signature(event) == wanted:
+            outcomes[node_id] = "fail"
+        else:
+            outcomes[node_id] = "unresolved"
+    return outcomes

@@ -33,6 +33,7 @@ from connector_watch.daemon.baselines import Baselines, GitBase
 from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
 from connector_watch.daemon.corpus_lint import TableContext
+from connector_watch.daemon.dependencies import Dependencies
 from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
@@ -121,6 +122,8 @@ class Engine:
         self.results = Results()
         self.history = FileHistory(self._read)
         self.specs: dict[str, Spec | None] = {}
+        #: The static import graph and request matching (impact's inputs beside the index).
+        self.dependencies = Dependencies(self.workspace, lambda: self.index, self.specs.get)
         self.spark_stage: Any = None
         self.current: Run | None = None
         self.runs_completed = 0
@@ -183,6 +186,7 @@ class Engine:
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
+        self.executor.annotate = self.dependencies.annotate
 
     # ------------------------------------------------------------------ compatibility views of the state
     @property
@@ -254,6 +258,9 @@ class Engine:
                 self.static_check(connector)
         self.publish_changed()
         self._tasks.append(asyncio.create_task(self._runner()))
+        # Parse the workspace's imports off the loop: a first shared-code save (or a later
+        # ``impact``, which reuses them from the saved index) then needs no parsing.
+        self._warming = asyncio.get_running_loop().run_in_executor(None, self.dependencies.warm)
         if watch:
             self._debouncer = Debouncer(quiet=self.options.debounce)
             loop = asyncio.get_running_loop()
@@ -437,6 +444,7 @@ class Engine:
 
     def impact(self, changes: list[Change], spec_changes: dict[str, SpecChange]) -> Selection:
         """What these changes rerun, given the warm workers and the mode."""
+        self.dependencies.changed(c.path for c in changes)
         return select_in(
             self.workspace,
             changes,
@@ -444,6 +452,8 @@ class Engine:
             spec_changes=spec_changes,
             preloaded=self.pool.preloaded,
             mode=self.mode,
+            importers=self.dependencies.importers,
+            unloadable=self.dependencies.unloadable(changes, lambda p: self.specs.get(p) is not None),
         )
 
     def _read(self, path: str) -> bytes | None:
@@ -466,7 +476,14 @@ class Engine:
             self.log("warning", f"cannot read {path}: {exc}")
             return None
         try:
-            result = check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)
+            result = check_file(
+                self.workspace,
+                path,
+                text,
+                kind,
+                tables_for_corpus=self._tables_for_corpus,
+                sent_params=self.index.sent_params,
+            )
         except Exception as exc:  # a checker bug must not take the daemon down
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None
@@ -588,6 +605,7 @@ class Engine:
         """The index as saved for one-shot commands, with each spec's future-time directives."""
         from connector_watch.daemon.index import dump
 
+        self.dependencies.keep()
         self.index.spec_future = {
             path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
             for path, spec in self.specs.items()

@@ -56,6 +56,9 @@ class RunExecutor:
         self.emit = emit
         self.mode = mode
         self.jobs = jobs
+        #: Completes a worker event before it is applied (the engine matches its requests to spec
+        #: endpoints: :meth:`connector_watch.daemon.dependencies.Dependencies.annotate`).
+        self.annotate: Callable[[dict[str, Any]], None] = lambda event: None
 
     @property
     def index(self) -> Index:
@@ -65,6 +68,8 @@ class RunExecutor:
         """Run the selection's tests; returns when every started test has a result (or the run was cancelled)."""
         await self._run_chunks(run, self._plan(selection))
         await self._recover_lost_nodes(run)
+        if not run.cancelled:
+            self._report_silent(run)
 
     async def cancel(self, run: Run, carry_over: bool = True) -> None:
         if run.cancelled:
@@ -96,15 +101,25 @@ class RunExecutor:
             cost = 150.0 + sum(
                 (self.index.nodes[n].duration_ms or 50.0) if n in self.index.nodes else 50.0 for n in ids
             )
-            costs.append((cost, file, nodes))
-        workers = max(1, min(self.jobs, len(costs)))
-        buckets: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(workers)]
-        for cost, file, nodes in sorted(costs, key=lambda c: -c[0]):
+            costs.append((int(selection.follow_up_only(file, nodes)), cost, file, nodes))
+        # A pool that spreads one job over its own workers (xdist) gets one job: every worker then
+        # collects every file in pytest's order, as a plain run does.
+        jobs = 1 if getattr(self.pool, "spreads_jobs", False) else self.jobs
+        primary = sum(1 for c in costs if not c[0])
+        # What the change reached is dealt out first; the reruns of what failed before join those
+        # jobs (they never take a core from the change's own tests), or have the workers to
+        # themselves when nothing else runs. Each job runs the change's tests first, files in
+        # pytest's own order within each group.
+        workers = max(1, min(jobs, primary or len(costs)))
+        buckets: list[tuple[float, list[tuple[int, str]]]] = [(0.0, []) for _ in range(workers)]
+        for follow_up, cost, file, nodes in sorted(costs, key=lambda c: (c[0], -c[1])):
             i = min(range(workers), key=lambda k: buckets[k][0])
             total, args = buckets[i]
-            args.extend([file] if nodes is None else nodes)
+            args.extend((follow_up, a) for a in ([file] if nodes is None else nodes))
             buckets[i] = (total + cost, args)
-        return [args for _, args in buckets if args]
+        return [
+            [a for _, a in sorted(args, key=lambda x: (x[0], x[1].split("::")[0]))] for _, args in buckets if args
+        ]
 
     async def _run_chunks(self, run: Run, chunks: list[list[str]]) -> None:
         env = {"CONNECTOR_TEST_MODE": self.mode()} if self.mode() != "simulate" else {}
@@ -149,6 +164,8 @@ class RunExecutor:
 
         job = await self.pool.run(args, handler, env=env)
         run.jobs.append(job)
+        if not run.cancelled:  # which requests the tests of each class share (made once, first)
+            self.index.learn_shared({a for a in args if "::" not in a and a.endswith(".py")})
         return job, seen
 
     async def _on_collection_hang(self, run: Run, job: Job, silent: list[str], env: dict[str, str]) -> None:
@@ -156,6 +173,12 @@ class RunExecutor:
         imported then, and run the files it kept from running without it."""
         hung = [path for path in job.stalled_collecting or [] if path in {a.split("::")[0] for a in silent}]
         limit = f"{self.pool.hard_timeout:.0f} s"
+        if not hung and not job.streams and not run.startup_retried and not run.cancelled:
+            # No pytest process ever reported (a machine too loaded to start them in time, or a
+            # conftest.py that hangs): try once more before calling every file an error.
+            run.startup_retried = True
+            await self._run_chunk(run, silent, env)
+            return
         if not hung:
             message = f"pytest did not get to collecting tests within {limit} (a conftest.py or plugin hung?)"
             evidence = output_tail(read_log(job.log_path))
@@ -207,6 +230,7 @@ class RunExecutor:
     # ------------------------------------------------------------------ worker events
     def _on_worker_event(self, run: Run, event: dict[str, Any], args: list[str]) -> None:
         kind = event.get("event")
+        self.annotate(event)
         if kind == "collected":
             whole = {a for a in args if "::" not in a}
             added, removed = self.index.collected(event, whole)
@@ -262,6 +286,30 @@ class RunExecutor:
             return
         for node_id in sorted((set(crashes) | run.started_nodes) - set(run.finished)):
             self.outcomes.node_lost(run, node_id, "crashed", death_status(run.jobs))
+
+    def _report_silent(self, run: Run) -> None:
+        """Selected nodes pytest said nothing about (deselected by a hook, lost between collection
+        and running): each is an ``error`` located at its test, never silently dropped."""
+        for node_id in self._unfinished(run):
+            record = self.index.nodes[node_id]
+            message = (
+                "selected, but pytest reported no result for it (deselected by a plugin or conftest "
+                "hook, or lost between collection and running)"
+            )
+            diagnostic = Diagnostic(
+                "test",
+                message,
+                Location(record.file, Range.lines(max(0, (record.line or 1) - 1))),
+                0.5,
+                node_ids=[node_id],
+                code="run.no_result",
+                fix=f"run pytest on {node_id} to see what happens to it",
+            )
+            record.outcome = "error"
+            run.finished[node_id] = "error"
+            self.outcomes.results.set_node(node_id, [diagnostic])
+            self.outcomes.results.node_messages[node_id] = message
+            self.emit(ev.TestFinished(run.id, node_id, "error", 0.0, [diagnostic], message))
 
     def _report_timeouts(self, run: Run, jobs: list[Job]) -> None:
         for job in jobs:

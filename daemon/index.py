@@ -2,10 +2,13 @@
 
 Filled from the pytest plugin's events. For every node: the test file, class and
 table; the workspace modules imported (while its file was collected and while it
-ran); every distinct request it made with the spec endpoint that answered it
-(index and fingerprint) and the corpus file behind it. For every test file: the
-modules and requests of its collection (``list_tables`` may call the API). For
-every (source, table): the schema and metadata the harness saw, for corpus lint.
+ran); every distinct request it made with the spec endpoint it lands on (index and
+fingerprint), the corpus file behind it and whether a spec handler answers it, whoever
+answered it; the workspace files it read, and those a simulator loaded for it (a spec,
+a whole corpus directory). For every test file: the same for its collection
+(``list_tables`` may call the API). For every (source, table): the schema and metadata
+the harness saw, for corpus lint. ``module_files`` maps module names to workspace files
+where the name alone does not say (for the static import graph).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ class RequestRef:
     fingerprint: str | None
     spec_file: str | None
     corpus_file: str | None
+    #: A spec handler answers this endpoint: it may read any corpus of its spec.
+    handler: bool = False
 
     @classmethod
     def from_list(cls, item: list[Any]) -> RequestRef:
-        return cls(*item)
+        return cls(*item[:7])
 
 
 @dataclass
@@ -43,8 +48,16 @@ class NodeRecord:
     table: str | None = None
     source: str | None = None
     line: int | None = None
+    #: {"path", "line"} of the test function's def (the harness method for inherited tests) and of
+    #: the decorator that parametrises its table; zero-based lines (see daemon/definitions.py).
+    definition: dict[str, Any] | None = None
+    parametrisation: dict[str, Any] | None = None
     modules: set[str] = field(default_factory=set)
     requests: set[RequestRef] = field(default_factory=set)
+    #: Query parameter names the node sent, by (method, path) (the spec cross-checks read them).
+    params: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    read: set[str] = field(default_factory=set)  # workspace files the test read
+    loaded: set[str] = field(default_factory=set)  # workspace files a simulator loaded for it
     outcome: str | None = None
     duration_ms: float | None = None
     ran: bool = False  # has run at least once: modules and requests are known
@@ -68,6 +81,8 @@ class NodeRecord:
             "line": self.line,
             "outcome": self.outcome,
             "durationMs": self.duration_ms,
+            "definition": self.definition,
+            "parametrisation": self.parametrisation,
         }
 
 
@@ -77,6 +92,8 @@ class FileRecord:
     modules: set[str] = field(default_factory=set)
     requests: set[RequestRef] = field(default_factory=set)
     collect_error: bool = False
+    read: set[str] = field(default_factory=set)
+    loaded: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -95,6 +112,14 @@ class Index:
         self._corpus_tables: dict[str, set[tuple[str | None, str]]] | None = None
         #: Per spec file, the future-record directives in force when nodes last ran.
         self.spec_future: dict[str, dict[str, list[Any]]] = {}
+        #: Module name → workspace file, where the name alone does not say (an installed mapping).
+        self.module_files: dict[str, str] = {}
+        #: The static import graph's parsed files (``ImportGraph.dump``), kept for one-shot commands.
+        self.import_edges: dict[str, list[Any]] = {}
+        #: Per class (or module) of tests, the requests its tests share through the objects they share:
+        #: made by the first test that made any, and by no other (a token, a list of types the
+        #: connector caches). A change reaching one of them reaches every test of the class.
+        self.class_shared: dict[str, set[RequestRef]] = {}
 
     # ------------------------------------------------------------------ updates from plugin events
     def collected(
@@ -120,11 +145,16 @@ class Index:
             record.table = item.get("table")
             record.source = item.get("source")
             record.line = item.get("line")
+            record.definition = item.get("definition")
+            record.parametrisation = item.get("parametrisation")
         for path, info in event.get("files", {}).items():
             file = self.files.setdefault(path, FileRecord(path))
             file.modules = set(info.get("modules", [])) | {path}
             file.requests = {RequestRef.from_list(r) for r in info.get("requests", [])}
             file.collect_error = bool(info.get("collectError"))
+            file.read = set(info.get("read", []))
+            file.loaded = set(info.get("loaded", []))
+        self.module_files.update(event.get("moduleFiles") or {})
         removed = []
         for path in files_run_whole:
             keep = seen_by_file.get(path, set())
@@ -140,6 +170,8 @@ class Index:
         file.collect_error = True
         file.modules = set(event.get("modules", [])) | {path}
         file.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        file.read = set(event.get("read", []))
+        file.loaded = set(event.get("loaded", []))
         removed = [n for n, r in self.nodes.items() if r.file == path]
         for node_id in removed:
             del self.nodes[node_id]
@@ -152,6 +184,9 @@ class Index:
         file = self.files.get(record.file)
         record.modules = set(event.get("modules", [])) | (file.modules if file else {record.file})
         record.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        record.params = {(m, path): tuple(names) for m, path, names in event.get("params", [])}
+        record.read = set(event.get("read", []))
+        record.loaded = set(event.get("loaded", []))
         self._corpus_tables = None
         record.outcome = event.get("outcome")
         record.duration_ms = event.get("durationMs")
@@ -164,6 +199,37 @@ class Index:
             if "metadata" in info:
                 table.metadata = info["metadata"]
         return record
+
+    def sent_params(self, spec_file: str) -> dict[int, set[str]]:
+        """Per endpoint of ``spec_file``, the query parameter names the nodes sent it."""
+        sent: dict[int, set[str]] = {}
+        for record in self.nodes.values():
+            for request in record.requests:
+                if request.spec_file == spec_file and request.endpoint_index is not None:
+                    names = record.params.get((request.method, request.path))
+                    if names:
+                        sent.setdefault(request.endpoint_index, set()).update(names)
+        return sent
+
+    def learn_shared(self, files: set[str]) -> None:
+        """After a run of these whole files: which requests each class's tests share (see
+        ``class_shared``), from the requests its tests made, in the order they were collected."""
+        groups: dict[str, list[NodeRecord]] = {}
+        for record in self.nodes.values():
+            if record.file in files and record.ran:
+                groups.setdefault(record.node_id.rsplit("::", 1)[0], []).append(record)
+                if "::" in record.node_id.split("::", 1)[1]:  # in a class: the module shares state too
+                    groups.setdefault(record.file, []).append(record)
+        for key in [k for k in self.class_shared if k.split("::")[0] in files]:
+            del self.class_shared[key]
+        for key, records in groups.items():
+            requesting = [r for r in records if r.requests]
+            if not requesting:
+                continue
+            repeated = {request for r in requesting[1:] for request in r.requests}
+            shared = {request for request in requesting[0].requests if request not in repeated}
+            if shared and len(records) > 1:
+                self.class_shared[key] = shared
 
     def forget_file(self, path: str) -> list[str]:
         """A test file was deleted: forget it and its nodes; returns the node ids dropped."""
@@ -220,6 +286,9 @@ def dump(index: Index) -> dict[str, Any]:
                 "modules": sorted(record.modules),
                 "ran": record.ran,
                 "requests": sorted([list(r.__dict__.values()) for r in record.requests], key=str),
+                "params": [[m, path, list(names)] for (m, path), names in sorted(record.params.items())],
+                "read": sorted(record.read),
+                "loaded": sorted(record.loaded),
             }
             for record in index.nodes.values()
         ],
@@ -229,9 +298,17 @@ def dump(index: Index) -> dict[str, Any]:
                 "modules": sorted(f.modules),
                 "collectError": f.collect_error,
                 "requests": sorted([list(r.__dict__.values()) for r in f.requests], key=str),
+                "read": sorted(f.read),
+                "loaded": sorted(f.loaded),
             }
             for f in index.files.values()
         ],
+        "moduleFiles": dict(sorted(index.module_files.items())),
+        "importEdges": index.import_edges,
+        "classShared": {
+            key: sorted([list(r.__dict__.values()) for r in requests], key=str)
+            for key, requests in sorted(index.class_shared.items())
+        },
         "tables": [
             {
                 "source": t.source,
@@ -257,11 +334,16 @@ def load(document: dict[str, Any]) -> Index:
             table=item.get("table"),
             source=item.get("source"),
             line=item.get("line"),
+            definition=item.get("definition"),
+            parametrisation=item.get("parametrisation"),
             modules=set(item.get("modules", [])),
             outcome=item.get("outcome"),
             duration_ms=item.get("durationMs"),
             ran=bool(item.get("ran")),
             requests={RequestRef.from_list(r) for r in item.get("requests", [])},
+            params={(m, path): tuple(names) for m, path, names in item.get("params", [])},
+            read=set(item.get("read", [])),
+            loaded=set(item.get("loaded", [])),
         )
         index.nodes[record.node_id] = record
     for item in document.get("files", []):
@@ -270,7 +352,14 @@ def load(document: dict[str, Any]) -> Index:
             set(item.get("modules", [])),
             {RequestRef.from_list(r) for r in item.get("requests", [])},
             bool(item.get("collectError")),
+            set(item.get("read", [])),
+            set(item.get("loaded", [])),
         )
+    index.module_files = dict(document.get("moduleFiles", {}))
+    index.import_edges = dict(document.get("importEdges", {}))
+    index.class_shared = {
+        key: {RequestRef.from_list(r) for r in requests} for key, requests in document.get("classShared", {}).items()
+    }
     index.spec_future = dict(document.get("specFuture", {}))
     for item in document.get("tables", []):
         index.tables[(item.get("source"), item["table"])] = TableInfo(

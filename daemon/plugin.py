@@ -12,6 +12,13 @@ each collector and test it sends one JSON object per line to the engine:
   issue, unknown endpoint, conversion error), the simulator trace of the node,
   the workspace modules it imported, and what the harness learned about tables.
 
+Whatever answered them (our simulator, the public one, a cassette, ``responses``), every HTTP
+request and every workspace file a node or a test file's collection touched is recorded at the
+transport level by :mod:`connector_watch.daemon.evidence` (``requests``, ``read``, ``loaded``).
+What a class-, module- or session-scoped fixture's setup touched (``setup_class`` starting a
+simulator and asking for a token) is credited to every test that shares it, not only to the first
+one, which ran it.
+
 Each test, and the import and collection of each test module, runs under a timeout: a hang
 becomes a ``NodeTimeout`` raised at the line that hung (a ``BaseException``, so ``except
 Exception`` cannot swallow it). ``collect_started`` / ``collect_finished`` bracket the import of
@@ -34,6 +41,8 @@ from typing import Any
 
 import pytest
 from connector_watch.daemon import public_harness
+from connector_watch.daemon.definitions import definition_lines
+from connector_watch.daemon.evidence import Evidence, Sink
 from connector_watch.daemon.index import FAILING
 from connector_watch.simulator import trace as simulator_trace
 
@@ -217,11 +226,14 @@ def compact_trace(trace: simulator_trace.Trace, root: str) -> dict[str, Any]:
     }
 
 
-def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
-    """Distinct (method, url-path, endpoint index or None, spec file) a node made: impact re-matches these."""
+def requests_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
+    """Distinct (method, url-path, endpoint index or None, fingerprint, spec file, corpus file) a node
+    made: impact re-matches these. Requests our simulator answered carry its endpoint; the others
+    (seen at the transport level) carry only method and path, and the engine matches them."""
     from urllib.parse import urlsplit
 
     seen: dict[tuple[Any, ...], None] = {}
+    traced: set[tuple[str, str]] = set()
     for e in trace.entries:
         spec_file = e.endpoint.spec_file if e.endpoint else None
         key = (
@@ -233,9 +245,47 @@ def requests_of(trace: simulator_trace.Trace) -> list[list[Any]]:
             e.corpus_file,
         )
         seen.setdefault(key, None)
+        traced.add((e.method, key[1]))
         if len(seen) > 400:
             break
+    for method, _host, path in found.requests if found is not None else ():
+        if (method, path) not in traced and len(seen) <= 400:
+            seen.setdefault((method, path, None, None, None, None), None)
     return [list(k) for k in seen]
+
+
+def params_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
+    """``[method, url-path, [query parameter names]]`` a node sent: the spec cross-checks compare
+    them with the parameters each endpoint declares."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    sent: dict[tuple[str, str], set[str]] = {}
+    for e in trace.entries:
+        parts = urlsplit(e.url)
+        names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        if names:
+            sent.setdefault((e.method, parts.path), set()).update(names)
+    for key, names in (found.params if found is not None else {}).items():
+        sent.setdefault(key, set()).update(names)
+    return [[method, path, sorted(names)] for (method, path), names in sorted(sent.items())][:400]
+
+
+def _module_files(root: str, names: Iterator[str]) -> dict[str, str]:
+    """Workspace modules whose file is not where their name says under the root or ``src/``: the
+    static import graph resolves the others by itself."""
+    found = {}
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        rel = os.path.relpath(os.path.abspath(file), root)
+        if rel.startswith("..") or "/site-packages/" in file or "/.venv/" in file:
+            continue
+        stem = name.replace(".", "/")
+        if rel in (f"{stem}.py", f"{stem}/__init__.py", f"src/{stem}.py", f"src/{stem}/__init__.py"):
+            continue
+        found[name] = rel
+    return found
 
 
 def _node_line(item: pytest.Item) -> int | None:
@@ -266,9 +316,16 @@ class EventStream:
         self.node_timeout = node_timeout
         self._file_modules: dict[str, set[str]] = {}
         self._file_requests: dict[str, list[list[Any]]] = {}
+        self._file_evidence: dict[str, Sink] = {}
         self._collect_failed: set[str] = set()
         self._hung: dict[str, str] = {}  # test file → the node that hung in it
         self._harness = None
+        #: What shared fixtures touched, by scope key (setup_class runs once, in the first test).
+        self._scope_evidence: dict[str, Sink] = {}
+        self._stand_ins_tried: set[str] = set()
+        self.evidence = Evidence(self.root_dir)
+        self.evidence.install()
+        self.killed: KilledNodes | None = None  # under xdist: tests killed in an earlier worker
 
     # ------------------------------------------------------------------ transport
     def send(self, kind: str, **payload: Any) -> None:
@@ -309,15 +366,18 @@ class EventStream:
         if is_module:
             self.send("collect_started", path=rel)
         deadline = self._deadline(f"importing {rel}") if is_module else contextlib.nullcontext()
-        with simulator_trace.capture() as trace, deadline:
+        with simulator_trace.capture() as trace, self.evidence.capture() as found, deadline:
             outcome = yield
+            if is_module and outcome.get_result().failed:
+                self._retry_after_stand_ins(collector, outcome)
         if is_module:
             self.send("collect_finished", path=rel)
         if rel and rel.endswith(".py"):
             new = _workspace_modules(self.root, iter(set(sys.modules) - before))
             self._file_modules.setdefault(rel, set()).update(new)
-            if len(trace):
-                self._file_requests.setdefault(rel, []).extend(requests_of(trace))
+            self._file_evidence.setdefault(rel, Sink()).merge(found)
+            if len(trace) or found.requests:
+                self._file_requests.setdefault(rel, []).extend(requests_of(trace, found))
         report = outcome.get_result()
         if report.failed and rel:
             self._collect_failed.add(rel)
@@ -334,15 +394,55 @@ class EventStream:
                 longrepr=str(report.longrepr)[:20000],
                 chain=chain,
                 trace=compact_trace(trace, self.root_dir),
-                requests=requests_of(trace),
+                requests=requests_of(trace, found),
                 modules=sorted(self._file_modules.get(rel or "", ())),
+                read=sorted(found.read),
+                loaded=sorted(found.loaded),
             )
+
+    def _retry_after_stand_ins(self, collector: pytest.Collector, outcome: Any) -> None:
+        """A test module that failed to import for want of a module another test file installs as a
+        stand-in (``sys.modules[...] = ...``): import that file first, as a plain run would have
+        (without running its tests), and collect this one again."""
+        from _pytest.pathlib import import_path
+        from _pytest.runner import pytest_make_collect_report
+        from connector_watch.daemon import collect_order
+
+        call = getattr(outcome.get_result(), "call", None)
+        missing = collect_order.missing_module(call.excinfo.value if call and call.excinfo else None)
+        if missing is None or missing in self._stand_ins_tried:
+            return
+        self._stand_ins_tried.add(missing)
+        config = collector.config
+        candidates = collect_order.test_files_under(config.rootpath)
+        providers = collect_order.stand_in_providers(candidates, missing, exclude=[collector.path])
+        for path in providers:
+            try:
+                try:
+                    namespaces = bool(config.getini("consider_namespace_packages"))
+                    import_path(
+                        path,
+                        mode=config.getoption("importmode"),
+                        root=config.rootpath,
+                        consider_namespace_packages=namespaces,
+                    )
+                except (TypeError, ValueError):  # pytest < 8.1
+                    import_path(path, mode=config.getoption("importmode"), root=config.rootpath)
+            except Exception:  # a provider that does not import either: keep the original error
+                return
+        if providers:
+            outcome.force_result(pytest_make_collect_report(collector))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         nodes = []
         for item in session.items:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
+            definition, parametrisation = definition_lines(
+                getattr(item, "function", None), lambda path: _relative(path, self.root_dir)
+            )
+            if not (callspec and "table" in callspec.params):
+                parametrisation = None
             nodes.append(
                 {
                     "nodeId": item.nodeid,
@@ -352,34 +452,60 @@ class EventStream:
                     "name": getattr(item, "originalname", item.name),
                     "table": callspec.params.get("table") if callspec else None,
                     "source": getattr(cls, "simulator_source", None) if cls else None,
+                    "definition": definition,
+                    "parametrisation": parametrisation,
                 }
             )
         files = {}
         for file, modules in self._file_modules.items():
+            found = self._file_evidence.get(file) or Sink()
             files[file] = {
                 "modules": sorted(modules),
                 "requests": self._file_requests.get(file, []),
                 "collectError": file in self._collect_failed,
+                "read": sorted(found.read),
+                "loaded": sorted(found.loaded),
             }
-        self.send("collected", nodes=nodes, files=files)
+        self.send(
+            "collected", nodes=nodes, files=files, moduleFiles=_module_files(self.root_dir, iter(list(sys.modules)))
+        )
 
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Any:
+        if self.killed is not None and item.nodeid in self.killed:
+            yield  # KilledNodes passes over it; the daemon already reported it
+            return
         self.send("test_started", nodeId=item.nodeid)
         item._cw_reports = []
         item._cw_chain = None
         before = set(sys.modules)
         started = time.perf_counter()
-        with self._deadline("test"), simulator_trace.capture() as trace:
+        with self._deadline("test"), simulator_trace.capture() as trace, self.evidence.capture() as found:
             yield
         duration = (time.perf_counter() - started) * 1000
-        self._finish(item, trace, before, duration)
+        for scope in _scopes(item):
+            found.merge(self._scope_evidence.get(scope) or Sink())
+        self._finish(item, trace, found, before, duration)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         hung = self._hung.get(str(item.path))
         if hung is not None:
             pytest.skip(f"not run: {hung} in the same file hung past the timeout; fix that first")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+        """A class-, module-, package- or session-scoped fixture (``setup_class`` is one) is set up
+        once, in the first test that needs it: keep what it touched for every test that uses it."""
+        scope = getattr(fixturedef, "scope", "function")
+        if scope == "function":
+            yield
+            return
+        with self.evidence.capture() as found:
+            yield
+        key = _scope_key(request.node, scope)
+        if key is not None:
+            self._scope_evidence.setdefault(key, Sink()).merge(found)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Any:
@@ -393,7 +519,7 @@ class EventStream:
         item._cw_reports.append(report)
 
     def _finish(
-        self, item: pytest.Item, trace: simulator_trace.Trace, before: set[str], duration: float
+        self, item: pytest.Item, trace: simulator_trace.Trace, found: Sink, before: set[str], duration: float
     ) -> None:
         reports = item._cw_reports
         outcome, message = "passed", None
@@ -428,13 +554,38 @@ class EventStream:
             failure=chain,
             # Only blame reads the trace: a passing node sends just the requests the index needs.
             trace=compact_trace(trace, self.root_dir) if outcome in FAILING else None,
-            requests=requests_of(trace),
+            requests=requests_of(trace, found),
+            params=params_of(trace, found),
             modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
+            read=sorted(found.read),
+            loaded=sorted(found.loaded),
             tables=tables,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.send("session_finished", exitStatus=int(exitstatus))
+
+
+SCOPES = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package}
+
+
+def _scope_key(node: Any, scope: str) -> str | None:
+    """The collector a fixture of ``scope`` is shared across, as a key: ``"<scope>:<node id>"``."""
+    if scope == "session":
+        return "session:"
+    kind = SCOPES.get(scope)
+    parent = node.getparent(kind) if kind is not None and node is not None else None
+    return f"{scope}:{parent.nodeid}" if parent is not None else None
+
+
+def _scopes(item: pytest.Item) -> list[str]:
+    """The keys of every shared scope a test belongs to (its class, module, packages, the session)."""
+    keys = ["session:"]
+    for scope in ("class", "module", "package"):
+        key = _scope_key(item, scope)
+        if key is not None:
+            keys.append(key)
+    return keys
 
 
 # ---------------------------------------------------------------------------- as a -p plugin (xdist runs)
@@ -443,6 +594,8 @@ ENV_EVENTS = "CONNECTOR_WATCH_EVENTS"
 ENV_JOB = "CONNECTOR_WATCH_JOB"
 ENV_ROOT = "CONNECTOR_WATCH_ROOT"
 ENV_TIMEOUT = "CONNECTOR_WATCH_TIMEOUT"
+#: A file of node IDs the daemon killed a worker in (one per line): not run again.
+ENV_KILLED = "CONNECTOR_WATCH_KILLED"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -467,4 +620,27 @@ def pytest_configure(config: pytest.Config) -> None:
     stream = EventStream(
         sink, os.environ.get(ENV_ROOT, os.getcwd()), float(os.environ.get(ENV_TIMEOUT, "30"))
     )
+    stream.killed = KilledNodes(os.environ.get(ENV_KILLED))
+    config.pluginmanager.register(stream.killed, "connector-watch-killed")
     config.pluginmanager.register(stream, "connector-watch-stream")
+
+
+class KilledNodes:
+    """Tests the daemon killed a worker in (listed in a file): a replacement worker that is handed
+    one again passes over it silently; the daemon has reported it as a timeout already."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def __contains__(self, node_id: str) -> bool:
+        if not self.path:
+            return False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return node_id in {line.strip() for line in handle}
+        except OSError:
+            return False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> bool | None:
+        return True if item.nodeid in self else None

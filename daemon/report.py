@@ -3,13 +3,18 @@
 The JSON document's shape is a public contract (documented in the README)::
 
     {"summary": {"total", "passed", "failed", "error", "skipped", "timeout", "crashed", "durationMs",
-                 "byBlame": {...}},
+                 "byBlame": {...}, "staticErrors", "staticWarnings", "staticByBlame": {...}},
      "results": [{"nodeId", "outcome", "durationMs", "message", "diagnostics": [<diagnostic>]}],
      "staticDiagnostics": [<diagnostic>]}
 
 A ``<diagnostic>`` is ``Diagnostic.to_dict()``: ``blame``, ``confidence``, ``severity``, ``message``,
 ``location: {path, range: {start: {line, character}, end}}`` (zero-based, workspace-relative),
 ``related``, ``evidence``, ``fix``, ``nodeIds``, ``code``.
+
+Test results and static findings are counted apart: ``byBlame`` counts the problems the tests'
+failures were blamed on; ``staticErrors``, ``staticWarnings`` and ``staticByBlame`` count what the
+static checks found in the files of the sources the run touched (notes, ``information``, are
+listed but not counted).
 """
 
 from __future__ import annotations
@@ -59,14 +64,19 @@ class RunReport:
 
     def summary(self) -> dict[str, Any]:
         counts = Counter(r.outcome for r in self.results)
-        by_blame = Counter(d.blame for d in self.all_diagnostics())
+        from_tests = {d.key(): d for r in self.results for d in r.diagnostics}
+        by_blame = Counter(d.blame for d in from_tests.values())
+        counted = [d for d in self.static if d.severity in ("error", "warning")]
+        static_by_blame = Counter(d.blame for d in counted)
         return {
             "schemaVersion": SCHEMA_VERSION,
             "total": len(self.results),
             **{k: counts.get(k, 0) for k in ("passed", "failed", "error", "skipped", "timeout", "crashed")},
             "durationMs": round(self.duration_ms, 1),
             "byBlame": {k: by_blame.get(k, 0) for k in BLAME_CATEGORIES},
-            "staticErrors": sum(1 for d in self.static if d.severity == "error"),
+            "staticErrors": sum(1 for d in counted if d.severity == "error"),
+            "staticWarnings": sum(1 for d in counted if d.severity == "warning"),
+            "staticByBlame": {k: static_by_blame.get(k, 0) for k in BLAME_CATEGORIES},
         }
 
     def all_diagnostics(self) -> list[Diagnostic]:
@@ -95,7 +105,8 @@ def render_text(report: RunReport) -> str:
     lines: list[str] = []
     groups: dict[str, list[Diagnostic]] = {}
     for d in report.all_diagnostics():
-        groups.setdefault(d.blame, []).append(d)
+        if d.severity in ("error", "warning") or d.source != "static":
+            groups.setdefault(d.blame, []).append(d)
     for blame in BLAME_CATEGORIES:
         items = groups.get(blame)
         if not items:
@@ -116,7 +127,8 @@ def render_text(report: RunReport) -> str:
     lines.append(
         f"{s['total']} node(s): {s['passed']} passed, {s['failed']} failed, {s['error']} error(s), "
         f"{s['skipped']} skipped, {s['timeout']} timed out, {s['crashed']} crashed; "
-        f"{s['staticErrors']} static error(s) in {s['durationMs'] / 1000:.2f} s"
+        f"static checks: {s['staticErrors']} error(s), {s['staticWarnings']} warning(s); "
+        f"in {s['durationMs'] / 1000:.2f} s"
     )
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ class Run:
     cancelled: bool = False
     carry_over: bool = True  # when cancelled, queue its unfinished nodes again (not on a user's cancel)
     crash_retries: int = 0
+    startup_retried: bool = False  # a job no pytest process reported from was tried once more
     #: The file history's generation when the run started: the files its passes vouch for.
     generation: int = 0
 

@@ -3,12 +3,14 @@
 Security (a local socket is an attack surface):
 
 - binds 127.0.0.1 only;
-- a random per-session token is required at the WebSocket upgrade (``?token=``
-  on the URL or ``Authorization: Bearer``), compared in constant time;
+- a random token is required at the WebSocket upgrade (``?token=`` on the URL or
+  ``Authorization: Bearer``), compared in constant time; a restarted ``serve`` reuses the
+  last one's port and token (``.connector-watch/session.json``, 0600) so open panels reconnect;
 - the ``Host`` header must name the loopback address and our port (DNS
   rebinding), and a browser ``Origin`` must be our own page or a VS Code webview;
 - no method writes files or runs commands; ``run`` accepts only known node IDs;
-  paths from clients must resolve inside the workspace;
+  paths from clients must resolve inside the workspace; ``file/excerpt`` only reads
+  (never ``.connector-watch/`` or ``.git/``);
 - ``.connector-watch/daemon.json`` (mode 0600) tells local clients where we are.
 
 Robustness: every client has a bounded outbox; a client that does not read
@@ -37,7 +39,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from connector_watch.daemon import events as ev
 from connector_watch.daemon import protocol
+from connector_watch.daemon.discovery import DISCOVERY_FILE, Discovery, Session, pid_alive
 from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.excerpt import DEFAULT_CONTEXT, MAX_FILE_BYTES, excerpt
 from connector_watch.daemon.impact import Change, SpecChange
 from connector_watch.daemon.options import engine_options
 from websockets.asyncio.server import Server, ServerConnection
@@ -47,74 +51,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 PANEL_DIR = Path(__file__).with_name("panel")
-DISCOVERY_FILE = ".connector-watch/daemon.json"
 SERVER_NAME = "connector-watch"
 SERVER_VERSION = "0.1.0"
 MAX_MESSAGE_BYTES = 1 << 20  # what a request may be; larger gets a JSON-RPC error
 FRAME_LIMIT = 8 << 20  # what the transport accepts before closing the connection
 OUTBOX_LIMIT = 2000
 VSCODE_WEBVIEW = "vscode-webview://"
-
-
-# ---------------------------------------------------------------------------- discovery
-
-
-@dataclass
-class Discovery:
-    path: Path
-
-    @classmethod
-    def for_workspace(cls, root: Path) -> Discovery:
-        return cls(root / DISCOVERY_FILE)
-
-    def read(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def live(self) -> dict[str, Any] | None:
-        """The running daemon's record, or None when there is none (or it is stale)."""
-        info = self.read()
-        if not info:
-            return None
-        pid = info.get("pid")
-        if not isinstance(pid, int) or not pid_alive(pid):
-            return None
-        import socket
-
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", int(info["port"])), timeout=1),
-        ):
-            return info
-        return None
-
-    def write(self, info: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(info, handle, indent=2)
-        os.chmod(temporary, 0o600)
-        temporary.replace(self.path)
-
-    def remove(self, pid: int) -> None:
-        info = self.read()
-        if info and info.get("pid") == pid:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (ours or another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: Workspace folders no client may read through ``file/excerpt`` (the token lives in the first).
+PRIVATE_DIRS = (".connector-watch", ".git")
 
 
 # ---------------------------------------------------------------------------- clients
@@ -151,11 +95,18 @@ class Client:
 
 
 class DaemonServer:
-    def __init__(self, engine: Engine, *, port: int = 0, token: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, port: int = 0, token: str | None = None, reuse_session: bool = False
+    ) -> None:
         self.engine = engine
         self.requested_port = port
         self.port = 0
-        self.token = token or secrets.token_urlsafe(32)
+        self.session = Session.for_workspace(engine.workspace.root)
+        previous = self.session.read() if reuse_session and token is None else None
+        self.port_from_session = previous is not None and port == 0
+        if self.port_from_session:
+            self.requested_port = previous[0]  # the last daemon's address: open panels reconnect
+        self.token = token or (previous[1] if previous else secrets.token_urlsafe(32))
         self.clients: set[Client] = set()
         self.server: Server | None = None
         self.stopped = asyncio.Event()
@@ -178,20 +129,15 @@ class DaemonServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.server = await websocket_serve(
-            self._handle,
-            "127.0.0.1",
-            self.requested_port,
-            process_request=self._process_request,
-            max_size=FRAME_LIMIT,
-            max_queue=64,
-            write_limit=1 << 20,
-            server_header=f"{SERVER_NAME}/{SERVER_VERSION}",
-            ping_interval=20,
-            ping_timeout=60,
-        )
+        try:
+            self.server = await self._listen(self.requested_port)
+        except OSError:
+            if not self.port_from_session:
+                raise
+            self.server = await self._listen(0)  # the last session's port is taken: any port will do
         sock = next(iter(self.server.sockets))
         self.port = sock.getsockname()[1]
+        self.session.write(self.port, self.token)
         self.discovery.write(
             {
                 "url": self.ws_url,
@@ -203,6 +149,20 @@ class DaemonServer:
                 "workspace": str(self.engine.workspace.root),
                 "startedAt": time.time(),
             }
+        )
+
+    async def _listen(self, port: int) -> Server:
+        return await websocket_serve(
+            self._handle,
+            "127.0.0.1",
+            port,
+            process_request=self._process_request,
+            max_size=FRAME_LIMIT,
+            max_queue=64,
+            write_limit=1 << 20,
+            server_header=f"{SERVER_NAME}/{SERVER_VERSION}",
+            ping_interval=20,
+            ping_timeout=60,
         )
 
     async def stop(self) -> None:
@@ -382,6 +342,7 @@ class DaemonServer:
             "setMode": self._set_mode,
             "impact": self._impact,
             "snapshot": lambda p: self.engine.snapshot(),
+            "file/excerpt": self._excerpt,
             "shutdown": self._shutdown,
         }[method]
         return handler(params)
@@ -480,6 +441,29 @@ class DaemonServer:
             "restartPool": selection.restart_pool,
         }
 
+    def _excerpt(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Read-only lines around a location, confined to the workspace (never its private folders)."""
+        workspace = self.engine.workspace
+        try:
+            path = workspace.inside(params["path"])
+        except ValueError:
+            raise RpcError(protocol.PATH_OUTSIDE_WORKSPACE, f"path {params['path']!r} is outside the workspace")
+        if path.split("/", 1)[0] in PRIVATE_DIRS:
+            raise RpcError(protocol.PATH_OUTSIDE_WORKSPACE, f"{path} is not readable by clients")
+        absolute = workspace.root / path
+        try:
+            size = absolute.stat().st_size if absolute.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
+            raise RpcError(protocol.FILE_NOT_READABLE, f"{path} is not a file in the workspace")
+        if size > MAX_FILE_BYTES:
+            raise RpcError(protocol.FILE_NOT_READABLE, f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB")
+        text = self.engine.view.text(path)
+        if text is None:
+            raise RpcError(protocol.FILE_NOT_READABLE, f"{path} is not readable as UTF-8 text")
+        return excerpt(path, text, params["line"], params.get("context", DEFAULT_CONTEXT))
+
     def _shutdown(self, params: dict[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().call_later(0.05, self.stopped.set)
         return {}
@@ -523,7 +507,7 @@ def serve_command(args: Any) -> int:
     async def go() -> None:
         options = engine_options(args)
         engine = Engine(root, options)
-        server = DaemonServer(engine, port=args.port)
+        server = DaemonServer(engine, port=args.port, reuse_session=True)
         await server.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -543,4 +527,4 @@ def serve_command(args: Any) -> int:
     return 0
 
 
-__all__ = ["DaemonServer", "Discovery", "serve_command"]
+__all__ = ["DISCOVERY_FILE", "DaemonServer", "Discovery", "pid_alive", "serve_command"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from connector_watch.daemon.workspace import Workspace
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -47,21 +46,8 @@ class Watcher:
         self.workspace = workspace
         self.observer = Observer()
         handler = _Handler(workspace, emit)
-        layout = workspace.layout
-        recursive = {layout.sources_dir(), layout.specs_dir(), layout.tests_dir()}
-        for extra in ("simulator", "daemon", "tests/harness"):
-            candidate = workspace.root / extra
-            if candidate.is_dir():
-                recursive.add(candidate)
-        # Keep only the outermost directories so no event is reported twice.
-        roots = sorted(p for p in recursive if p.is_dir())
-        outermost: list[Path] = []
-        for path in roots:
-            if not any(path.is_relative_to(other) for other in outermost):
-                outermost.append(path)
-        for path in outermost:
-            self.observer.schedule(handler, str(path), recursive=True)
-        self.observer.schedule(handler, str(workspace.root), recursive=False)
+        for path, recursive in workspace.watch_roots():
+            self.observer.schedule(handler, str(path), recursive=recursive)
 
     def start(self) -> None:
         self.observer.start()

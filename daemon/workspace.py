@@ -70,28 +70,14 @@ LIBRARY_FILES = (
     "requirements*.txt",
     "conftest.py",
 )
-#: Packages that are the toolkit itself (harness, simulator, interface).
-LIBRARY_DIRS = ("simulator/", "tests/harness/", "daemon/")
-LIBRARY_MODULES = (
-    "sources/interface.py",
-    "sources/parsing.py",
-    "sources/__init__.py",
-    "tests/unit/sources/test_suite.py",
-    "tests/unit/sources/test_partition_suite.py",
-    "tests/unit/sources/test_write_back_suite.py",
-    "tests/unit/sources/lakeflow_connect_test_utils.py",
-    "tests/__init__.py",
-    "tests/unit/__init__.py",
-    "tests/unit/sources/__init__.py",
-)
 
 
 @dataclass(frozen=True)
 class FileKind:
     source: str | None
-    kind: (
-        str  # connector spec spec_support corpus cassette report table_config test test_support library other
-    )
+    #: connector connector_data spec spec_support corpus cassette report table_config test
+    #: test_support conftest shared library other
+    kind: str
 
 
 class Workspace:
@@ -141,21 +127,24 @@ class Workspace:
 
     # ------------------------------------------------------------------ classification
     def classify(self, path: str | Path) -> FileKind:
+        """What a workspace file is. The layout says where sources, specs and tests live and which
+        files are toolkit (``library``: everything reruns) or ``shared`` code (its importers rerun)."""
         rel = self.relative(path)
         name = rel.rsplit("/", 1)[-1]
-        if rel in LIBRARY_MODULES or (
-            any(fnmatch.fnmatch(name, p) for p in LIBRARY_FILES) and "/" not in rel
-        ):
-            return FileKind(None, "library")
-        if name == "conftest.py":
+        if "/" not in rel and any(fnmatch.fnmatch(name, p) for p in LIBRARY_FILES):
             return FileKind(None, "library")
         source, kind = self.layout.owner(rel)
+        if name == "conftest.py":
+            # pytest loads a conftest for the tests under its folder: a source's own reruns its tests.
+            return FileKind(source, "conftest") if source is not None and kind != "spec_support" else FileKind(None, "library")
         if source is None and rel.startswith(self.layout.specs.rstrip("/") + "/"):
             return FileKind(
                 None, "other"
             )  # a source's spec folder itself (deleted, renamed), not toolkit code
-        if source is None and any(rel.startswith(d) for d in LIBRARY_DIRS):
+        if source is None and self.layout.is_library(rel):
             return FileKind(None, "library")
+        if source is None and self.layout.is_shared(rel):
+            return FileKind(None, "shared")
         if kind == "connector" and not rel.endswith(".py"):
             kind = "connector_data"
         return FileKind(source, kind)
@@ -211,6 +200,53 @@ class Workspace:
     def corpus_files(self, source: str) -> list[str]:
         directory = self.layout.corpus_dir(source)
         return [self.relative(p) for p in sorted(directory.glob("*.json"))] if directory.is_dir() else []
+
+    def watch_roots(self) -> list[tuple[Path, bool]]:
+        """The folders to watch, each with whether to watch it recursively: the sources, specs and
+        tests roots, the folders of the library and shared patterns, and the root itself (flat)."""
+        roots: dict[Path, bool] = {}
+        for base in (self.layout.sources_dir(), self.layout.specs_dir(), self.layout.tests_dir()):
+            roots[base] = True
+        for pattern in (*self.layout.library, *self.layout.shared):
+            parts = pattern.split("/")
+            fixed = []
+            for part in parts:
+                if any(c in part for c in "*?["):
+                    break
+                fixed.append(part)
+            if len(fixed) == len(parts):  # one file: watch its folder flat
+                folder, recursive = self.root.joinpath(*fixed[:-1]), False
+            else:
+                rest = parts[len(fixed) :]
+                folder, recursive = self.root.joinpath(*fixed), len(rest) > 1 or "**" in rest[0]
+            roots[folder] = roots.get(folder, False) or recursive
+        roots[self.root] = roots.get(self.root, False)
+        existing = sorted((p, r) for p, r in roots.items() if p.is_dir())
+        kept: list[tuple[Path, bool]] = []
+        for path, recursive in existing:  # drop folders a recursive watch already covers
+            if not any(r and path != other and path.is_relative_to(other) for other, r in kept):
+                kept.append((path, recursive))
+        return kept
+
+    def shared_files(self) -> list[str]:
+        """The files the layout's shared patterns name (the public repository's libs, interface,
+        simulator and harness files), in a stable order."""
+        found: set[str] = set()
+        for pattern in self.layout.shared:
+            parts = pattern.split("/")
+            fixed = []
+            for part in parts:
+                if any(c in part for c in "*?["):
+                    break
+                fixed.append(part)
+            base = self.root.joinpath(*fixed)
+            rest = "/".join(parts[len(fixed) :])
+            candidates = [base] if not rest else (base.rglob("*") if "**" in rest or "/" in rest else base.glob(rest))
+            for candidate in candidates:
+                rel = self.relative(candidate)
+                if candidate.is_file() and not self.ignored(rel) and self.layout.is_shared(rel):
+                    found.add(rel)
+        return sorted(found)
 
     def watched_files(self) -> list[str]:
         """Files whose content the daemon tracks (for change detection by hash)."""

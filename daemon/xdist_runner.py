@@ -33,7 +33,14 @@ from connector_watch.daemon.workers import (
 
 
 class XdistRunner(WorkerPool):
-    """Same interface as :class:`WorkerPool`; each job is a fresh ``pytest -n N`` process."""
+    """Same interface as :class:`WorkerPool`; each job is a fresh ``pytest -n N`` process.
+
+    Files are dealt out whole (``--dist loadfile``): tests of one file that depend on each other's
+    effects pass as in a plain run, and each file's class setup runs once.
+    """
+
+    #: The engine gives it one job: xdist spreads it over its workers.
+    spreads_jobs = True
 
     def __init__(
         self,
@@ -47,6 +54,7 @@ class XdistRunner(WorkerPool):
         super().__init__(root, node_timeout=node_timeout, log_dir=log_dir, python=python)
         self.workers = workers
         self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self.killed_path = os.path.join(self._tmp, "killed-nodes")
 
     async def start(self) -> None:
         if self._server is None:
@@ -60,11 +68,17 @@ class XdistRunner(WorkerPool):
     async def restart(self) -> None:
         """Nothing is kept warm between one-shot runs."""
 
-    async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
+    async def run(
+        self,
+        args: list[str],
+        on_event: EventHandler,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,  # one-shot runs keep the pool's timeout
+    ) -> Job:
         job = Job(id=f"x{next(self._ids)}", args=list(args), on_event=on_event, env=dict(env or {}))
         job.log_path = str(self.log_dir / log_name(job.id))
         self._jobs[job.id] = job
-        parallel = ["-n", str(self.workers)] if self.workers > 1 else ["-p", "no:xdist"]
+        parallel = ["-n", str(self.workers), "--dist", "loadfile"] if self.workers > 1 else ["-p", "no:xdist"]
         command = [
             self.python,
             "-m",
@@ -85,6 +99,7 @@ class XdistRunner(WorkerPool):
                 plugin.ENV_JOB: job.id,
                 plugin.ENV_ROOT: self.root,
                 plugin.ENV_TIMEOUT: str(self.node_timeout),
+                plugin.ENV_KILLED: self.killed_path,
                 "SPARK_LOCAL_IP": "127.0.0.1",
                 "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", ""),
             }
@@ -115,10 +130,15 @@ class XdistRunner(WorkerPool):
         return job
 
     async def _kill_stalled_worker(self, job: Job, stream: WorkerStream) -> None:
-        """One xdist worker hung in a test: kill that worker; xdist replaces it and goes on."""
+        """One xdist worker hung in a test: kill that worker; xdist replaces it and goes on. xdist
+        gives a crashed worker's unfinished file (``loadfile``) to the next one, hung test
+        included: the plugin there reads the killed tests from ``killed_path`` and passes over them."""
         if stream.pid is None:
             await self._kill_job(job)
             return
+        if stream.current_node:
+            with open(self.killed_path, "a", encoding="utf-8") as killed:
+                killed.write(stream.current_node + "\n")
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(stream.pid, signal.SIGKILL)
 

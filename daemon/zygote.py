@@ -23,6 +23,7 @@ with everything it started), with user code imported fresh after the fork.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -106,6 +107,7 @@ def preload(root: str) -> tuple[list[str], float]:
             importlib.import_module(name)
         except Exception as exc:  # a broken workspace library must not kill the pool
             emit({"event": "preload_error", "module": name, "error": f"{type(exc).__name__}: {exc}"})
+    preload_shared(root)
     warm_up()
     files = set()
     prefix = os.path.abspath(root) + os.sep
@@ -120,6 +122,65 @@ def preload(root: str) -> tuple[list[str], float]:
             ):
                 files.add(os.path.relpath(absolute, root))
     return sorted(files), (time.perf_counter() - started) * 1000
+
+
+#: Test-module names pytest rewrites the asserts of (its default ``python_files``).
+TEST_MODULE_PATTERNS = ("test_*.py", "*_test.py")
+
+
+def preload_shared(root: str) -> None:
+    """Import the workspace's shared code (its layout's ``shared`` files: the public repository's
+    harness, simulator, libs and interface) once here, so a job only imports what changes: a test
+    module and its connector. Harness modules named like tests get pytest's assertion rewriting, as
+    they would in a plain run. A change to any of them restarts the pool."""
+    import fnmatch
+
+    from connector_watch.daemon.imports import module_name
+    from connector_watch.daemon.workspace import Workspace
+
+    try:
+        workspace = Workspace(root)
+        files = workspace.shared_files()
+    except Exception as exc:  # a workspace the layout cannot read: preload nothing of it
+        emit({"event": "preload_error", "module": "(workspace layout)", "error": f"{type(exc).__name__}: {exc}"})
+        return
+    for rel in files:
+        name = module_name(root, rel)
+        if name is None or name in sys.modules:
+            continue
+        try:
+            if any(fnmatch.fnmatch(rel.rsplit("/", 1)[-1], p) for p in TEST_MODULE_PATTERNS):
+                _import_rewritten(name, os.path.join(root, rel))
+            else:
+                importlib.import_module(name)
+        except BaseException as exc:  # a broken shared module: the jobs will say so, located
+            sys.modules.pop(name, None)
+            emit({"event": "preload_error", "module": name, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _import_rewritten(name: str, path: str) -> None:
+    """Import a test-named module with pytest's assertion rewriting, as pytest itself would."""
+    import ast
+    import importlib.util
+
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    parent, _, child = name.rpartition(".")
+    if parent:
+        importlib.import_module(parent)
+    with open(path, "rb") as handle:
+        source = handle.read()
+    tree = ast.parse(source, filename=path)
+    rewrite_asserts(tree, source, path, None)
+    code = compile(tree, path, "exec", dont_inherit=True)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    exec(code, module.__dict__)
+    if parent:
+        setattr(sys.modules[parent], child, module)
 
 
 def warm_up() -> None:
@@ -186,6 +247,10 @@ def main(argv: list[str]) -> int:
     if root not in sys.path:
         sys.path.insert(0, root)
     preloaded, import_ms = preload(root)
+    # Everything preloaded lives as long as the zygote: move it out of the garbage collector's
+    # reach, so a forked child's collections neither walk it nor copy its pages on write.
+    gc.collect()
+    gc.freeze()
     children: dict[int, str] = {}
 
     read_end, write_end = os.pipe()

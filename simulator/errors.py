@@ -20,7 +20,7 @@ class Issue:
     file: str
     span: Span
     message: str
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" | "warning" | "information"
     code: str = "spec"
     blocking: bool = True
 

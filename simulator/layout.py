@@ -1,27 +1,43 @@
-"""Where a workspace keeps each source's files.
+"""Where a workspace keeps each source's files, and which files are shared code.
 
 One object answers "where is the spec of source X", "which source does this
-file belong to", for the harness, the tools and the daemon alike. The default
-layout is this repository's::
+file belong to", "is this file shared by every source's tests", for the
+harness, the tools and the daemon alike. Two layouts are recognised without
+any configuration. This repository's::
 
     sources/<name>/<name>.py                          connector
     simulator/specs/<name>/endpoints.yaml             spec
     simulator/specs/<name>/corpus/<table>.json        corpus
     tests/unit/sources/<name>/                        tests, cassettes/, configs/
 
-Another checkout that keeps the same files under other roots (the public
-community-connectors repository, with its ``src/databricks/labs/
-community_connector/`` prefix) describes its roots in ``pyproject.toml``::
+and the public community-connectors repository's, found by its
+``<package>/source_simulator/specs`` folder (``src/databricks/labs/community_connector``)::
+
+    <package>/sources/<name>/<name>.py                connector
+    <package>/source_simulator/specs/<name>/...       spec and corpus
+    tests/unit/sources/<name>/                        tests
+    <package>/{libs,interface,sparkpds}/, <package>/source_simulator/*.py,
+    tests/unit/sources/{test_suite,test_partition_suite,...}.py      shared code
+
+Any other checkout describes its roots in ``pyproject.toml`` (every key optional; a key that is
+set wins over what detection found)::
 
     [tool.connector-watch]
     sources = "src/databricks/labs/community_connector/sources"
     specs = "src/databricks/labs/community_connector/source_simulator/specs"
     tests = "tests/unit/sources"
+    shared = ["src/databricks/labs/community_connector/libs/**", "tests/unit/sources/test_suite.py"]
+
+*Library* files (``library`` patterns) are the toolkit itself: a change reruns everything.
+*Shared* files (``shared`` patterns) are code many sources' tests import: a change reruns the
+tests that import them, however indirectly.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +49,103 @@ else:  # pragma: no cover - Python 3.10
 
 ENV_WORKSPACE = "CONNECTOR_WATCH_WORKSPACE"
 
+#: This repository's toolkit (harness, simulator, interface, daemon): a change reruns everything.
+TOOLKIT = (
+    "simulator/**",
+    "tests/harness/**",
+    "daemon/**",
+    "sources/interface.py",
+    "sources/parsing.py",
+    "sources/__init__.py",
+    "tests/unit/sources/test_suite.py",
+    "tests/unit/sources/test_partition_suite.py",
+    "tests/unit/sources/test_write_back_suite.py",
+    "tests/unit/sources/lakeflow_connect_test_utils.py",
+    "tests/__init__.py",
+    "tests/unit/__init__.py",
+    "tests/unit/sources/__init__.py",
+)
+#: Where a package keeps its simulator's specs: ``<package>/source_simulator/specs``.
+SIMULATOR_PACKAGE = "source_simulator"
+#: Shared code of a package laid out like the public repository, relative to the package.
+PACKAGE_SHARED = ("libs/**", "interface/**", "sparkpds/**", f"{SIMULATOR_PACKAGE}/*.py", "__init__.py", "sources/__init__.py")
+#: Shared harness code in the tests root (the public harness and its helpers).
+TESTS_SHARED = ("*.py",)
+SETTINGS = ("sources", "specs", "tests")
+_MAX_DEPTH = 6
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A path glob as a regex: ``**`` crosses folders, ``*`` and ``?`` do not."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def path_matches(rel: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a workspace-relative path matches any of ``patterns`` (``**`` globs)."""
+    return any(_glob_regex(pattern).match(rel) for pattern in patterns)
+
+
+def _specs_roots(root: Path) -> list[Path]:
+    """``<package>/source_simulator/specs`` folders under ``root`` (not in hidden or virtualenv folders)."""
+    found = []
+    for current, dirs, _files in os.walk(root):
+        depth = len(Path(current).relative_to(root).parts)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith((".", "_")) and d not in ("node_modules", "venv", "build", "dist", "tests")
+        )
+        if Path(current).name == SIMULATOR_PACKAGE and "specs" in dirs:
+            found.append(Path(current) / "specs")
+            dirs[:] = []
+        elif depth >= _MAX_DEPTH:
+            dirs[:] = []
+    return found
+
+
+def detect(root: Path) -> dict[str, object]:
+    """The layout of a checkout without configuration: this repository's when its roots exist,
+    else the public repository's (``<package>/source_simulator/specs`` beside ``<package>/sources``)."""
+    if (root / Layout.specs).is_dir() or (root / Layout.sources).is_dir():
+        return {}
+    for specs in _specs_roots(root):
+        package = specs.parent.parent
+        if not (package / "sources").is_dir():
+            continue
+        rel_package = package.relative_to(root).as_posix()
+        tests = "tests/unit/sources" if (root / "tests/unit/sources").is_dir() else Layout.tests
+        return {
+            "sources": f"{rel_package}/sources",
+            "specs": specs.relative_to(root).as_posix(),
+            "tests": tests,
+            "library": (),
+            "shared": (
+                *(f"{rel_package}/{p}" for p in PACKAGE_SHARED),
+                *(f"{tests}/{p}" for p in TESTS_SHARED),
+                "tests/__init__.py",
+                "tests/unit/__init__.py",
+            ),
+        }
+    return {}
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -40,13 +153,17 @@ class Layout:
     sources: str = "sources"
     specs: str = "simulator/specs"
     tests: str = "tests/unit/sources"
+    #: Toolkit files: a change reruns every test (patterns relative to the root, ``**`` globs).
+    library: tuple[str, ...] = TOOLKIT
+    #: Code the tests of many sources import: a change reruns the tests that import it.
+    shared: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(cls, root: str | Path) -> Layout:
-        """The layout of the workspace at ``root`` (reads ``[tool.connector-watch]``)."""
+        """The layout of the workspace at ``root``: detected, then ``[tool.connector-watch]`` wins."""
         root = Path(root).resolve()
-        settings: dict[str, str] = {}
+        settings: dict[str, object] = detect(root)
         pyproject = root / "pyproject.toml"
         if pyproject.is_file():
             try:
@@ -54,13 +171,20 @@ class Layout:
             except (tomllib.TOMLDecodeError, OSError):
                 data = {}
             section = data.get("tool", {}).get("connector-watch", {})
-            settings = {k: str(v) for k, v in section.items() if k in ("sources", "specs", "tests")}
-        return cls(root, **settings)
+            if isinstance(section, dict):
+                settings.update({k: str(v) for k, v in section.items() if k in SETTINGS})
+                for key in ("library", "shared"):
+                    value = section.get(key)
+                    if isinstance(value, str):
+                        settings[key] = (value,)
+                    elif isinstance(value, list):
+                        settings[key] = tuple(str(v) for v in value)
+        return cls(root, **settings)  # type: ignore[arg-type]
 
     @classmethod
     def discover(cls, start: str | Path | None = None) -> Layout:
         """The workspace containing ``start``: ``$CONNECTOR_WATCH_WORKSPACE``, else the nearest
-        directory upwards with a specs root or a ``pyproject.toml`` naming one."""
+        directory upwards with a specs root (as configured or detected)."""
         env = os.environ.get(ENV_WORKSPACE)
         if env:
             return cls.load(env)
@@ -69,10 +193,17 @@ class Layout:
             here = here.parent
         for candidate in (here, *here.parents):
             has_specs = (candidate / cls.specs).is_dir()
-            has_tests = (candidate / "pyproject.toml").is_file() and (candidate / cls.tests).is_dir()
-            if has_specs or has_tests:
+            has_project = (candidate / "pyproject.toml").is_file()
+            if has_specs or (has_project and ((candidate / cls.tests).is_dir() or detect(candidate))):
                 return cls.load(candidate)
         return cls.load(Path.cwd())
+
+    # ------------------------------------------------------------------ shared code
+    def is_library(self, rel: str) -> bool:
+        return path_matches(rel, self.library)
+
+    def is_shared(self, rel: str) -> bool:
+        return path_matches(rel, self.shared)
 
     # ------------------------------------------------------------------ per source
     def sources_dir(self) -> Path:
@@ -110,6 +241,11 @@ class Layout:
 
     def table_config(self, name: str) -> Path:
         return self.test_dir(name) / "configs" / "dev_table_config.json"
+
+    def code_roots(self) -> list[Path]:
+        """Where the workspace's own modules live (the root, and a ``src/`` layout's import root):
+        a spec's handlers are looked up here, by reading, never by importing them in the daemon."""
+        return [self.root, *(self.root / r for r in self.import_roots())]
 
     def import_roots(self) -> list[str]:
         """Folders (relative to the root) that must lead the Python path for the connectors to import

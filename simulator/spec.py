@@ -13,13 +13,15 @@ an :class:`~connector_watch.simulator.errors.Issue` with file, line and column.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import hashlib
 import importlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,7 +251,15 @@ def _close(word: str, candidates: Iterable[str]) -> str:
 class _SpecReader:
     """Builds a :class:`Spec` from a located document, collecting issues."""
 
-    def __init__(self, doc: LocatedDocument, path: Path, corpus_dir: Path, check_files: bool) -> None:
+    def __init__(
+        self,
+        doc: LocatedDocument,
+        path: Path,
+        corpus_dir: Path,
+        check_files: bool,
+        handler_roots: Sequence[Path] | None = None,
+    ) -> None:
+        self.handler_roots = list(handler_roots) if handler_roots is not None else None
         self.doc = doc
         self.path = path
         self.corpus_dir = corpus_dir
@@ -357,9 +367,6 @@ class _SpecReader:
             else:
                 message = f"{label}{subject}missing required key {name!r}"
             self.issue(where, message, code="missing-key")
-            return
-        if validator == "anyOf" and len(where) == 2 and where[0] == "endpoints":
-            self.issue(where, f"{label}needs 'corpus' (or a 'handler')", code="missing-key")
             return
         if validator == "type":
             expected = error.validator_value
@@ -596,6 +603,11 @@ class _SpecReader:
 
     def _check_handler(self, where: PathKey, label: str, handler: str) -> None:
         module_name, _, func_name = handler.partition(":")
+        if self.handler_roots is not None:  # check by reading the module, never running it
+            problem = _static_handler_problem(module_name, func_name, self.handler_roots)
+            if problem:
+                self.issue(where, f"{label}handler {handler!r}: {problem}", code="bad-handler", prefer="value")
+            return
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # any import failure is the spec's problem to report
@@ -635,27 +647,32 @@ class _SpecReader:
                     break
 
     def _corpus_files(self, endpoints: list[Endpoint]) -> None:
+        """A corpus named but absent is served as empty, as upstream does on purpose (a stub table):
+        a note, or a warning when an existing file's name is one typo away. A corpus file no
+        endpoint names is a warning, unless a spec handler may read it."""
         named = set()
+        existing = sorted(p.stem for p in self.corpus_dir.glob("*.json")) if self.corpus_dir.is_dir() else []
         for endpoint in endpoints:
             if endpoint.corpus is None:
                 continue
             named.add(endpoint.corpus)
             if not (self.corpus_dir / f"{endpoint.corpus}.json").is_file():
-                existing = (
-                    sorted(p.stem for p in self.corpus_dir.glob("*.json")) if self.corpus_dir.is_dir() else []
-                )
+                typo = _typo_of(endpoint.corpus, existing)
+                hint = f"; did you mean {typo!r}?" if typo else ""
                 self.issue(
                     ("endpoints", endpoint.index, "corpus"),
                     f"{self._label(('endpoints', endpoint.index))}corpus {endpoint.corpus!r} has no file"
-                    f" {display_path(self.corpus_dir / (endpoint.corpus + '.json'))}{_close(endpoint.corpus, existing)}"
+                    f" {display_path(self.corpus_dir / (endpoint.corpus + '.json'))}{hint}"
                     " (served as empty)",
+                    severity="warning" if typo else "information",
                     code="missing-corpus",
                     blocking=False,
                     prefer="value",
                 )
+        handled = self._handler_corpora(endpoints, existing)
         if self.corpus_dir.is_dir():
             for corpus_file in sorted(self.corpus_dir.glob("*.json")):
-                if corpus_file.stem not in named:
+                if corpus_file.stem not in named and corpus_file.stem not in handled:
                     self.issues.append(
                         Issue(
                             file=display_path(corpus_file),
@@ -666,6 +683,120 @@ class _SpecReader:
                             blocking=False,
                         )
                     )
+
+    def _handler_corpora(self, endpoints: list[Endpoint], existing: list[str]) -> set[str]:
+        """Corpus names the spec's handlers may read: every string in a handler's module that names
+        a corpus file, or all of them when a handler reads the corpus by a computed name."""
+        found: set[str] = set()
+        for module_name in sorted({str(e.handler).partition(":")[0] for e in endpoints if e.handler}):
+            source = _module_source(module_name, self.handler_roots or [])
+            if source is None:
+                return set(existing)  # cannot tell: assume it may read any
+            strings, computed = _corpus_reads(source)
+            if computed:
+                return set(existing)
+            found |= strings & set(existing)
+        return found
+
+
+def _typo_of(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate one slip away from ``word`` (case, a plural, two edits at most), if any."""
+    folded = word.casefold()
+    best: tuple[int, str] | None = None
+    for candidate in candidates:
+        distance = _edits(folded, candidate.casefold())
+        limit = 1 if len(word) < 6 else 2
+        if distance <= limit and (best is None or distance < best[0]):
+            best = (distance, candidate)
+    return best[1] if best else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (names are short)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _module_source(module_name: str, roots: Sequence[Path] = ()) -> str | None:
+    """A handler module's source text: the imported module's file, else the file found under
+    ``roots`` (and ``sys.path``) without importing it."""
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    path = Path(file) if file else _module_file(module_name, roots)
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _module_file(module_name: str, roots: Sequence[Path]) -> Path | None:
+    """Where ``module_name`` lives under ``roots`` or ``sys.path``, found without importing it."""
+    relative = Path(*module_name.split("."))
+    for root in [*roots, *(Path(p) for p in sys.path if p)]:
+        for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _corpus_reads(source: str) -> tuple[set[str], bool]:
+    """The string constants of a handler module, and whether it looks a corpus table up by a
+    computed name (``corpus.get(name)``, ``corpus[name]``) or uses the tables otherwise (``corpus.tables``
+    iterated)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), True
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    computed = False
+    looked_up: set[int] = set()  # ``corpus.tables`` nodes used for a lookup
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            target, key = node.func.value, node.args[0] if node.args else None
+        elif isinstance(node, ast.Subscript):
+            target, key = node.value, node.slice
+        else:
+            continue
+        if not _names_corpus(target):
+            continue
+        looked_up.add(id(target))
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            computed = True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "tables" and _names_corpus(node.value):
+            computed = computed or id(node) not in looked_up
+    return strings, computed
+
+
+def _names_corpus(node: ast.AST) -> bool:
+    """``corpus`` (any name holding the word) or ``corpus.tables``."""
+    if isinstance(node, ast.Attribute) and node.attr == "tables":
+        node = node.value
+    return isinstance(node, ast.Name) and "corpus" in node.id.lower()
+
+
+def _static_handler_problem(module_name: str, func_name: str, roots: Sequence[Path]) -> str | None:
+    """What is wrong with a handler, read from its module's source (None: it looks right)."""
+    path = _module_file(module_name, roots)
+    if path is None:
+        return f"module {module_name!r} is not found in the workspace"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        return f"module {module_name!r} does not parse: {exc}"
+    names = [
+        n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ] + [t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
+    if func_name in names:
+        return None
+    return f"module has no function {func_name!r}{_close(func_name, [n for n in names if not n.startswith('_')])}"
 
 
 def _subject(where: PathKey) -> str:
@@ -713,12 +844,15 @@ def check_spec(
     text: str | None = None,
     display: str | None = None,
     check_files: bool = True,
+    handler_roots: Sequence[Path] | None = None,
 ) -> tuple[Spec | None, list[Issue]]:
     """Load a spec without raising: ``(spec or None, every issue found)``.
 
     ``spec`` is None when a blocking issue (syntax, unknown key, ...) prevents
     serving it. ``text`` overrides the file contents (the daemon checks unsaved
     or just-saved text); ``display`` is the path to print in messages.
+    ``handler_roots``: check handlers by finding their module under these folders (and
+    ``sys.path``) and reading it, without importing it (the daemon never runs user code).
     """
     path = Path(path)
     corpus_dir = Path(corpus_dir) if corpus_dir is not None else path.parent / "corpus"
@@ -731,7 +865,7 @@ def check_spec(
         doc = load_yaml(source, file)
     except LocatedSyntaxError as exc:
         return None, [Issue(file, exc.span, exc.message, code="yaml-syntax")]
-    reader = _SpecReader(doc, path, corpus_dir, check_files)
+    reader = _SpecReader(doc, path, corpus_dir, check_files, handler_roots)
     for dup_path, span in doc.duplicate_keys:
         reader.issues.append(
             Issue(

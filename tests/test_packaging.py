@@ -12,6 +12,12 @@ import subprocess
 import sys
 
 
+def _env() -> dict[str, str]:
+    """The installed distribution alone: not a ``PYTHONPATH`` another test of this process left
+    behind (the Spark session puts the workspace on it)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> None:
     probe = (
         "import importlib.util, json\n"
@@ -21,14 +27,7 @@ def test_only_connector_watch_is_importable_outside_the_checkout(tmp_path) -> No
     )
     found = json.loads(
         subprocess.run(
-            [sys.executable, "-c", probe],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-            # Outside the checkout means no PYTHONPATH either (the Spark tests put the repository on
-            # this process's, which an earlier test on the same worker may have left behind).
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True, env=_env()
         ).stdout
     )
     assert found == {

@@ -8,6 +8,7 @@ import { rebaser, UriRebaser } from "./mapping/diagnostics";
 import { ConnectionState, DaemonClient } from "./protocol/client";
 import { DaemonState, statusView } from "./state";
 import { DaemonProcess } from "./vscode/daemonProcess";
+import { DebugProfile } from "./vscode/debug";
 import { PanelController } from "./vscode/panel";
 import { ProblemsView } from "./vscode/problems";
 import { TestExplorer } from "./vscode/testing";
@@ -62,6 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Connec
   let rebase: UriRebaser = (u) => u;
   const problems = new ProblemsView(folder.uri, rebase);
   const explorer = new TestExplorer(folder.uri, client, state, () => rebase, log);
+  const debugProfile = new DebugProfile(folder, explorer, state, log);
   const panel = new PanelController(context.extensionUri, folder.uri, client, log);
   const workflow = new Workflow(folder.uri, () => state.sources);
 
@@ -163,7 +165,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Connec
       if (e.affectsConfiguration("connectorWatch")) log("settings changed: they apply when the daemon next starts");
     }),
   );
-  context.subscriptions.push(problems, explorer, panel, status, { dispose: () => client.dispose() });
+  context.subscriptions.push(problems, explorer, debugProfile, panel, status, { dispose: () => client.dispose() });
 
   deactivateHook = async () => {
     await client.stop();

@@ -138,6 +138,25 @@ def test_check_is_clean_on_the_examples_and_fails_on_a_broken_spec(workspace: Pa
         path.write_text(original)
 
 
+def test_check_imports_a_specs_handlers_from_the_workspace_wherever_it_runs(tmp_path: Path) -> None:
+    """msgraph's spec names ``simulator.handlers.msgraph:…``: the workspace's own module, found as the
+    test workers find it, not through the caller's PYTHONPATH or working directory."""
+    workspace = copy_examples(tmp_path / "ws", sources=("msgraph",))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    spec = "simulator/specs/msgraph/endpoints.yaml"
+    assert "handler: \"simulator.handlers." in (workspace / spec).read_text()
+    result = subprocess.run(
+        [*BIN, "check", "--json", "--workspace", str(workspace), spec],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["diagnostics"] == []
+
+
 def test_check_before_any_run_type_checks_corpora_against_schemas_it_learns(tmp_path: Path) -> None:
     root = copy_examples(tmp_path, sources=("zendesk",))
     edit_json(root / TICKETS, lambda records: records[1].update(requester_id="oops"))

@@ -10,8 +10,9 @@ from connector_watch.daemon.counterfactual import (
     contents_for,
     ddmin,
     find_trigger,
+    find_triggers,
     signature,
-    trial_outcome,
+    trial_outcomes,
 )
 from connector_watch.daemon.hunks import apply, hunks
 
@@ -118,8 +119,26 @@ def test_contents_apply_chosen_hunks_over_the_baseline() -> None:
 def test_a_trial_fails_only_the_way_the_node_failed() -> None:
     failed = {"outcome": "failed", "failure": {"chain": [{"type": "HarnessFailure", "harness": {"check": "ground_truth"}}]}}
     other = {"outcome": "failed", "failure": {"chain": [{"type": "KeyError"}]}}
-    expected = {"n": signature(failed)}
-    assert trial_outcome(expected, {"n": failed}) == "fail"
-    assert trial_outcome(expected, {"n": other}) == "unresolved"
-    assert trial_outcome(expected, {"n": {"outcome": "passed"}}) == "pass"
-    assert trial_outcome(expected, {}) == "unresolved"
+    expected = {"n": signature(failed), "m": signature(other)}
+    assert trial_outcomes(expected, {"n": failed, "m": other}) == {"n": "fail", "m": "fail"}
+    assert trial_outcomes(expected, {"n": other, "m": {"outcome": "passed"}}) == {"n": "unresolved", "m": "pass"}
+    assert trial_outcomes(expected, {}) == {"n": "unresolved", "m": "unresolved"}
+
+
+def test_nodes_investigated_together_each_get_their_own_trigger() -> None:
+    # Two corpus edits; node a breaks because of one, node b because of the other. Trials run both
+    # nodes; each node's search reads its own outcome from them.
+    changes = [change("a.json", "[1]", "[2]"), change("b.json", "[1]", "[3]")]
+    trials = []
+
+    async def trial(contents):
+        trials.append(contents)
+        return {
+            "a": "fail" if contents["a.json"] == b"[2]" else "pass",
+            "b": "fail" if contents["b.json"] == b"[3]" else "pass",
+        }
+
+    found = run(find_triggers(changes, trial, ["a", "b"], base="last pass", base_passed=True))
+    assert [t.path for t in found["a"].triggers] == ["a.json"]
+    assert [t.path for t in found["b"].triggers] == ["b.json"]
+    assert len(trials) <= 3  # shared: revert all, then a.json alone, then b.json alone

@@ -109,7 +109,7 @@ def world(tmp_path: Path):
     }
 
 
-def _select(world, changes, spec_changes=None, preloaded=frozenset()):
+def _select(world, changes, spec_changes=None, preloaded=frozenset(), importers=None, unloadable=()):
     return select(
         changes,
         world["index"],
@@ -118,6 +118,8 @@ def _select(world, changes, spec_changes=None, preloaded=frozenset()):
         test_files_of=lambda source: {"shop": [TEST_FILE], "other": [OTHER_TEST]}.get(source, []),
         all_test_files=[TEST_FILE, OTHER_TEST],
         spec_file_of=lambda source: f"simulator/specs/{source}/endpoints.yaml",
+        importers=importers,
+        unloadable=set(unloadable),
     )
 
 
@@ -236,3 +238,117 @@ def test_reasons_expand_whole_files_to_their_nodes(world) -> None:
     selection = _select(world, [Change(TEST_FILE, FileKind("shop", "test"))])
     expanded = selection.reasons_by_node(world["index"])
     assert set(expanded) == {world["orders"].node_id, world["items"].node_id, world["schema"].node_id}
+
+
+# ---------------------------------------------------------------------------- evidence from any simulator
+
+SHARED = "src/acme/connectors/libs/utils.py"
+
+
+def test_a_request_answered_by_a_spec_handler_reruns_on_any_corpus_of_its_spec(world) -> None:
+    handled = RequestRef("POST", "/search", 5, "f", SPEC, None, True)
+    world["schema"].requests = {handled}
+    selection = _select(world, [Change(ITEMS, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["items"].node_id, world["schema"].node_id}
+    assert "spec handler" in selection.nodes[world["schema"].node_id][0]
+
+
+def test_a_corpus_a_simulator_loaded_for_every_test_reruns_only_its_readers_while_it_parses(world) -> None:
+    for record in (world["orders"], world["items"], world["schema"]):
+        record.loaded = {ORDERS, ITEMS, SPEC}  # the public simulator loads every corpus in setup_class
+    selection = _select(world, [Change(ORDERS, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["orders"].node_id}
+
+
+def test_a_corpus_that_no_longer_parses_reruns_every_test_it_was_loaded_for(world) -> None:
+    for record in (world["orders"], world["items"], world["schema"]):
+        record.loaded = {ORDERS, ITEMS, SPEC}
+    selection = _select(world, [Change(ORDERS, FileKind("shop", "corpus"))], unloadable={ORDERS})
+    assert set(selection.nodes) == {world["orders"].node_id, world["items"].node_id, world["schema"].node_id}
+    assert "no longer parses" in selection.nodes[world["items"].node_id][0]
+
+
+def test_a_data_file_a_test_read_reruns_that_test(world) -> None:
+    fixture = "tests/unit/sources/shop/fixtures/page.json"
+    world["schema"].read = {fixture}
+    selection = _select(world, [Change(fixture, FileKind("shop", "test_support"))])
+    assert world["schema"].node_id in selection.nodes
+    assert "this node read it" in selection.nodes[world["schema"].node_id][0]
+
+
+def test_shared_code_reruns_the_test_files_that_import_it_however_indirectly(world) -> None:
+    selection = _select(
+        world,
+        [Change(SHARED, FileKind(None, "shared"))],
+        importers=lambda path: {TEST_FILE} if path == SHARED else set(),
+    )
+    assert list(selection.files) == [TEST_FILE]
+    assert "(imported)" in selection.files[TEST_FILE][0]
+    assert not selection.restart_pool
+
+
+def test_preloaded_shared_code_restarts_the_workers_and_reruns_its_importers(world) -> None:
+    selection = _select(
+        world,
+        [Change(SHARED, FileKind(None, "shared"))],
+        preloaded={SHARED},
+        importers=lambda path: {OTHER_TEST},
+    )
+    assert list(selection.files) == [OTHER_TEST] and selection.restart_pool
+
+
+def test_shared_code_nobody_is_known_to_import_reruns_everything(world) -> None:
+    selection = _select(world, [Change(SHARED, FileKind(None, "shared"))])
+    assert set(selection.files) == {TEST_FILE, OTHER_TEST}
+
+
+def test_a_sources_conftest_reruns_the_test_files_under_its_folder(world) -> None:
+    selection = _select(world, [Change("tests/unit/sources/shop/conftest.py", FileKind("shop", "conftest"))])
+    assert list(selection.files) == [TEST_FILE]
+
+
+def test_reruns_of_past_failures_are_follow_ups(world) -> None:
+    world["other"].outcome = "failed"
+    selection = _select(world, [Change(ORDERS, FileKind("shop", "corpus"))])
+    assert selection.follow_up_only(OTHER_TEST, [world["other"].node_id])
+    assert not selection.follow_up_only(TEST_FILE, [world["orders"].node_id])
+
+
+# ---------------------------------------------------------------------------- state the tests of a class share
+
+TOKEN = "simulator/specs/shop/corpus/token.json"
+
+
+def _shared_world(world):
+    """The public harness's shape: one connector per class; its first request (a token, a list of
+    types) is made once, by the first test that needs it, and cached for the others."""
+    index = world["index"]
+    token = RequestRef("POST", "/token", 9, "t", SPEC, TOKEN)
+    for record in (world["orders"], world["items"], world["schema"]):
+        record.node_id = record.node_id.replace("[", "-").rstrip("]")  # plain methods, not tables
+    index.nodes = {r.node_id: r for r in (world["orders"], world["items"], world["schema"], world["other"])}
+    world["schema"].requests = {token}  # the first test of the class asked for the token...
+    world["orders"].requests = {_ref(world["spec"], "GET", "/orders", ORDERS)}  # ...the others reuse it
+    world["items"].requests = {_ref(world["spec"], "GET", "/orders", ORDERS), _ref(world["spec"], "GET", "/orders/7/items", ITEMS)}
+    order = [world["schema"], world["orders"], world["items"], world["other"]]
+    index.nodes = {r.node_id: r for r in order}
+    index.learn_shared({TEST_FILE, OTHER_TEST})
+    return token
+
+
+def test_a_request_only_the_first_test_of_a_class_made_is_shared_by_the_class(world) -> None:
+    token = _shared_world(world)
+    # The class's tests share it, and the module's (a connector cached at module level).
+    assert world["index"].class_shared == {f"{TEST_FILE}::TestShop": {token}, TEST_FILE: {token}}
+
+
+def test_a_corpus_behind_a_shared_request_reruns_every_test_of_the_class(world) -> None:
+    _shared_world(world)
+    selection = _select(world, [Change(TOKEN, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["schema"].node_id, world["orders"].node_id, world["items"].node_id}
+
+
+def test_a_corpus_every_test_asks_for_itself_stays_per_test(world) -> None:
+    _shared_world(world)
+    selection = _select(world, [Change(ITEMS, FileKind("shop", "corpus"))])
+    assert set(selection.nodes) == {world["items"].node_id}

@@ -23,4 +23,7 @@ def test_a_static_finding_a_failing_test_reports_at_the_same_place_is_listed_onc
     text = render_text(report)
     assert "== corpus (2) ==" in text and "holds a string" not in text
     assert len(render_sarif(report)["runs"][0]["results"]) == 2
-    assert report.summary()["byBlame"]["corpus"] == 2 and report.summary()["staticErrors"] == 2
+    summary = report.summary()
+    # Test results and static findings are counted apart.
+    assert summary["byBlame"]["corpus"] == 1 and summary["staticByBlame"]["corpus"] == 2
+    assert summary["staticErrors"] == 2 and summary["staticWarnings"] == 0

@@ -152,3 +152,43 @@ def test_a_stale_discovery_file_is_replaced_and_removed_at_stop(
     assert daemon.wait(30) == 0
     assert not discovery.exists(), "the discovery file outlived the daemon"
     assert "Traceback" not in daemon.output()
+
+
+def test_a_restarted_daemon_comes_back_at_the_same_address_with_the_same_token(
+    start_daemon: Callable[..., Daemon], workspace: Path
+) -> None:
+    first = start_daemon("--no-initial-run", root=workspace)
+    url, port, token = first.url, first.port, first.token
+    session = workspace / ".connector-watch" / "session.json"
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    first.stop()
+    assert not first.discovery.exists()
+    assert session.exists(), "the session outlives the daemon: a restart reuses it"
+
+    second = start_daemon("--no-initial-run", root=workspace)
+    assert (second.port, second.token) == (port, token)
+    assert second.url == url, "an open panel reconnects to the new daemon with what it had"
+    run(answers(second))
+    second.stop()
+
+    # A session file others could read or write is not trusted: a fresh token, any port.
+    os.chmod(session, 0o644)
+    third = start_daemon("--no-initial-run", root=workspace)
+    assert third.token != token
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    run(answers(third))
+
+
+def test_the_last_sessions_port_in_use_means_another_port_not_a_failure(
+    start_daemon: Callable[..., Daemon], workspace: Path
+) -> None:
+    first = start_daemon("--no-initial-run", root=workspace)
+    port, token = first.port, first.token
+    first.stop()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        second = start_daemon("--no-initial-run", root=workspace)
+        assert second.port != port
+        assert second.token == token
+        run(answers(second))

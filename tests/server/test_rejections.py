@@ -348,6 +348,7 @@ def test_requests_before_initialize_are_32002(daemon: Daemon) -> None:
                 "setMode": {"mode": "hybrid"},
                 "impact": {"paths": ["pyproject.toml"]},
                 "snapshot": {},
+                "file/excerpt": {"path": "pyproject.toml", "line": 0},
                 "shutdown": {},
             }
             assert set(requests) == set(protocol.requests()) - {"initialize"}

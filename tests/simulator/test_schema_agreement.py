@@ -122,6 +122,9 @@ VALID = {
     "sort-by-list": endpoint("corpus: items\nparams: {s: {role: sort_by, options: [a, b]}}\n"),
     "odata-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: odata_next_link}\n"),
     "sort-by-any": endpoint("corpus: items\nparams: {s: {role: sort_by, options: []}}\n"),
+    # A stub served as an empty list (or {} when single_entity), as upstream's probe endpoints are.
+    "neither-corpus-nor-handler": endpoint("description: nothing to serve\n"),
+    "handler-null-without-corpus": endpoint("handler: null\n"),
     "wrapper-static-extras": endpoint(
         "corpus: items\nresponse: {wrapper: {records_key: data, extras: {paging: {}, '@odata.nextLink': null}}}\n"
     ),
@@ -134,7 +137,6 @@ INVALID = {
     "endpoint-not-a-mapping": "endpoints: [/items]\n",
     "missing-path": "endpoints:\n  - {method: GET, corpus: items}\n",
     "missing-method": "endpoints:\n  - {path: /items, corpus: items}\n",
-    "neither-corpus-nor-handler": endpoint("description: nothing to serve\n"),
     "unknown-top-level-key": "endpoints: []\nextra: 1\n",
     "unknown-endpoint-key": endpoint("corpus: items\nparamz: {}\n"),
     "unknown-param-key": endpoint("corpus: items\nparams: {q: {role: ignore, feild: a}}\n"),
@@ -184,7 +186,6 @@ INVALID = {
     "cursor-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: cursor}\n"),
     "next-url-without-wrapper": endpoint("corpus: items\nresponse: {pagination_style: next_url}\n"),
     "corpus-null-without-handler": endpoint("corpus: null\n"),
-    "handler-null-without-corpus": endpoint("handler: null\n"),
     "cursor-with-null-wrapper": endpoint(
         "corpus: items\nresponse: {pagination_style: cursor, wrapper: null}\n"
     ),

@@ -437,17 +437,6 @@ REJECTIONS = [
         " [total, count, has_more, end_of_stream, next, page, per_page, offset, limit, total_pages]",
     ),
     (
-        "neither-corpus-nor-handler",
-        """
-        endpoints:
-          - path: /items
-            method: GET
-        """,
-        2,
-        5,
-        "endpoint #0 (GET /items): needs 'corpus' (or a 'handler')",
-    ),
-    (
         "options-on-a-filter",
         """
         endpoints:
@@ -622,7 +611,7 @@ def test_role_cursor_and_ops_contains_are_accepted(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def test_missing_corpus_is_a_located_non_blocking_error(tmp_path: Path) -> None:
+def test_missing_corpus_one_typo_from_a_file_is_a_located_non_blocking_warning(tmp_path: Path) -> None:
     spec_path, spec, issues = check(
         tmp_path,
         """
@@ -641,7 +630,7 @@ def test_missing_corpus_is_a_located_non_blocking_error(tmp_path: Path) -> None:
         str(spec_path),
         4,
         13,
-        "error",
+        "warning",
         False,
     )
     assert issue.message.startswith("endpoint #0 (GET /items): corpus 'item' has no file ")
@@ -666,6 +655,74 @@ def test_unused_corpus_file_is_a_warning_on_the_corpus_file(tmp_path: Path) -> N
     assert unused[0].file.endswith("corpus/orphans.json")
     assert (unused[0].line, unused[0].column) == (1, 1)
     assert "orphans.json is not used by any endpoint" in unused[0].message
+
+
+def test_missing_corpus_with_no_look_alike_is_a_note_served_as_empty(tmp_path: Path) -> None:
+    """The public convention: a spec names a table it serves empty on purpose (github's ``pulls``)."""
+    _, spec, issues = check(
+        tmp_path,
+        """
+        endpoints:
+          - path: /user/groups
+            method: GET
+            corpus: userGroups
+        """,
+        {"users": []},
+    )
+    assert spec is not None
+    (missing,) = [i for i in issues if i.code == "missing-corpus"]
+    assert missing.severity == "information" and not missing.blocking
+    assert "did you mean" not in missing.message and missing.message.endswith("(served as empty)")
+
+
+def test_a_stub_endpoint_without_corpus_or_handler_loads(tmp_path: Path) -> None:
+    """Public specs model probe endpoints with neither (dicomweb): served empty, not an error."""
+    _, spec, issues = check(
+        tmp_path,
+        """
+        endpoints:
+          - path: /studies/{study_uid}
+            method: GET
+            response:
+              single_entity: true
+          - path: /studies
+            method: GET
+        """,
+        {},
+    )
+    assert spec is not None and issues == []
+    assert [e.corpus for e in spec.endpoints] == [None, None]
+
+
+def test_a_corpus_only_a_handler_reads_is_used(tmp_path: Path) -> None:
+    _, spec, issues = check(
+        tmp_path,
+        """
+        endpoints:
+          - path: /Patient
+            method: GET
+            handler: connector_watch.tests.simulator.patient_handlers:serve_patients
+        """,
+        {"Patient": [{"id": "p1"}], "orphans": [{"id": 1}]},
+    )
+    assert spec is not None
+    unused = [i.file.rsplit("/", 1)[-1] for i in issues if i.code == "unused-corpus"]
+    assert unused == ["orphans.json"]
+
+
+def test_a_handler_reading_tables_by_a_computed_name_may_use_every_corpus(tmp_path: Path) -> None:
+    _, spec, issues = check(
+        tmp_path,
+        """
+        endpoints:
+          - path: /items
+            method: GET
+            handler: connector_watch.tests.simulator.sample_handlers:serve_items
+        """,
+        {"items": [], "orphans": [{"id": 1}]},
+    )
+    assert spec is not None
+    assert [i for i in issues if i.code == "unused-corpus"] == []
 
 
 def test_handler_endpoint_needs_no_corpus(tmp_path: Path) -> None:

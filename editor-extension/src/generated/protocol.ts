@@ -31,6 +31,7 @@ export interface ProtocolTypes {
   Outcome?: Outcome;
   Diagnostic?: Diagnostic;
   Node?: Node;
+  SourceLine?: SourceLine;
   FileDiagnostics?: FileDiagnostics;
   RunInProgress?: RunInProgress;
   Snapshot?: Snapshot;
@@ -45,6 +46,8 @@ export interface ProtocolTypes {
   ImpactParams?: ImpactParams;
   ImpactResult?: ImpactResult;
   ShutdownResult?: ShutdownResult;
+  ExcerptParams?: ExcerptParams;
+  Excerpt?: Excerpt;
   SelectedNode?: SelectedNode;
   RunStartedParams?: RunStartedParams;
   TestStartedParams?: TestStartedParams;
@@ -187,6 +190,21 @@ export interface Node {
   kind?: "test" | "collection" | "spark";
   diagnostics?: Diagnostic[];
   message?: string | null;
+  /**
+   * Where the test function is defined: for an inherited harness test, the harness method (not in file).
+   */
+  definition?: SourceLine | null;
+  /**
+   * Where the test's table parameter is declared (the decorator that parametrises it), when it has one.
+   */
+  parametrisation?: SourceLine | null;
+}
+/**
+ * A workspace-relative path (or an absolute one outside the workspace) and a zero-based line.
+ */
+export interface SourceLine {
+  path: string;
+  line: number;
 }
 export interface FileDiagnostics {
   version: number;
@@ -277,6 +295,32 @@ export interface ImpactResult {
   restartPool: boolean;
 }
 export interface ShutdownResult {}
+/**
+ * Read-only: lines around a zero-based line of a file inside the workspace.
+ */
+export interface ExcerptParams {
+  path: string;
+  line: number;
+  /**
+   * lines before and after (default 8)
+   */
+  context?: number;
+}
+export interface Excerpt {
+  /**
+   * workspace-relative
+   */
+  path: string;
+  /**
+   * zero-based line of lines[0]
+   */
+  startLine: number;
+  /**
+   * @maxItems 101
+   */
+  lines: string[];
+  totalLines: number;
+}
 export interface SelectedNode {
   nodeId: string;
   reasons: string[];
@@ -365,6 +409,7 @@ export interface RequestMap {
   "setMode": { params: SetModeParams; result: SetModeResult };
   "impact": { params: ImpactParams; result: ImpactResult };
   "snapshot": { params: EmptyParams; result: Snapshot };
+  "file/excerpt": { params: ExcerptParams; result: Excerpt };
   "shutdown": { params: EmptyParams; result: ShutdownResult };
 }
 
@@ -383,7 +428,7 @@ export interface NotificationMap {
   "$/resync": ResyncParams;
 }
 
-export const REQUEST_METHODS = ["initialize","run","cancel","setMode","impact","snapshot","shutdown"] as const;
+export const REQUEST_METHODS = ["initialize","run","cancel","setMode","impact","snapshot","file/excerpt","shutdown"] as const;
 export const NOTIFICATION_METHODS = ["run/started","test/started","test/finished","test/revised","run/finished","textDocument/publishDiagnostics","nodes/changed","workspace/filesChanged","$/progress","window/logMessage","$/resync"] as const;
 export type RequestMethod = keyof RequestMap;
 export type NotificationMethod = keyof NotificationMap;

@@ -1,15 +1,15 @@
-// Protocol nodes → the Test Explorer tree (source → test class → test[table]) and test results → test
+// Protocol nodes → the Test Explorer tree (source → test class → test → table) and test results → test
 // messages. Pure: the `vscode` adapter turns these specs into TestItems and TestMessages.
 import type { Diagnostic, Node as ProtocolNode, Outcome, Range, TestFinishedParams } from "../generated/protocol";
 import { CONFIDENT, UriRebaser } from "./diagnostics";
 
-export type ItemKind = "source" | "file" | "class" | "spark" | "test" | "collection";
+export type ItemKind = "source" | "file" | "class" | "spark" | "function" | "test" | "collection";
 
 export interface ItemSpec {
   id: string;
   label: string;
   kind: ItemKind;
-  /** Workspace-relative file the item lives in. */
+  /** The file the item lives in: workspace-relative, or absolute (a harness installed elsewhere). */
   file?: string;
   /** Zero-based line of the item in `file`. */
   line?: number;
@@ -49,9 +49,10 @@ export function testLabel(node: ProtocolNode): string {
 }
 
 /**
- * Where to put a test in its file. `Node.line` is pytest's (one-based) line of the function, which
- * for an inherited test (most of LakeflowConnectTests) is a line in the *base class's* file, not in
- * `Node.file`; so a definition in the node's own file wins, then the class line, then the hint.
+ * Where to put a test in its file when the daemon does not say where it is defined (an older daemon):
+ * `Node.line` is pytest's (one-based) line of the function, which for an inherited test (most of
+ * LakeflowConnectTests) is a line in the *base class's* file, not in `Node.file`; so a definition in
+ * the node's own file wins, then the class line, then the hint.
  */
 export function testLine(node: ProtocolNode, locate: LineLocator): number | undefined {
   if (node.name) {
@@ -63,6 +64,19 @@ export function testLine(node: ProtocolNode, locate: LineLocator): number | unde
     if (cls !== undefined) return cls;
   }
   return node.line ? node.line - 1 : undefined;
+}
+
+/** Where the test's function is defined: the daemon's `definition` (the harness method for an
+ *  inherited test), else the best guess in the node's own file. */
+export function definitionOf(node: ProtocolNode, locate: LineLocator): { file: string; line?: number } {
+  if (node.definition) return { file: node.definition.path, line: node.definition.line };
+  return { file: node.file, line: testLine(node, locate) };
+}
+
+/** A parametrised node's parameter id: `tickets` of `test_read_table[tickets]`. */
+export function parameterOf(node: ProtocolNode): string | undefined {
+  const match = /\[([^\]]*)\]$/.exec(node.nodeId);
+  return match ? match[1] : undefined;
 }
 
 export function buildTree(nodes: Iterable<ProtocolNode>, locate: LineLocator): ItemSpec[] {
@@ -120,15 +134,22 @@ export function buildTree(nodes: Iterable<ProtocolNode>, locate: LineLocator): I
       parents.set(parentId, parent);
       source.children.push(parent);
     }
-    parent.children.push({
-      id: node.nodeId,
-      label: testLabel(node),
-      kind: "test",
-      file: node.file,
-      line: testLine(node, locate),
-      nodeId: node.nodeId,
-      children: [],
-    });
+    const definition = definitionOf(node, locate);
+    const parameter = parameterOf(node);
+    if (parameter === undefined) {
+      parent.children.push({ id: node.nodeId, label: testLabel(node), kind: "test", ...definition, nodeId: node.nodeId, children: [] });
+      continue;
+    }
+    // test → table: one item per test function, its tables (parametrisations) under it.
+    const functionId = `${parentId}::${node.name ?? testLabel(node).replace(/\[.*$/, "")}`;
+    let fn = parents.get(functionId);
+    if (!fn) {
+      fn = { id: functionId, label: node.name ?? testLabel(node).replace(/\[.*$/, ""), kind: "function", ...definition, children: [] };
+      parents.set(functionId, fn);
+      parent.children.push(fn);
+    }
+    const where = node.parametrisation ? { file: node.parametrisation.path, line: node.parametrisation.line } : definition;
+    fn.children.push({ id: node.nodeId, label: node.table ?? parameter, kind: "test", ...where, nodeId: node.nodeId, children: [] });
   }
   const sortTree = (items: ItemSpec[]): ItemSpec[] => {
     items.sort((a, b) => a.label.localeCompare(b.label));

@@ -85,19 +85,22 @@ export class PanelController implements vscode.Disposable {
         if (this.relay && this.relay.readyState === WebSocket.OPEN) this.relay.send(JSON.stringify(message.message));
         break;
       case "open":
-        void this.openFile(String(message.path), Number(message.line) || 1, Number(message.column) || 1);
+        void this.openFile(String(message.path), Number(message.line) || 1, Number(message.column) || 1,
+          Number(message.endLine) || undefined, Number(message.endColumn) || undefined);
         break;
       default:
         break;
     }
   }
 
-  private async openFile(path: string, line: number, column: number): Promise<void> {
+  /** Opens a file at a range (one-based, from the panel), selecting it; the panel stays open beside. */
+  private async openFile(path: string, line: number, column: number, endLine?: number, endColumn?: number): Promise<void> {
     const uri = path.startsWith("/") ? vscode.Uri.file(path) : vscode.Uri.joinPath(this.folder, path);
     const position = new vscode.Position(Math.max(0, line - 1), Math.max(0, column - 1));
+    const end = endLine ? new vscode.Position(Math.max(0, endLine - 1), Math.max(0, (endColumn ?? 1) - 1)) : position;
     try {
       await vscode.window.showTextDocument(uri, {
-        selection: new vscode.Range(position, position),
+        selection: new vscode.Range(position, end.isBefore(position) ? position : end),
         viewColumn: vscode.ViewColumn.One,
         preview: true,
       });

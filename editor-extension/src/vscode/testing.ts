@@ -1,5 +1,7 @@
-// The Test Explorer: a TestController mirroring the daemon's nodes, a run profile with continuous run,
-// and every daemon run (including those it starts on save) reported as a TestRun.
+// The Test Explorer: a TestController mirroring the daemon's nodes (source → class → test → table, each
+// at its definition), a run profile with continuous run, a Debug profile (debugpy, see ./debug.ts), and
+// every daemon run (including those it starts on save) reported as a TestRun that also carries the
+// other tests' latest results, so the explorer's counts are the whole tree's.
 import * as vscode from "vscode";
 import type { AnyNotification, Snapshot, TestFinishedParams } from "../generated/protocol";
 import type { DaemonClient } from "../protocol/client";
@@ -71,7 +73,7 @@ export class TestExplorer implements vscode.Disposable {
     const next = new Map<string, vscode.TestItem>();
     const specs = new Map<string, ItemSpec>();
     const materialize = (spec: ItemSpec): vscode.TestItem => {
-      const uri = spec.file ? vscode.Uri.joinPath(this.folder, spec.file) : undefined;
+      const uri = spec.file ? this.uriOf(spec.file) : undefined;
       let item = this.items.get(spec.id);
       if (!item || item.uri?.toString() !== uri?.toString()) item = this.controller.createTestItem(spec.id, spec.label, uri);
       item.label = spec.label;
@@ -89,6 +91,10 @@ export class TestExplorer implements vscode.Disposable {
     this.roots = tree;
   }
 
+  private uriOf(file: string): vscode.Uri {
+    return file.startsWith("/") ? vscode.Uri.file(file) : vscode.Uri.joinPath(this.folder, file);
+  }
+
   item(nodeId: string): vscode.TestItem | undefined {
     return this.items.get(nodeId);
   }
@@ -102,7 +108,7 @@ export class TestExplorer implements vscode.Disposable {
     return leafNodeIds(items.map((i) => this.specs.get(i.id)).filter((s): s is ItemSpec => !!s));
   }
 
-  private selectedNodeIds(request: vscode.TestRunRequest): string[] {
+  selectedNodeIds(request: vscode.TestRunRequest): string[] {
     const included = request.include ? this.nodeIdsOf(request.include) : this.allNodeIds();
     const excluded = new Set(request.exclude ? this.nodeIdsOf(request.exclude) : []);
     return included.filter((id) => !excluded.has(id));
@@ -183,7 +189,7 @@ export class TestExplorer implements vscode.Disposable {
       ? new vscode.TestRunRequest(subscription.request.include, subscription.request.exclude, this.runProfile, true)
       : new vscode.TestRunRequest(items, undefined, this.runProfile);
     const label = `connector-watch #${run.runId} (${run.trigger}${run.paths.length ? `: ${run.paths[0].split("/").pop()}` : ""})`;
-    return this.sink(this.controller.createTestRun(request, label, true));
+    return this.sink(this.controller.createTestRun(request, label, true), true);
   }
 
   private fallbackLocation(nodeId: string): { uri: string; range: { start: { line: number; character: number }; end: { line: number; character: number } } } | undefined {
@@ -204,45 +210,71 @@ export class TestExplorer implements vscode.Disposable {
     return message;
   }
 
-  /** A RunSink over a TestRun (ending twice is harmless). */
-  sink(run: vscode.TestRun): RunSink {
+  /** The daemon's latest diagnostics of a failing node as test messages (at the blamed range, with the diff). */
+  daemonMessages(nodeId: string): vscode.TestMessage[] {
+    const node = this.state.nodes.get(nodeId);
+    if (!node?.outcome || !node.diagnostics?.length) return [];
+    return testMessages({ outcome: node.outcome, diagnostics: node.diagnostics, message: node.message ?? null }, this.rebase())
+      .map((m) => this.toMessage(m));
+  }
+
+  /**
+   * A RunSink over a TestRun (ending twice is harmless). With `carryOver`, the run ends by reporting
+   * every test it did not run with that test's latest result: VS Code counts a run's results, and a
+   * save reruns four tests of 130, so without them the explorer's header would count four.
+   */
+  sink(run: vscode.TestRun, carryOver = false): RunSink {
     let ended = false;
+    const reported = new Set<string>();
+    const report = (p: TestFinishedParams, carried = false) => {
+      const item = this.items.get(p.nodeId);
+      if (!item || ended) return;
+      reported.add(p.nodeId);
+      const messages = testMessages(p, this.rebase(), this.fallbackLocation(p.nodeId)).map((m) => this.toMessage(m));
+      switch (resultKind(p.outcome)) {
+        case "passed":
+          run.passed(item, p.durationMs);
+          break;
+        case "skipped":
+          run.skipped(item);
+          break;
+        case "failed":
+          run.failed(item, messages, p.durationMs);
+          break;
+        case "errored":
+          run.errored(item, messages, p.durationMs);
+          break;
+      }
+      if (!carried && p.outcome !== "passed" && p.message) {
+        run.appendOutput(`${p.nodeId}: ${p.outcome}\r\n${p.message.replace(/\r?\n/g, "\r\n")}\r\n`, undefined, item);
+      }
+    };
     return {
       enqueued: (id) => {
         const item = this.items.get(id);
         if (item && !ended) run.enqueued(item);
+        reported.add(id);
       },
       started: (id) => {
         const item = this.items.get(id);
         if (item && !ended) run.started(item);
       },
-      finished: (p: TestFinishedParams) => {
-        const item = this.items.get(p.nodeId);
-        if (!item || ended) return;
-        const messages = testMessages(p, this.rebase(), this.fallbackLocation(p.nodeId)).map((m) => this.toMessage(m));
-        switch (resultKind(p.outcome)) {
-          case "passed":
-            run.passed(item, p.durationMs);
-            break;
-          case "skipped":
-            run.skipped(item);
-            break;
-          case "failed":
-            run.failed(item, messages, p.durationMs);
-            break;
-          case "errored":
-            run.errored(item, messages, p.durationMs);
-            break;
-        }
-        if (p.outcome !== "passed" && p.message) {
-          run.appendOutput(`${p.nodeId}: ${p.outcome}\r\n${p.message.replace(/\r?\n/g, "\r\n")}\r\n`, undefined, item);
-        }
-      },
+      finished: (p) => report(p),
       output: (text) => {
         if (!ended) run.appendOutput(text);
       },
       end: () => {
         if (ended) return;
+        if (carryOver) {
+          let carried = 0;
+          for (const node of this.state.nodes.values()) {
+            if (reported.has(node.nodeId) || !node.outcome || node.running || node.queued) continue;
+            report({ seq: 0, runId: 0, nodeId: node.nodeId, outcome: node.outcome, durationMs: node.durationMs ?? 0,
+                     diagnostics: node.diagnostics ?? [], message: node.message ?? null }, true);
+            carried++;
+          }
+          if (carried) run.appendOutput(`(${carried} other test result(s) carried over from earlier runs)\r\n`);
+        }
         ended = true;
         run.end();
       },
@@ -266,7 +298,7 @@ export class TestExplorer implements vscode.Disposable {
     }
     const selected = this.selectedNodeIds(request);
     const run = this.controller.createTestRun(request, "connector-watch", true);
-    const sink = this.sink(run);
+    const sink = this.sink(run, true);
     if (!this.client.connected) {
       run.appendOutput("connector-watch: not connected to the daemon (see the connector-watch output)\r\n");
       sink.end();

@@ -1,16 +1,26 @@
-// The daemon's browser panel in a real headless Chromium (issue 6): start `connector-watch serve` on a
-// copy of the examples, open the page it prints, break a corpus record on disk, and assert the page
-// turns that node red with the corpus blame; then fix it and watch it turn green. Screenshots go to
-// artifacts/ at the repo root.
+// The daemon's browser panel in a real headless Chromium (issues 6 and 15): start `connector-watch serve`
+// on a copy of the examples, open the page it prints, break things on disk, and check what a person
+// sees without scrolling: the failure pinned at the top (one entry per root cause, its tests under it),
+// its expected-vs-actual diff, a link that shows the file around the range, filters, collapsible
+// sources; then the fix; then a daemon restart, after which the page reconnects and resyncs by itself.
+// Screenshots go to artifacts/ at the repo root.
 import assert from "node:assert/strict";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import support from "../../out/test/support/realDaemon.js";
-import { artifact, launchChromium } from "../support/browser.mjs";
+import { ARTIFACTS, artifact, launchChromium } from "../support/browser.mjs";
+import { ansiToHtml } from "../support/ansi.mjs";
 
 const { RealDaemon, copyExamples, editFile, removeWorkspace } = support;
 const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
+const CONNECTOR = "sources/zendesk/zendesk.py";
 const TICKETS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]";
+const GROUPS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_matches_corpus[groups]";
+const VIEWPORT = { width: 1280, height: 800 };
 const node = (id) => `li.node[data-node-id="${id.replace(/"/g, '\\"')}"]`;
+const nodeRef = (id) => `li.node-ref[data-node-id="${id.replace(/"/g, '\\"')}"]`;
+const ref = (id) => `#problems ${nodeRef(id)}`;
 
 let workspace, daemon, info, browser, page;
 const consoleErrors = [];
@@ -20,8 +30,8 @@ before(async () => {
   daemon = new RealDaemon(workspace);
   info = await daemon.start();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && consoleErrors.push(m.text()));
+  page = await browser.newPage({ viewport: VIEWPORT });
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && !/WebSocket connection/.test(m.text()) && consoleErrors.push(m.text()));
   page.on("response", (r) => r.status() >= 400 && !r.url().endsWith("/favicon.ico") && consoleErrors.push(`${r.status()} ${r.url()}`));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
 });
@@ -32,16 +42,25 @@ after(async () => {
   if (workspace) removeWorkspace(workspace);
 });
 
+/** The element is on screen as the page is (nothing scrolled). */
+async function visibleWithoutScrolling(locator, what) {
+  const scrolled = await page.evaluate(() => window.scrollY);
+  assert.equal(scrolled, 0, "the page is not scrolled");
+  const box = await locator.boundingBox();
+  assert.ok(box, `${what} is rendered`);
+  assert.ok(box.y >= 0 && box.y + Math.min(box.height, 40) <= VIEWPORT.height, `${what} is visible without scrolling (top ${box.y})`);
+}
+
 test("the panel connects with the token from the URL fragment and removes it from the address bar", async () => {
   await page.goto(`${info.httpUrl}#token=${info.token}`);
   await page.waitForSelector('#connection[data-state="connected"]', { timeout: 30_000 });
   assert.equal(new URL(page.url()).hash, "", "the token is gone from the address bar");
   for (const source of ["github", "hubspot", "msgraph", "zendesk"]) {
-    await page.waitForSelector(`section.source[data-source="${source}"]`);
+    await page.waitForSelector(`details.source[data-source="${source}"]`, { state: "attached" });
   }
 });
 
-test("after the startup run every node is green", async () => {
+test("after the startup run every test is green and the sources are folded", async () => {
   await page.waitForFunction(
     () => {
       const nodes = [...document.querySelectorAll("li.node")];
@@ -50,36 +69,134 @@ test("after the startup run every node is green", async () => {
     undefined,
     { timeout: 120_000 },
   );
-  assert.equal(await page.locator('section.source[data-status="failed"]').count(), 0);
-  assert.match(await page.textContent("#summary"), /\d+ nodes: \d+ passed, 0 failing/);
-  await page.screenshot({ path: artifact("panel-browser-green.png"), fullPage: false });
+  assert.equal(await page.locator('details.source[data-status="failed"]').count(), 0);
+  assert.equal(await page.locator("details.source[open]").count(), 0, "green sources are folded");
+  assert.equal(await page.locator('.problem[data-severity="error"]').count(), 0);
+  assert.match(await page.textContent("#summary"), /\d+ tests: \d+ passed, 0 failing/);
+  await page.screenshot({ path: artifact("panel-browser-green.png") });
 });
 
-test("a broken corpus record turns its node red with the corpus blame, at the record's line", async () => {
+test("a broken corpus record: pinned at the top at once, one entry with its test, a link that shows the record", async () => {
+  editFile(workspace, CORPUS, '"id": 10551,', '"id": "not-a-number",');
+  const entry = page.locator("#problems .problem", { has: page.locator(nodeRef(TICKETS)) }).first();
+  await page.locator(ref(TICKETS)).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
+  await page.waitForSelector("#run:not(:has-text('running'))");
+  await visibleWithoutScrolling(page.locator(ref(TICKETS)), "the failing test");
+  assert.equal(await page.locator(ref(TICKETS)).count(), 1, "one entry per root cause");
+  assert.match(await entry.locator(".message").textContent(), /not-a-number/);
+  assert.match(await entry.locator("ul.related").textContent(), /sources\/zendesk\/\S+\.py:\d+/);
+  assert.equal(await page.locator('details.source[data-source="zendesk"]').getAttribute("data-status"), "failed");
+  assert.equal(await page.locator('details.source[data-source="zendesk"][open]').count(), 1, "a failing source unfolds");
+  assert.match(await page.locator('details.source[data-source="zendesk"] h2').textContent(), /1 failing/);
+  const red = await page.locator(node(TICKETS)).locator(".name").evaluate((el) => getComputedStyle(el).color);
+  assert.equal(red, "rgb(207, 34, 46)", "the test's name is drawn in the failure colour");
+  // The static check's finding stays while the file is broken (it is not replaced by the run's).
+  const corpusEntries = page.locator(`.problem`, { has: page.locator(`a.loc[data-path="${CORPUS}"][data-line="4"]`) });
+  assert.ok((await corpusEntries.count()) >= 1, "the corpus record is named");
+  await page.screenshot({ path: artifact("panel-browser-corpus-broken.png") });
+
+  // The link shows the file around the range, read-only (no editor in a browser).
+  await corpusEntries.first().locator(`a.loc[data-path="${CORPUS}"]`).first().click();
+  const hit = page.locator("#excerpt-body .line.hit");
+  await hit.first().waitFor({ timeout: 10_000 });
+  assert.equal(await hit.first().getAttribute("data-line"), "4");
+  assert.match(await hit.first().textContent(), /"id": "not-a-number"/);
+  assert.equal(await page.locator("#excerpt-title").textContent(), `${CORPUS}:4`);
+  assert.ok((await page.locator("#excerpt-body .line").count()) > 5, "lines around the record");
+  await page.screenshot({ path: artifact("panel-browser-excerpt.png") });
+  await page.keyboard.press("Escape");
+  await page.locator("#excerpt").waitFor({ state: "hidden" });
+});
+
+test("filters: text, status, source and blame narrow the problems and the tests", async () => {
+  const problems = () => page.locator("#problems .problem").count();
+  await page.fill("#filter-text", "github");
+  await page.locator("#problems .empty").waitFor();
+  assert.equal(await problems(), 0);
+  assert.deepEqual(await page.locator("details.source").evaluateAll((s) => s.map((x) => x.dataset.source)), ["github"]);
+  await page.fill("#filter-text", "");
+  await page.selectOption("#filter-blame", "spec");
+  await page.locator("#problems .empty").waitFor();
+  await page.selectOption("#filter-blame", "");
+  await page.selectOption("#filter-status", "failing");
+  await page.waitForFunction(() => document.querySelectorAll("li.node").length === 1);
+  assert.equal(await page.locator(node(TICKETS)).count(), 1, "only the failing test is listed");
+  await page.selectOption("#filter-status", "");
+  await page.selectOption("#filter-source", "hubspot");
+  await page.locator("#problems .empty").waitFor();
+  await page.selectOption("#filter-source", "");
+  await page.waitForFunction(() => document.querySelectorAll("li.node").length > 50);
+});
+
+test("a connector that stops paging: the newest problem comes first with its expected-vs-actual diff", async () => {
+  const original = readFileSync(join(workspace, CONNECTOR), "utf8");
+  editFile(workspace, CONNECTOR, "            page += 1\n", "            return\n");
+  try {
+    await page.locator(ref(GROUPS)).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
+    await page.waitForSelector("#run:not(:has-text('running'))");
+    const first = page.locator("#problems .problem").first();
+    assert.equal(await first.getAttribute("data-blame"), "connector", "the newest root cause is first");
+    assert.equal(await first.locator(nodeRef(GROUPS)).count(), 1);
+    await visibleWithoutScrolling(first.locator(".diff"), "the diff");
+    assert.match(await first.locator(".diff-line.del", { hasText: "groups[" }).first().textContent(), /^- groups\[\d+\] key \d+: returned$/);
+    assert.match(await first.locator(".diff-line.add").first().textContent(), /^\+ \d+ record\(s\) returned by the connector/);
+    assert.match(await first.locator("a.loc").first().textContent(), /^sources\/zendesk\/zendesk\.py:\d+:\d+$/);
+    await page.screenshot({ path: artifact("panel-browser-diff.png") });
+  } finally {
+    writeFileSync(join(workspace, CONNECTOR), original);
+  }
+  await page.locator(ref(GROUPS)).waitFor({ state: "detached", timeout: 60_000 });
+});
+
+test("fixing the record: the problems go, everything is green again", async () => {
+  editFile(workspace, CORPUS, '"id": "not-a-number",', '"id": 10551,');
+  await page.locator(node(TICKETS)).and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
+  try {
+    await page.waitForFunction(() => !document.querySelector('.problem[data-severity="error"]'), undefined, { timeout: 30_000 });
+  } catch (error) {
+    await page.screenshot({ path: artifact("panel-browser-FAILED-fixed.png"), fullPage: true });
+    throw error;
+  }
+  assert.equal(await page.locator('details.source[data-status="failed"]').count(), 0);
+  await page.screenshot({ path: artifact("panel-browser-fixed.png") });
+});
+
+test("the daemon restarts: the page reconnects by itself and resyncs to what the new daemon knows", async () => {
+  await daemon.stop();
+  await page.waitForSelector('#connection[data-state="reconnecting"]', { timeout: 15_000 });
+  // While it is down, a record breaks: only a resync from the new daemon can show it.
   editFile(workspace, CORPUS, '"id": 10551,', '"id": "not-a-number",');
   try {
-    const failing = page.locator(node(TICKETS));
-    await failing.and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
-    await page.waitForSelector("#run:not(:has-text('running'))");
-    const diagnostic = failing.locator('.diagnostic[data-blame="corpus"]').first();
-    await diagnostic.waitFor();
-    assert.equal(await diagnostic.locator(".badge").textContent(), "corpus");
-    assert.match(await diagnostic.locator("a.loc").first().textContent(), new RegExp(`^${CORPUS.replace(/\./g, "\\.")}:4:\\d+$`));
-    assert.match(await diagnostic.textContent(), /does not fit the connector's schema/);
-    assert.match(await diagnostic.locator("ul.related").textContent(), /sources\/zendesk\/\S+\.py:\d+/);
-    assert.equal(await page.locator('section.source[data-source="zendesk"]').getAttribute("data-status"), "failed");
-    assert.match(await page.locator('section.source[data-source="zendesk"] h2').textContent(), /1 failing/);
-    const red = await failing.locator(".name").evaluate((el) => getComputedStyle(el).color);
-    assert.equal(red, "rgb(207, 34, 46)", "the node's name is drawn in the failure colour");
-    await failing.scrollIntoViewIfNeeded();
-    await page.screenshot({ path: artifact("panel-browser-corpus-blame.png"), fullPage: false });
+    const restarted = await daemon.start();
+    assert.equal(restarted.port, info.port, "a restarted daemon comes back at the same address");
+    await page.waitForSelector('#connection[data-state="connected"]', { timeout: 30_000 });
+    await page.locator(ref(TICKETS)).and(page.locator('[data-status="failed"]')).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: artifact("panel-browser-after-restart.png") });
   } finally {
     editFile(workspace, CORPUS, '"id": "not-a-number",', '"id": 10551,');
   }
   await page.locator(node(TICKETS)).and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
-  assert.equal(await page.locator('section.source[data-status="failed"]').count(), 0);
 });
 
 test("the page logged no errors", () => {
   assert.deepEqual(consoleErrors, []);
+});
+
+test("the terminal screen's 80×24 captures (from the Python suite) as pictures", async (t) => {
+  const captures = readdirSync(ARTIFACTS).filter((name) => /^terminal-.*\.txt$/.test(name));
+  if (!captures.length) {
+    t.skip("no terminal captures in artifacts/: tests/daemon/test_terminal_pty.py writes them (make test runs it first)");
+    return;
+  }
+  const terminal = await browser.newPage({ viewport: { width: 760, height: 520 } });
+  try {
+    for (const name of captures) {
+      const html = ansiToHtml(readFileSync(join(ARTIFACTS, name), "utf8"), { title: name });
+      await terminal.setContent(html);
+      assert.equal(await terminal.locator("pre").evaluate((pre) => pre.textContent.split("\n").length), 24, "24 rows");
+      await terminal.locator("pre").screenshot({ path: artifact(name.replace(/\.txt$/, ".png")) });
+    }
+  } finally {
+    await terminal.close();
+  }
 });

@@ -1,4 +1,4 @@
-// Debian's chromium driven by playwright-core (ENVIRONMENT.md): the launch flags and artifact paths
+// Debian's chromium driven by playwright-core (see "A real VS Code, headless" in the README): the launch flags and artifact paths
 // shared by the panel and code-server tests.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";

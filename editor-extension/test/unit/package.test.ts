@@ -48,3 +48,10 @@ test("the merge command's default is the same in the manifest and the code", () 
   assert.equal(fromManifest, "${python} -m connector_watch.simulator.tools.merge_source ${source}");
   assert.ok(readFileSync(join(EXTENSION_ROOT, "src", "vscode", "workflow.ts"), "utf8").includes(JSON.stringify(fromManifest)));
 });
+
+test("the Debug profile's debug type is contributed, with breakpoints in Python files", () => {
+  const [debuggerEntry] = manifest.contributes.debuggers;
+  assert.equal(debuggerEntry.type, "connector-watch-debugpy");
+  assert.ok(readFileSync(join(EXTENSION_ROOT, "src", "mapping", "debug.ts"), "utf8").includes(`"${debuggerEntry.type}"`));
+  assert.deepEqual(manifest.contributes.breakpoints, [{ language: "python" }]);
+});

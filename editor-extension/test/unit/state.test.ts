@@ -87,3 +87,20 @@ test("the status bar says disconnected / connecting / starting before a connecti
   assert.equal(statusView("starting", state).kind, "starting");
   assert.match(statusView("connected", state).text, /connector-watch: connected$/, "no nodes yet: connected, not '0 passed'");
 });
+
+test("test/revised replaces a finished node's diagnostics with the causal verdict", () => {
+  const session = loadSession();
+  const state = new DaemonState();
+  state.applySnapshot(session.initialize.snapshot);
+  const firstRunEnd = session.notifications.findIndex((n) => n.method === "run/finished");
+  for (const n of session.notifications.slice(0, firstRunEnd + 1)) state.apply(n);
+  const before = state.nodes.get(TICKETS)!.diagnostics![0];
+  const revised = {
+    ...before,
+    message: `${before.message} — caused by the corpus edit at ${CORPUS} line 4`,
+    data: { ...before.data, causal: { status: "trigger" as const, base: "HEAD", triggers: [], trials: 1, note: "passes with it reverted" } },
+  };
+  assert.equal(state.apply({ method: "test/revised", params: { seq: 9999, runId: 2, nodeId: TICKETS, diagnostics: [revised] } }), true);
+  assert.deepEqual(state.nodes.get(TICKETS)!.diagnostics, [revised]);
+  assert.equal(state.nodes.get(TICKETS)!.outcome, "failed", "the outcome stays");
+});

@@ -38,7 +38,7 @@ function find(items: ItemSpec[], id: string): ItemSpec | undefined {
   return undefined;
 }
 
-test("the tree is source → test class → test[table], sorted, with every node once", () => {
+test("the tree is source → test class → test → table, sorted, with every node once", () => {
   const nodes = loadSession().initialize.snapshot.nodes;
   const tree = buildTree(nodes, repoLocator);
   assert.deepEqual(tree.map((s) => s.id), ["source:zendesk"]);
@@ -50,19 +50,35 @@ test("the tree is source → test class → test[table], sorted, with every node
   assert.equal(cls.line, repoLocator.classLine(cls.file!, "TestZendeskConnector"));
   const labels = cls.children.map((c) => c.label);
   assert.deepEqual(labels, [...labels].sort((a, b) => a.localeCompare(b)));
-  assert.ok(labels.includes("test_read_table[tickets]"));
-  assert.equal(find(tree, nodes[0].nodeId)?.kind, "test");
+  const readTable = cls.children.find((c) => c.label === "test_read_table")!;
+  assert.equal(readTable.kind, "function");
+  assert.equal(readTable.nodeId, undefined, "a test's item stands for its tables");
+  const tickets = readTable.children.find((c) => c.label === "tickets")!;
+  assert.equal(tickets.kind, "test");
+  assert.match(tickets.nodeId!, /::test_read_table\[tickets\]$/);
+  const unparametrised = cls.children.find((c) => c.kind === "test");
+  assert.ok(unparametrised && !unparametrised.label.includes("["), "a test without tables is a leaf under its class");
   assert.deepEqual(leafNodeIds(tree).sort(), nodes.map((n) => n.nodeId).sort());
+  assert.deepEqual(leafNodeIds([readTable]).sort(), nodes.filter((n) => n.name === "test_read_table").map((n) => n.nodeId).sort());
 });
 
-test("an inherited test sits at its class line (Node.line points into the base class's file)", () => {
+test("items sit at their definitions: the harness method for an inherited test, the decorator for its table", () => {
+  const nodes = loadSession().initialize.snapshot.nodes.filter((n) => n.name === "test_read_table");
+  const harness = "/site-packages/connector_watch/tests/unit/sources/test_suite.py";
+  const defined = nodes.map((n) => ({ ...n, definition: { path: harness, line: 419 }, parametrisation: { path: harness, line: 418 } }));
+  const fn = buildTree(defined, repoLocator)[0].children[0].children[0];
+  assert.deepEqual([fn.label, fn.file, fn.line], ["test_read_table", harness, 419], "Go to Test lands on the harness method");
+  for (const table of fn.children) assert.deepEqual([table.file, table.line], [harness, 418], "a table at its parametrisation");
+});
+
+test("without the daemon's definitions an inherited test sits at its class line (Node.line points into the base class's file)", () => {
   const nodes = loadSession().initialize.snapshot.nodes;
   const inherited = nodes.find((n) => n.name === "test_read_table")!;
   const cls = repoLocator.classLine(inherited.file, inherited.testClass!);
   const tree = buildTree([inherited], repoLocator);
   assert.equal(find(tree, inherited.nodeId)!.line, cls);
   const own: LineLocator = { classLine: () => 3, functionLine: () => 17 };
-  assert.equal(buildTree([inherited], own)[0].children[0].children[0].line, 17, "a definition in the node's own file wins");
+  assert.equal(find(buildTree([inherited], own), inherited.nodeId)!.line, 17, "a definition in the node's own file wins");
 });
 
 test("a file that does not collect is an item with an error under its source", () => {
