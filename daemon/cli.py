@@ -502,6 +502,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
-    from connector_watch.daemon.lsp import lsp_command
+    from connector_watch.daemon.lsp_stdio import lsp_command
 
     return lsp_command(args)

@@ -23,25 +23,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from connector_watch.daemon import events as ev
 from connector_watch.daemon import lsp_hover, lsp_render
 from connector_watch.daemon.diagnostics import Diagnostic, Position, Range
 from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.lsp_protocol import Protocol, RunProgress
 from connector_watch.daemon.options import engine_options
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 NAME = "connector-watch"
@@ -54,30 +49,6 @@ LOG_TYPES = {"error": 1, "warning": 2, "info": 3, "debug": 4}
 
 logger = logging.getLogger(__name__)
 _converter = get_converter()
-
-
-_ANSWERED = object()  # a request already answered with an error while it was being read
-
-
-class _Protocol(LanguageServerProtocol):
-    """pygls' protocol, answering a request whose params it cannot read with ``-32602`` (pygls
-    logs it and never answers, leaving the client waiting)."""
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            request_id = data.get("id")
-            if "method" not in data or not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
-                raise
-            cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
-            error = type(exc)(f"{exc.message} for {data['method']}{cause}")
-            self._send_response(request_id, error=error.to_response_error())
-            return _ANSWERED
-
-    def handle_message(self, message: Any) -> None:
-        if message is not _ANSWERED:
-            super().handle_message(message)
 
 
 class _Server(LanguageServer):
@@ -94,7 +65,7 @@ class _Server(LanguageServer):
 class LspFront:
     def __init__(self, args: Any) -> None:
         self.args = args
-        self.server = _Server(NAME, VERSION, protocol_cls=_Protocol)
+        self.server = _Server(NAME, VERSION, protocol_cls=Protocol)
         self.server.front = self
         self.engine: Engine | None = None
         #: Unsaved buffers' static findings: buffer path → file → findings (they stand in for the
@@ -102,7 +73,7 @@ class LspFront:
         self.buffers: dict[str, dict[str, list[Diagnostic]]] = {}
         self.hits = lsp_hover.LastHits()
         self._checks: dict[str, asyncio.TimerHandle] = {}
-        self._progress: dict[int, _RunProgress] = {}
+        self._progress: dict[int, RunProgress] = {}
         self._start: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._closing = False
@@ -219,7 +190,7 @@ class LspFront:
             return
         count = len(event.nodes)  # empty when whole test files run (at startup, before collection)
         message = f"{count} test{'s' if count != 1 else ''} ({event.trigger})" if count else event.trigger
-        self._progress[event.run_id] = _RunProgress(self.server, f"{NAME}/run/{event.run_id}", message)
+        self._progress[event.run_id] = RunProgress(self.server, f"{NAME}/run/{event.run_id}", message)
 
     # ------------------------------------------------------------------ unsaved buffers
     def on_change(self, params: types.DidChangeTextDocumentParams) -> None:
@@ -368,50 +339,6 @@ class LspFront:
             return None
 
 
-class _RunProgress:
-    """One run's work-done progress: the server creates the token, then sends begin, reports and
-    end in order. Until the client answers the creation only the latest report and the end wait."""
-
-    def __init__(self, server: LanguageServer, token: str, message: str) -> None:
-        self.server = server
-        self.token = token
-        self.message = message
-        self._state = "asked"  # asked | ready | refused
-        self._report: types.WorkDoneProgressReport | None = None
-        self._end: str | None = None
-        created = asyncio.ensure_future(server.work_done_progress.create_async(token))
-        created.add_done_callback(self._created)
-
-    def _created(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            self._state = "refused"
-            return
-        self._state = "ready"
-        self.server.work_done_progress.begin(
-            self.token, types.WorkDoneProgressBegin(title=NAME, message=self.message, percentage=0)
-        )
-        if self._report is not None:
-            self.server.work_done_progress.report(self.token, self._report)
-        if self._end is not None:
-            self.end(self._end)
-
-    def report(self, done: int, total: int) -> None:
-        value = types.WorkDoneProgressReport(
-            message=f"{done}/{total}", percentage=int(100 * done / total) if total else None
-        )
-        if self._state == "ready":
-            self.server.work_done_progress.report(self.token, value)
-        else:
-            self._report = value
-
-    def end(self, message: str) -> None:
-        if self._state == "ready":
-            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
-            self.server.work_done_progress.tokens.pop(self.token, None)
-        else:
-            self._end = message
-
-
 def _counts_text(counts: dict[str, int], cancelled: bool) -> str:
     text = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "nothing ran"
     return f"cancelled ({text})" if cancelled else text
@@ -474,83 +401,4 @@ def _register(front: LspFront) -> None:
         return front.rerun(failed=True)
 
 
-# ---------------------------------------------------------------------------- stdio
-
-
-def _protocol_streams() -> tuple[BinaryIO, BinaryIO]:
-    """The protocol's own copies of stdin and stdout. Then fd 0 reads /dev/null and fd 1 writes to
-    stderr: nothing else in this process, nor a child it starts, can write into the protocol."""
-    sys.stdout.flush()
-    protocol_in = os.fdopen(os.dup(0), "rb")
-    protocol_out = os.fdopen(os.dup(1), "wb")
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    return protocol_in, protocol_out
-
-
-class _PipeReader:
-    """pygls' reader interface over an asyncio stream: no thread is left blocked reading when the
-    server stops (the thread-pool reader would keep the process alive until the client closes)."""
-
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self.stream = stream
-
-    async def readline(self) -> bytes:
-        return await self.stream.readline()
-
-    async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self.stream.readexactly(n)
-        except asyncio.IncompleteReadError:
-            return b""
-
-
-async def _reader(stdin: BinaryIO, server: LanguageServer) -> Any:
-    loop = asyncio.get_running_loop()
-    stream = asyncio.StreamReader(limit=1 << 20)
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
-    except ValueError:  # a regular file: read it in a thread
-        return StdinAsyncReader(stdin, server.thread_pool)
-    return _PipeReader(stream)
-
-
-async def serve(front: LspFront, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Speak LSP on these streams until the client exits or goes away, then stop the engine."""
-    import threading
-
-    server = front.server
-    server.protocol.set_writer(StdoutWriter(stdout))
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        await run_async(
-            stop_event=threading.Event(),
-            reader=await _reader(stdin, server),
-            protocol=server.protocol,
-            logger=logger,
-            error_handler=server.report_server_error,
-        )
-    finally:
-        await front.close()
-
-
-def lsp_command(args: Any) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="connector-watch lsp: %(message)s")
-    stdin, stdout = _protocol_streams()
-    front = LspFront(args)
-    try:
-        asyncio.run(serve(front, stdin, stdout))
-    except SystemExit as exc:  # ``exit``: 0 after ``shutdown``, 1 without
-        return exc.code if isinstance(exc.code, int) else 0
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        return 0
-    return 0
-
-
-__all__ = ["RERUN_ALL", "RERUN_FAILED", "LspFront", "lsp_command", "serve"]
+__all__ = ["RERUN_ALL", "RERUN_FAILED", "LspFront"]
