@@ -73,6 +73,7 @@ class LspFront:
         self.buffers: dict[str, dict[str, list[Diagnostic]]] = {}
         self.hits = lsp_hover.LastHits()
         self._checks: dict[str, asyncio.TimerHandle] = {}
+        self._uris: dict[str, str] = {}  # workspace path → the URI the client opened it as
         self._progress: dict[int, RunProgress] = {}
         self._start: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -197,6 +198,7 @@ class LspFront:
         path = self._path(params.text_document.uri)
         if path is None:
             return
+        self._uris[path] = params.text_document.uri  # the client's spelling of it
         loop = asyncio.get_running_loop()
         previous = self._checks.pop(path, None)
         if previous is not None:
@@ -205,6 +207,8 @@ class LspFront:
 
     def on_open(self, params: types.DidOpenTextDocumentParams) -> None:
         path = self._path(params.text_document.uri)
+        if path is not None:
+            self._uris[path] = params.text_document.uri
         if path is not None and self._differs_from_disk(path, params.text_document.text):
             self._check_buffer(path)
 
@@ -218,6 +222,7 @@ class LspFront:
             handle = self._checks.pop(path, None)
             if handle is not None:
                 handle.cancel()
+            self._uris.pop(path, None)
             self._drop_buffer(path)
         elif path in self.buffers:
             self._check_buffer(path)
@@ -227,7 +232,8 @@ class LspFront:
         self._checks.pop(path, None)
         if self._closing or self.engine is None:
             return
-        document = self.server.workspace.get_text_document(self._engine().workspace.uri(path))
+        uri = self._uris.get(path) or self._engine().workspace.uri(path)
+        document = self.server.workspace.get_text_document(uri)
         try:
             text = document.source
         except OSError:
