@@ -187,6 +187,7 @@ async def test_an_unsaved_spec_buffer_gets_a_located_yaml_diagnostic_without_a_r
     spec = workspace / SPEC
     text = spec.read_text(encoding="utf-8")
     spec_uri = uri(workspace, SPEC)
+    await until(lambda: len(ended_runs(client)) == len(client.progress_reports), 60, "earlier runs to end")
     runs_before = set(client.progress_reports)
     client.text_document_did_open(t.DidOpenTextDocumentParams(t.TextDocumentItem(spec_uri, "yaml", 1, text)))
     line = next(i for i, row in enumerate(text.splitlines()) if row.strip() == "corpus: tickets")
