@@ -47,6 +47,12 @@ async def client(lsp_client: LanguageClient, workspace: Path):
     await lsp_client.initialize_session(
         t.InitializeParams(capabilities=capabilities, root_uri=workspace.as_uri())
     )
+    # Every test starts from the daemon's settled first run (whichever test of the file runs first).
+    await until(
+        lambda: lsp_client.progress_reports and len(ended_runs(lsp_client)) == len(lsp_client.progress_reports),
+        120,
+        "the first run to end",
+    )
     yield
     await lsp_client.shutdown_session()
 
