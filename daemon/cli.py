@@ -5,6 +5,7 @@ connector-watch run    [--workspace DIR] [--changed PATH ...] [--json] [--sarif 
 connector-watch check  [--workspace DIR] [--json] [--no-learn] [PATH ...]  static checks only
 connector-watch impact [--workspace DIR] PATH ...                 which nodes a change reruns, and why
 connector-watch serve  [--workspace DIR] [--port N]               WebSocket server + browser panel
+connector-watch lsp    [--workspace DIR]                          language server over stdio (any LSP editor)
 """
 
 from __future__ import annotations
@@ -144,22 +145,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     serve.add_argument("--no-initial-run", action="store_true")
     serve.add_argument("--quiet", action="store_true", help="do not print the panel URL")
+
+    lsp = commands.add_parser(
+        "lsp",
+        help="a language server over stdio: diagnostics, verified quick fixes, hover, reruns (any LSP editor)",
+        description="The workspace is --workspace, else the root the editor names in initialize.",
+    )
+    _common(lsp)
+    lsp.set_defaults(workspace=None)
+    lsp.add_argument("--no-initial-run", action="store_true", help="do not run everything at start")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    workspace = Path(args.workspace).resolve()
-    if not workspace.is_dir():
-        print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
-        return 2
-    args.workspace = workspace
+    if args.workspace is not None:  # ``lsp`` may learn it from the editor
+        workspace = Path(args.workspace).resolve()
+        if not workspace.is_dir():
+            print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
+            return 2
+        args.workspace = workspace
     handlers = {
         "watch": cmd_watch,
         "run": cmd_run,
         "check": cmd_check,
         "impact": cmd_impact,
         "serve": cmd_serve,
+        "lsp": cmd_lsp,
     }
     try:
         return handlers[args.command](args)
@@ -408,7 +420,7 @@ def static_diagnostics(
         source = workspace.classify(corpus).source
         if source not in specs:
             spec_file = workspace.layout.spec_file(source) if source else None
-            specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
+            specs[source] = check_spec(spec_file, handler_roots=workspace.layout.code_roots())[0] if spec_file and spec_file.is_file() else None
         return corpus_tables(index, specs[source], corpus, learnt)
 
     found: dict[tuple[Any, ...], Diagnostic] = {}
@@ -423,7 +435,7 @@ def static_diagnostics(
             continue
         if text is None:
             continue
-        result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
+        result = check_file(workspace, path, text, kind, tables_for_corpus=tables, sent_params=index.sent_params)
         for diagnostics in result.diagnostics.values():
             for d in diagnostics:
                 found.setdefault(d.key(), d)
@@ -444,7 +456,9 @@ def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
         changes.append(Change(path, kind))
         if kind.kind == "spec":
             corpus_dir = workspace.layout.corpus_dir(kind.source) if kind.source else None
-            spec, _ = check_spec(workspace.absolute(path), corpus_dir, display=path)
+            spec, _ = check_spec(
+                workspace.absolute(path), corpus_dir, display=path, handler_roots=workspace.layout.code_roots()
+            )
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )
@@ -486,3 +500,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from connector_watch.daemon.server import serve_command
 
     return serve_command(args)
+
+
+# ---------------------------------------------------------------------------- lsp
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from connector_watch.daemon.lsp_stdio import lsp_command
+
+    return lsp_command(args)
