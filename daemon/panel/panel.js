@@ -432,9 +432,9 @@
         d ? openLink(data.path, d.range) : openLink(p.path, null),
         el("span", { class: "message" }, d ? d.message.split("\n")[0] : (p.message || "failed").split("\n")[0])),
       data.fix ? el("div", { class: "fix" }, "fix: ", data.fix) : null,
-      data.causal ? causalView(data.causal) : null,
       data.fixes && data.fixes.length ? el("ul", { class: "fixes", "aria-label": "verified fixes" },
         data.fixes.map((f, i) => fixView(p.key, d, f, i))) : null,
+      data.causal ? causalView(data.causal) : null,
       d && d.relatedInformation.length ? el("ul", { class: "related" }, d.relatedInformation.map((r) =>
         el("li", {}, openLink(relativePath(r.location.uri), r.location.range), " ", r.message))) : null,
       data.diff ? diffView(data.diff) : null,
