@@ -3,35 +3,22 @@
 // checked paths) is src/mapping/fixes.ts; here the edits become a WorkspaceEdit on files that must
 // resolve inside the workspace folder (symbolic links included) and have no unsaved changes (a fix
 // was verified against the saved file: its ranges mean nothing in a buffer edited since).
-import { realpathSync, statSync } from "node:fs";
-import { sep } from "node:path";
 import * as vscode from "vscode";
 import type { VerifiedFix } from "../generated/protocol";
 import { FixEdit, fixEdits, quickFixes } from "../mapping/fixes";
+import { fileInside } from "../util/inside";
 import { ProblemsView, toRange } from "./problems";
 
 export type Built = { edit: vscode.WorkspaceEdit; uris: vscode.Uri[] } | { error: string };
 
 /** A WorkspaceEdit from checked edits, or why it may not be applied. */
 export function workspaceEdit(folder: vscode.Uri, edits: readonly FixEdit[]): Built {
-  let root: string;
-  try {
-    root = realpathSync(folder.fsPath);
-  } catch {
-    return { error: `the workspace folder ${folder.fsPath} is not there` };
-  }
   const edit = new vscode.WorkspaceEdit();
   const uris: vscode.Uri[] = [];
   for (const e of edits) {
+    const inside = fileInside(folder.fsPath, e.path);
+    if ("error" in inside) return inside;
     const uri = vscode.Uri.joinPath(folder, e.path);
-    let real: string;
-    try {
-      real = realpathSync(uri.fsPath);
-      if (!statSync(real).isFile()) return { error: `${e.path} is not a file` };
-    } catch {
-      return { error: `${e.path} does not exist` };
-    }
-    if (!real.startsWith(root + sep)) return { error: `${e.path} resolves outside the workspace (${real})` };
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (open?.isDirty) return { error: `save ${e.path} first: the fix was verified against the saved file` };
     edit.replace(uri, toRange(e.range), e.newText);

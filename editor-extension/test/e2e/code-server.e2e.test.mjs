@@ -513,6 +513,11 @@ test("a broken records_key: the verified fix is a Quick Fix on the broken line; 
       // Applied in the editor (unsaved): the line reads as before, and nothing is written yet.
       await page.locator(".tabs-container .tab.active.dirty", { hasText: "endpoints.yaml" }).waitFor({ timeout: 10_000 });
       assert.equal(readFileSync(file, "utf8"), original.replace(RECORDS_KEY, RECORDS_KEY_BROKEN), "the editor applies the edit; the daemon never writes the file");
+      // Until it is saved the buffer is not what the fix was verified against: the action is disabled
+      // (VS Code leaves disabled Quick Fixes out of the Ctrl+. menu).
+      await page.keyboard.press("Control+.");
+      await page.getByText("No code actions available").first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Escape");
       await page.locator(".monaco-editor.focused").waitFor({ timeout: 10_000 });
       await page.keyboard.press("Control+s");
       await page.locator(".tabs-container .tab.active.dirty").waitFor({ state: "detached", timeout: 10_000 });
