@@ -402,7 +402,7 @@ def static_diagnostics(
         source = workspace.classify(corpus).source
         if source not in specs:
             spec_file = workspace.layout.spec_file(source) if source else None
-            specs[source] = check_spec(spec_file)[0] if spec_file and spec_file.is_file() else None
+            specs[source] = check_spec(spec_file, handler_roots=workspace.layout.code_roots())[0] if spec_file and spec_file.is_file() else None
         return corpus_tables(index, specs[source], corpus, learnt)
 
     found: dict[tuple[Any, ...], Diagnostic] = {}
@@ -419,7 +419,7 @@ def static_diagnostics(
             continue
         except OSError:
             continue
-        result = check_file(workspace, path, text, kind, tables_for_corpus=tables)
+        result = check_file(workspace, path, text, kind, tables_for_corpus=tables, sent_params=index.sent_params)
         for diagnostics in result.diagnostics.values():
             for d in diagnostics:
                 found.setdefault(d.key(), d)
@@ -440,7 +440,9 @@ def _impact(workspace: Workspace, index: Index, paths: list[str]) -> Selection:
         changes.append(Change(path, kind))
         if kind.kind == "spec":
             corpus_dir = workspace.layout.corpus_dir(kind.source) if kind.source else None
-            spec, _ = check_spec(workspace.absolute(path), corpus_dir, display=path)
+            spec, _ = check_spec(
+                workspace.absolute(path), corpus_dir, display=path, handler_roots=workspace.layout.code_roots()
+            )
             spec_changes[path] = SpecChange(
                 before=None, after=spec, before_future=index.spec_future.get(path)
             )

@@ -475,7 +475,14 @@ class Engine:
             self.log("warning", f"cannot read {path}: {exc}")
             return None
         try:
-            result = check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)
+            result = check_file(
+                self.workspace,
+                path,
+                text,
+                kind,
+                tables_for_corpus=self._tables_for_corpus,
+                sent_params=self.index.sent_params,
+            )
         except Exception as exc:  # a checker bug must not take the daemon down
             self.log("error", f"static check of {path} failed: {exc!r}")
             return None

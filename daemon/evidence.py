@@ -31,7 +31,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from connector_watch.simulator.layout import SIMULATOR_PACKAGE
 
@@ -47,6 +47,8 @@ class Sink:
     """Evidence gathered while a :func:`Evidence.capture` block is open."""
 
     requests: dict[tuple[str, str, str], None] = field(default_factory=dict)  # (method, host, path)
+    #: The query parameter names sent with each (method, path): the spec cross-checks read them.
+    params: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     read: set[str] = field(default_factory=set)
     loaded: set[str] = field(default_factory=set)
 
@@ -54,6 +56,8 @@ class Sink:
         for key in other.requests:
             if len(self.requests) < MAX_REQUESTS:
                 self.requests.setdefault(key, None)
+        for key, names in other.params.items():
+            self.params.setdefault(key, set()).update(names)
         self.read |= other.read
         self.loaded |= other.loaded
 
@@ -87,9 +91,12 @@ class Evidence:
             return
         parts = urlsplit(url)
         key = ((method or "GET").upper(), parts.netloc, parts.path or "/")
+        names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
         for sink in list(self._sinks):
             if len(sink.requests) < MAX_REQUESTS:
                 sink.requests.setdefault(key, None)
+                if names:
+                    sink.params.setdefault((key[0], key[2]), set()).update(names)
 
     def opened(self, path: Any, mode: Any, flags: Any) -> None:
         if not self._sinks or isinstance(path, int):

@@ -54,6 +54,8 @@ class NodeRecord:
     parametrisation: dict[str, Any] | None = None
     modules: set[str] = field(default_factory=set)
     requests: set[RequestRef] = field(default_factory=set)
+    #: Query parameter names the node sent, by (method, path) (the spec cross-checks read them).
+    params: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     read: set[str] = field(default_factory=set)  # workspace files the test read
     loaded: set[str] = field(default_factory=set)  # workspace files a simulator loaded for it
     outcome: str | None = None
@@ -182,6 +184,7 @@ class Index:
         file = self.files.get(record.file)
         record.modules = set(event.get("modules", [])) | (file.modules if file else {record.file})
         record.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
+        record.params = {(m, path): tuple(names) for m, path, names in event.get("params", [])}
         record.read = set(event.get("read", []))
         record.loaded = set(event.get("loaded", []))
         self._corpus_tables = None
@@ -196,6 +199,17 @@ class Index:
             if "metadata" in info:
                 table.metadata = info["metadata"]
         return record
+
+    def sent_params(self, spec_file: str) -> dict[int, set[str]]:
+        """Per endpoint of ``spec_file``, the query parameter names the nodes sent it."""
+        sent: dict[int, set[str]] = {}
+        for record in self.nodes.values():
+            for request in record.requests:
+                if request.spec_file == spec_file and request.endpoint_index is not None:
+                    names = record.params.get((request.method, request.path))
+                    if names:
+                        sent.setdefault(request.endpoint_index, set()).update(names)
+        return sent
 
     def learn_shared(self, files: set[str]) -> None:
         """After a run of these whole files: which requests each class's tests share (see
@@ -272,6 +286,7 @@ def dump(index: Index) -> dict[str, Any]:
                 "modules": sorted(record.modules),
                 "ran": record.ran,
                 "requests": sorted([list(r.__dict__.values()) for r in record.requests], key=str),
+                "params": [[m, path, list(names)] for (m, path), names in sorted(record.params.items())],
                 "read": sorted(record.read),
                 "loaded": sorted(record.loaded),
             }
@@ -326,6 +341,7 @@ def load(document: dict[str, Any]) -> Index:
             duration_ms=item.get("durationMs"),
             ran=bool(item.get("ran")),
             requests={RequestRef.from_list(r) for r in item.get("requests", [])},
+            params={(m, path): tuple(names) for m, path, names in item.get("params", [])},
             read=set(item.get("read", [])),
             loaded=set(item.get("loaded", [])),
         )

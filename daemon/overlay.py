@@ -27,6 +27,10 @@ from connector_watch.daemon.workspace import Workspace
 
 #: What a trial sees of each file: its content, or None for "absent".
 Contents = Mapping[str, bytes | None]
+#: A trial's per-test timeout: tests against a simulator take milliseconds, and a test that hangs
+#: in every trial must not cost the full timeout each time (a trial past it is not "the same failure"
+#: unless the failure was a hang, and then it is).
+TRIAL_TIMEOUT = 8.0
 
 
 class Overlay:
@@ -118,6 +122,7 @@ class Overlay:
         node_ids: list[str],
         contents: Contents,
         env: dict[str, str] | None = None,
+        timeout: float | None = TRIAL_TIMEOUT,
     ) -> dict[str, dict[str, Any]]:
         """Run ``node_ids`` with the files of ``contents`` swapped in; their ``test_finished`` events.
 
@@ -142,7 +147,7 @@ class Overlay:
                 for path, data in contents.items():
                     self._write(path, data)
                 env = {**(env or {}), "CONNECTOR_WATCH_WORKSPACE": str(self.root)}
-                await self.pool.run(list(node_ids), collect, env=env)
+                await self.pool.run(list(node_ids), collect, env=env, timeout=timeout)
             finally:
                 self.sync(list(contents))
             return {**finished, **_file_results(node_ids, finished, collect_errors)}

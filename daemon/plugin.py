@@ -254,6 +254,22 @@ def requests_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list
     return [list(k) for k in seen]
 
 
+def params_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
+    """``[method, url-path, [query parameter names]]`` a node sent: the spec cross-checks compare
+    them with the parameters each endpoint declares."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    sent: dict[tuple[str, str], set[str]] = {}
+    for e in trace.entries:
+        parts = urlsplit(e.url)
+        names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        if names:
+            sent.setdefault((e.method, parts.path), set()).update(names)
+    for key, names in (found.params if found is not None else {}).items():
+        sent.setdefault(key, set()).update(names)
+    return [[method, path, sorted(names)] for (method, path), names in sorted(sent.items())][:400]
+
+
 def _module_files(root: str, names: Iterator[str]) -> dict[str, str]:
     """Workspace modules whose file is not where their name says under the root or ``src/``: the
     static import graph resolves the others by itself."""
@@ -539,6 +555,7 @@ class EventStream:
             # Only blame reads the trace: a passing node sends just the requests the index needs.
             trace=compact_trace(trace, self.root_dir) if outcome in FAILING else None,
             requests=requests_of(trace, found),
+            params=params_of(trace, found),
             modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
             read=sorted(found.read),
             loaded=sorted(found.loaded),

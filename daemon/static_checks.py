@@ -126,12 +126,18 @@ def _fix(message: str) -> str | None:
     return f"use '{match.group(1)}'" if match else None
 
 
-def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> StaticResult:
+def check_spec_file(
+    workspace: Workspace,
+    rel: str,
+    text: str | None = None,
+    sent_params: Callable[[str], dict[int, set[str]]] = lambda path: {},
+) -> StaticResult:
     source = workspace.classify(rel).source
     corpus_dir = workspace.layout.corpus_dir(source) if source else workspace.absolute(rel).parent / "corpus"
     # Handlers are checked by reading their modules, never importing them: the daemon runs no user code.
-    roots = [workspace.root, *(workspace.root / r for r in workspace.layout.import_roots())]
-    spec, issues = check_spec(workspace.absolute(rel), corpus_dir, text=text, display=rel, handler_roots=roots)
+    spec, issues = check_spec(
+        workspace.absolute(rel), corpus_dir, text=text, display=rel, handler_roots=workspace.layout.code_roots()
+    )
     result = StaticResult(spec=spec, spec_checked=True)
     result.diagnostics[rel] = []
     corpus_files = workspace.corpus_files(source) if source else []
@@ -141,7 +147,11 @@ def check_spec_file(workspace: Workspace, rel: str, text: str | None = None) -> 
         diagnostic = issue_to_diagnostic(issue, workspace)
         result.diagnostics.setdefault(diagnostic.location.path, []).append(diagnostic)
     if spec is not None and source is not None:
-        result.diagnostics[rel].extend(cross_check(spec, rel, _corpora(spec, corpus_dir), _connector_texts(workspace, source)))
+        result.diagnostics[rel].extend(
+            cross_check(
+                spec, rel, _corpora(spec, corpus_dir), _connector_texts(workspace, source), sent_params(rel)
+            )
+        )
     return result
 
 
@@ -227,15 +237,17 @@ def check_file(
     kind: FileKind,
     *,
     tables_for_corpus: Callable[[str], list[TableContext]] = lambda path: [],
+    sent_params: Callable[[str], dict[int, set[str]]] = lambda path: {},
 ) -> StaticResult:
-    """Static diagnostics for one file (``text`` None: the file was deleted)."""
+    """Static diagnostics for one file (``text`` None: the file was deleted); ``sent_params``: the
+    query parameters the last run's requests sent each endpoint of a spec (for its cross-checks)."""
     result = StaticResult()
     if kind.kind == "spec":
         if text is None:
             result.diagnostics[rel] = []
             result.spec_checked = True
             return result
-        return check_spec_file(workspace, rel, text)
+        return check_spec_file(workspace, rel, text, sent_params)
     if text is None:
         result.diagnostics[rel] = []
         return result

@@ -256,8 +256,15 @@ class WorkerPool:
         """Jobs whose child is still running."""
         return list(self._jobs.values())
 
-    async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
-        """Run pytest with ``args`` in a fresh child; returns when the child has exited."""
+    async def run(
+        self,
+        args: list[str],
+        on_event: EventHandler,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        """Run pytest with ``args`` in a fresh child; returns when the child has exited.
+        ``timeout``: the per-test timeout of this job (default: the pool's)."""
         if self._zygote is None or self._zygote.returncode is not None:
             await self._start_zygote()
         job = Job(id=f"j{next(self._ids)}", args=[*BASE_ARGS, *args], on_event=on_event, env=dict(env or {}))
@@ -269,7 +276,7 @@ class WorkerPool:
             "args": job.args,
             "events": self.socket_path,
             "env": job.env,
-            "timeout": self.node_timeout,
+            "timeout": timeout or self.node_timeout,
             "log": job.log_path,
         }
         try:

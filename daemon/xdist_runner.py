@@ -68,7 +68,13 @@ class XdistRunner(WorkerPool):
     async def restart(self) -> None:
         """Nothing is kept warm between one-shot runs."""
 
-    async def run(self, args: list[str], on_event: EventHandler, env: dict[str, str] | None = None) -> Job:
+    async def run(
+        self,
+        args: list[str],
+        on_event: EventHandler,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,  # one-shot runs keep the pool's timeout
+    ) -> Job:
         job = Job(id=f"x{next(self._ids)}", args=list(args), on_event=on_event, env=dict(env or {}))
         job.log_path = str(self.log_dir / log_name(job.id))
         self._jobs[job.id] = job

@@ -242,6 +242,11 @@ class Layout:
     def table_config(self, name: str) -> Path:
         return self.test_dir(name) / "configs" / "dev_table_config.json"
 
+    def code_roots(self) -> list[Path]:
+        """Where the workspace's own modules live (the root, and a ``src/`` layout's import root):
+        a spec's handlers are looked up here, by reading, never by importing them in the daemon."""
+        return [self.root, *(self.root / r for r in self.import_roots())]
+
     def import_roots(self) -> list[str]:
         """Folders (relative to the root) that must lead the Python path for the connectors to import
         from this checkout: the parent of the outermost package holding the sources (``src`` in a

@@ -355,7 +355,12 @@ def table_spec(ctx: Context) -> Any:
         return None
     corpus_dir = ctx.layout.corpus_dir(ctx.failure.source)
     spec, _ = check_spec(
-        ctx.layout.root / spec_file, corpus_dir, text=text, display=spec_file, check_files=False
+        ctx.layout.root / spec_file,
+        corpus_dir,
+        text=text,
+        display=spec_file,
+        check_files=False,
+        handler_roots=ctx.layout.code_roots(),
     )
     return spec
 

@@ -114,7 +114,9 @@ def recording_agrees_with_spec(ctx: Context, trigger_lines: tuple[int, int] | No
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
-    spec, _ = check_spec(ctx.layout.root / spec_file, text=spec_text, check_files=False)
+    spec, _ = check_spec(
+        ctx.layout.root / spec_file, text=spec_text, check_files=False, handler_roots=ctx.layout.code_roots()
+    )
     if spec is None:
         return False
     requested = urlsplit(entry.get("url") or "").path

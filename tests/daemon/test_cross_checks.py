@@ -55,3 +55,23 @@ def test_a_parameter_the_connector_sends_that_the_spec_lost(tmp_path: Path) -> N
     [finding] = cross_check(spec, "spec.yaml", {"orders": RECORDS}, [CONNECTOR], sent_params={0: {"since", "page"}})
     assert finding.code == "spec.param_undeclared" and "it declares 'since_x'" in finding.message
     assert finding.location.range.start.line == 5
+
+
+def test_the_index_gives_each_endpoint_the_parameters_its_nodes_sent() -> None:
+    from connector_watch.daemon.index import Index
+
+    index = Index()
+    index.collected(
+        {"nodes": [{"nodeId": "t.py::T::a", "file": "t.py"}], "files": {"t.py": {}}},
+        {"t.py"},
+    )
+    index.finished(
+        {
+            "nodeId": "t.py::T::a",
+            "outcome": "passed",
+            "requests": [["GET", "/orders", 0, "fp", "spec.yaml", "orders.json", False]],
+            "params": [["GET", "/orders", ["page", "since"]]],
+        }
+    )
+    assert index.sent_params("spec.yaml") == {0: {"page", "since"}}
+    assert index.sent_params("other.yaml") == {}
