@@ -136,9 +136,10 @@ class CausalScheduler:
         )
 
     async def wait(self) -> None:
+        """Until no investigation runs. A cancelled investigation ends the wait like a finished one;
+        cancelling the waiter itself (the engine stopping) is not swallowed."""
         while self._task is not None and not self._task.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+            await asyncio.wait({self._task})
 
     # ------------------------------------------------------------------ the work
     def _tracked(self, path: str) -> bool:

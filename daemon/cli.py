@@ -5,6 +5,7 @@ connector-watch run    [--workspace DIR] [--changed PATH ...] [--json] [--sarif 
 connector-watch check  [--workspace DIR] [--json] [--no-learn] [PATH ...]  static checks only
 connector-watch impact [--workspace DIR] PATH ...                 which nodes a change reruns, and why
 connector-watch serve  [--workspace DIR] [--port N]               WebSocket server + browser panel
+connector-watch lsp    [--workspace DIR]                          language server over stdio (any LSP editor)
 """
 
 from __future__ import annotations
@@ -138,22 +139,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     serve.add_argument("--no-initial-run", action="store_true")
     serve.add_argument("--quiet", action="store_true", help="do not print the panel URL")
+
+    lsp = commands.add_parser(
+        "lsp",
+        help="a language server over stdio: diagnostics, verified quick fixes, hover, reruns (any LSP editor)",
+        description="The workspace is --workspace, else the root the editor names in initialize.",
+    )
+    _common(lsp)
+    lsp.set_defaults(workspace=None)
+    lsp.add_argument("--no-initial-run", action="store_true", help="do not run everything at start")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    workspace = Path(args.workspace).resolve()
-    if not workspace.is_dir():
-        print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
-        return 2
-    args.workspace = workspace
+    if args.workspace is not None:  # ``lsp`` may learn it from the editor
+        workspace = Path(args.workspace).resolve()
+        if not workspace.is_dir():
+            print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
+            return 2
+        args.workspace = workspace
     handlers = {
         "watch": cmd_watch,
         "run": cmd_run,
         "check": cmd_check,
         "impact": cmd_impact,
         "serve": cmd_serve,
+        "lsp": cmd_lsp,
     }
     try:
         return handlers[args.command](args)
@@ -484,3 +496,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from connector_watch.daemon.server import serve_command
 
     return serve_command(args)
+
+
+# ---------------------------------------------------------------------------- lsp
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from connector_watch.daemon.lsp_stdio import lsp_command
+
+    return lsp_command(args)

@@ -52,6 +52,7 @@ from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.sources_view import FileView
 from connector_watch.daemon.static_checks import (
     Learnt,
+    StaticResult,
     check_file,
     corpus_tables,
     learn_schemas,
@@ -493,6 +494,12 @@ class Engine:
             self.specs[path] = result.spec
             return result.spec
         return None
+
+    def check_text(self, path: str, text: str) -> StaticResult:
+        """The static checks of ``path`` as if it held ``text`` (an editor's unsaved buffer): the
+        file is not read, nothing is stored or published."""
+        kind = self.workspace.classify(path)
+        return check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)
 
     def _tables_for_corpus(self, corpus_path: str) -> list[TableContext]:
         source = self.workspace.classify(corpus_path).source

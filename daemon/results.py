@@ -62,9 +62,19 @@ class Results:
         self._dirty.update(d.location.path for d in diagnostics)
 
     # ------------------------------------------------------------------ reads
-    def diagnostics_of(self, path: str) -> list[Diagnostic]:
-        """Every current diagnostic located in ``path``: static, from tests, and drift."""
-        bucket: dict[tuple[Any, ...], Diagnostic] = {d.key(): d for d in self.static.get(path, [])}
+    def diagnostics_of(
+        self, path: str, overlays: dict[str, dict[str, list[Diagnostic]]] | None = None
+    ) -> list[Diagnostic]:
+        """Every current diagnostic located in ``path``: static, from tests, and drift.
+
+        ``overlays`` (origin → file → findings) stand in for what the checks of those origins found
+        on disk (an editor's unsaved buffers, checked by the language server); nothing is stored.
+        """
+        static = self.static.get(path, [])
+        if overlays and any(path in found for found in overlays.values()):
+            by_origin = {**self.static_by_origin, **overlays}
+            static = [d for found in by_origin.values() for d in found.get(path, [])]
+        bucket: dict[tuple[Any, ...], Diagnostic] = {d.key(): d for d in static}
         for node_id in sorted(self._nodes_by_file.get(path, ())):
             for d in self.node_diagnostics.get(node_id, []):
                 if d.location.path != path:
