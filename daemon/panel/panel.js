@@ -9,6 +9,11 @@
 //   (`file/excerpt`);
 // - in a VS Code webview, the extension relays JSON-RPC messages through postMessage (it holds the
 //   socket and reconnects it) and opens files at the range for us.
+//
+// A verified fix (a diagnostic's `data.fixes`: the failing tests passed with it applied) gets, in VS
+// Code, an Apply button: the page sends which fix it means (the diagnostic's file, range, blame and
+// tests, the fix's index and title), the extension looks it up in its own copy of the daemon's state
+// and applies it. A browser has no editor: the page shows each edit (file, range, new text) to copy.
 "use strict";
 
 (function () {
@@ -16,8 +21,13 @@
   const FAILING = new Set(["failed", "error", "timeout", "crashed"]);
   const state = { nodes: new Map(), files: new Map(), run: null, mode: "simulate", modes: [], workspace: "",
                   sources: [], lastRun: "", connected: false };
-  const view = { text: "", status: "", source: "", blame: "", open: new Map(), focus: null };
-  const firstSeen = new Map(); // problem key → when it first appeared (newest first)
+  const view = { text: "", status: "", source: "", blame: "", open: new Map(), focus: null,
+                 fixes: new Map() }; // problem key → (fix or edit key → {state, message}): Apply / copy feedback
+  const fixRequests = new Map(); // applyFix request id → [problem key, fix key]
+  let nextFixRequest = 1;
+  const firstSeen = new Map(); // problem key → {clock: when it first appeared (newest first), goneAt}
+  const REAPPEAR_MS = 10_000; // a problem back within this long (republished, rechecked) keeps its place
+  const failingSince = new Map(); // node ID → when it went red (a problem is as new as its tests' failure)
   let clock = 0;
   const pending = new Map();
   let nextId = 1;
@@ -65,6 +75,11 @@
       if (data.type === "rpc" && t.onmessage) t.onmessage(data.message);
       if (data.type === "connected" && t.onopen) t.onopen();
       if (data.type === "disconnected" && t.onclose) t.onclose();
+      if (data.type === "fixApplied" && fixRequests.has(data.id)) {
+        const [problem, key] = fixRequests.get(data.id);
+        fixRequests.delete(data.id);
+        setFixStatus(problem, key, data.ok ? "applied" : "failed", data.message || "");
+      }
     });
     vscode.postMessage({ type: "ready" });
     return t;
@@ -231,11 +246,30 @@
       }
     }
     const list = [...byKey.values()];
-    for (const p of list.sort((a, b) => a.key.localeCompare(b.key))) if (!firstSeen.has(p.key)) firstSeen.set(p.key, ++clock);
+    const now = Date.now();
+    for (const p of list.sort((a, b) => a.key.localeCompare(b.key))) {
+      const seen = firstSeen.get(p.key);
+      if (seen) seen.goneAt = null; else firstSeen.set(p.key, { clock: ++clock, goneAt: null });
+    }
     const current = new Set(list.map((p) => p.key));
-    for (const key of [...firstSeen.keys()]) if (!current.has(key)) firstSeen.delete(key);
+    for (const [key, seen] of firstSeen) {
+      if (current.has(key)) continue;
+      if (seen.goneAt === null) seen.goneAt = now;
+      else if (now - seen.goneAt > REAPPEAR_MS) firstSeen.delete(key);
+    }
+    // A problem is as new as the failure of its tests: when the daemon re-blames a test that was already
+    // red (a rerun, then the causal verdict), its entry keeps its place instead of jumping to the top.
+    for (const node of state.nodes.values()) {
+      if (FAILING.has(node.outcome)) { if (!failingSince.has(node.nodeId)) failingSince.set(node.nodeId, ++clock); }
+      else if (node.outcome) failingSince.delete(node.nodeId);
+    }
+    const since = (p) => {
+      const clocks = p.nodeIds.map((id) => failingSince.get(id)).filter((c) => c !== undefined);
+      return clocks.length ? Math.min(...clocks) : firstSeen.get(p.key).clock;
+    };
+    for (const key of [...view.fixes.keys()]) if (!current.has(key)) view.fixes.delete(key);
     const warning = (p) => (p.d && p.d.severity !== 1 ? 1 : 0);
-    return list.sort((a, b) => warning(a) - warning(b) || firstSeen.get(b.key) - firstSeen.get(a.key));
+    return list.sort((a, b) => warning(a) - warning(b) || since(b) - since(a) || firstSeen.get(b.key).clock - firstSeen.get(a.key).clock);
   }
 
   function textMatches(haystacks) {
@@ -418,11 +452,9 @@
         d ? openLink(data.path, d.range) : openLink(p.path, null),
         el("span", { class: "message" }, d ? d.message.split("\n")[0] : (p.message || "failed").split("\n")[0])),
       data.fix ? el("div", { class: "fix" }, "fix: ", data.fix) : null,
+      data.fixes && data.fixes.length ? el("ul", { class: "fixes", "aria-label": "verified fixes" },
+        data.fixes.map((f, i) => fixView(p.key, d, f, i))) : null,
       data.causal ? causalView(data.causal) : null,
-      data.fixes && data.fixes.length ? el("ul", { class: "fixes", "aria-label": "verified fixes" }, data.fixes.map((f) =>
-        el("li", {}, el("span", { class: "tag" }, "verified fix"), " ", f.title, " ",
-          f.edits.slice(0, 3).map((e) => el("span", {}, openLink(e.path, e.range), " ")),
-          f.verified && f.verified.note ? el("span", { class: "muted" }, `(${f.verified.note})`) : null))) : null,
       d && d.relatedInformation.length ? el("ul", { class: "related" }, d.relatedInformation.map((r) =>
         el("li", {}, openLink(relativePath(r.location.uri), r.location.range), " ", r.message))) : null,
       data.diff ? diffView(data.diff) : null,
@@ -432,6 +464,84 @@
       p.nodeIds.length ? el("ul", { class: "problem-nodes", "aria-label": "tests" }, shownNodes.map(nodeRef),
         p.nodeIds.length > shownNodes.length ? el("li", { class: "muted" }, `+${p.nodeIds.length - shownNodes.length} more`) : null)
         : el("div", { class: "muted" }, "no test failed of it (a static check)"));
+  }
+
+  // ------------------------------------------------------------------ verified fixes
+  function fixStatus(problem, key) {
+    return (view.fixes.get(problem) || new Map()).get(key);
+  }
+
+  function setFixStatus(problem, key, state, message) {
+    if (!view.fixes.has(problem)) view.fixes.set(problem, new Map());
+    view.fixes.get(problem).set(key, { state, message });
+    schedule();
+  }
+
+  /** One verified fix: in VS Code an Apply button; in a browser (no editor) its edits, to copy. */
+  function fixView(problem, d, fix, index) {
+    const key = `fix:${index}`;
+    const status = fixStatus(problem, key);
+    const note = fix.verified && fix.verified.note ? el("span", { class: "muted" }, `(${fix.verified.note})`) : null;
+    const head = [el("span", { class: "tag" }, "verified fix"), " ", el("span", { class: "fix-title" }, fix.title), " ", note];
+    if (vscode) {
+      const busy = status && status.state === "applying";
+      return el("li", { class: "verified-fix", "data-fix-index": index, "data-state": status ? status.state : null }, ...head, " ",
+        el("button", { type: "button", class: "small apply", disabled: busy || (status && status.state === "applied"),
+                       title: "apply the edit in the editor and save (the daemon then reruns the tests)",
+                       onclick: () => applyFix(problem, key, d, index) },
+           busy ? "applying…" : status && status.state === "applied" ? "applied" : "Apply"),
+        fix.edits.slice(0, 3).map((e) => el("span", {}, " ", openLink(e.path, e.range))),
+        status && status.message ? el("div", { class: `fix-status ${status.state}` }, status.message) : null);
+    }
+    return el("li", { class: "verified-fix", "data-fix-index": index }, ...head,
+      el("div", { class: "fix-edits" }, fix.edits.map((e, j) => editView(problem, e, `${key}:edit:${j}`)),
+        el("div", { class: "muted fix-how" }, "An editor applies it: VS Code's Quick Fix (Ctrl+.) or the Apply " +
+           "button of its connector-watch panel, or a language client's code action. Here: copy the new text over the range.")));
+  }
+
+  function applyFix(problem, key, d, index) {
+    const id = nextFixRequest++;
+    fixRequests.set(id, [problem, key]);
+    setFixStatus(problem, key, "applying", "");
+    // Which fix, not what it does: the extension finds it in the daemon's state it holds and applies that.
+    vscode.postMessage({ type: "applyFix", id, ref: { path: d.data.path, range: d.range, code: d.code,
+                                                       nodeIds: d.data.nodeIds, index, title: d.data.fixes[index].title } });
+  }
+
+  function rangeLabel(r) {
+    return `${r.start.line + 1}:${r.start.character + 1}-${r.end.line + 1}:${r.end.character + 1}`;
+  }
+
+  /** An edit as text: where (one-based line:column, end exclusive) and what replaces it. */
+  function editView(problem, edit, key) {
+    const status = fixStatus(problem, key);
+    const empty = edit.range.start.line === edit.range.end.line && edit.range.start.character === edit.range.end.character;
+    const verb = edit.newText === "" ? "delete" : empty ? "insert at" : "replace";
+    return el("div", { class: "fix-edit", "data-path": edit.path, "data-range": rangeLabel(edit.range) },
+      el("div", { class: "fix-edit-head" }, verb, " ", openLink(edit.path, edit.range, `${edit.path}:${rangeLabel(edit.range)}`),
+        edit.newText === "" ? null : [" with", " ",
+          el("button", { type: "button", class: "small copy", title: "copy the new text",
+                         onclick: () => copyText(edit.newText).then((ok) =>
+                           setFixStatus(problem, key, ok ? "copied" : "failed", ok ? "" : "copy failed: select the text")) },
+             status && status.state === "copied" ? "copied" : "copy"),
+          status && status.message ? el("span", { class: "fix-status failed" }, ` ${status.message}`) : null]),
+      edit.newText === "" ? null : el("pre", { class: "new-text" }, edit.newText));
+  }
+
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (_) { // no clipboard permission (or not a secure context): the old way
+      const area = el("textarea", { class: "copy-buffer" });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      let ok = false;
+      try { ok = document.execCommand("copy"); } catch (__) { ok = false; }
+      area.remove();
+      return ok;
+    }
   }
 
   function renderProblems(all) {

@@ -39,7 +39,8 @@ await build({
 
 const panelSource = join(repo, "daemon", "panel");
 await mustExist(join(panelSource, "index.html"), "the daemon's panel page");
-await cp(panelSource, join(dist, "panel"), { recursive: true });
+// The page's files, not its README (which documents the folder in the repo).
+await cp(panelSource, join(dist, "panel"), { recursive: true, filter: (src) => !src.endsWith("README.md") });
 const copied = await readdir(join(dist, "panel"));
 for (const required of ["index.html", "panel.js", "panel.css"]) {
   if (!copied.includes(required)) throw new Error(`build: daemon/panel/${required} is missing`);

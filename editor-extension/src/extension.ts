@@ -1,14 +1,17 @@
-// connector-watch for VS Code: the daemon's diagnostics in the Problems panel, its test nodes in the
-// Test Explorer, its panel in a webview, and the workflow steps as commands. It speaks only the
+// connector-watch for VS Code: the daemon's diagnostics in the Problems panel (with its verified fixes
+// as Quick Fixes), its test nodes in the Test Explorer, its panel in a webview, and the workflow steps
+// as commands. It speaks only the
 // daemon protocol (daemon/PROTOCOL.md); types come from its JSON Schema (src/generated/protocol.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import { rebaser, UriRebaser } from "./mapping/diagnostics";
+import { findFix } from "./mapping/fixes";
 import { ConnectionState, DaemonClient } from "./protocol/client";
 import { DaemonState, statusView } from "./state";
 import { DaemonProcess } from "./vscode/daemonProcess";
 import { DebugProfile } from "./vscode/debug";
+import { VerifiedFixProvider, applyVerifiedFix } from "./vscode/fixes";
 import { PanelController } from "./vscode/panel";
 import { ProblemsView } from "./vscode/problems";
 import { TestExplorer } from "./vscode/testing";
@@ -64,7 +67,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Connec
   const problems = new ProblemsView(folder.uri, rebase);
   const explorer = new TestExplorer(folder.uri, client, state, () => rebase, log);
   const debugProfile = new DebugProfile(folder, explorer, state, log);
-  const panel = new PanelController(context.extensionUri, folder.uri, client, log);
+  // The panel's Apply button names a fix; it is looked up in this window's copy of the daemon's state.
+  const panel = new PanelController(context.extensionUri, folder.uri, client, log, async (ref) => {
+    const fix = findFix(state, ref);
+    if (!fix) return { ok: false, message: "the daemon no longer offers this fix (a newer result replaced it)" };
+    return applyVerifiedFix(folder.uri, fix);
+  });
   const workflow = new Workflow(folder.uri, () => state.sources);
 
   // ------------------------------------------------------------------ status bar
@@ -165,6 +173,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Connec
       if (e.affectsConfiguration("connectorWatch")) log("settings changed: they apply when the daemon next starts");
     }),
   );
+  context.subscriptions.push(VerifiedFixProvider.register(folder.uri, problems));
   context.subscriptions.push(problems, explorer, debugProfile, panel, status, { dispose: () => client.dispose() });
 
   deactivateHook = async () => {

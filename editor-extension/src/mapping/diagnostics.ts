@@ -1,5 +1,6 @@
 // Protocol diagnostics → what the Problems panel shows. Pure (the `vscode` adapter only builds classes).
-import type { Blame, Diagnostic, Range } from "../generated/protocol";
+import type { Blame, Diagnostic, Range, VerifiedFix } from "../generated/protocol";
+import { mergeFixes } from "./fixes";
 
 export type Severity = "error" | "warning" | "information" | "hint";
 
@@ -23,6 +24,8 @@ export interface MappedDiagnostic {
   confidence: number;
   origin: "run" | "static";
   check: string | null;
+  /** The daemon's verified fixes (src/mapping/fixes.ts): offered as Quick Fixes. */
+  fixes: VerifiedFix[];
 }
 
 /** Below this confidence a failure's blame is a lead, not a verdict: shown as a warning. */
@@ -79,18 +82,27 @@ export function mapDiagnostic(d: Diagnostic, rebase: UriRebaser = (u) => u): Map
     confidence: d.data.confidence,
     origin: d.data.origin,
     check: d.data.check,
+    fixes: d.data.fixes ?? [],
   };
 }
 
-/** One file's published set, mapped; identical diagnostics (static check and run agree) kept once. */
+/**
+ * One file's published set, mapped; identical diagnostics (static check and run agree, or two tests
+ * of one root cause) kept once, with the verified fixes of all of them.
+ */
 export function mapFileDiagnostics(diagnostics: Diagnostic[], rebase?: UriRebaser): MappedDiagnostic[] {
-  const seen = new Set<string>();
+  const seen = new Map<string, MappedDiagnostic>();
   const out: MappedDiagnostic[] = [];
   for (const d of diagnostics) {
     const key = JSON.stringify([d.range, d.code, d.message, d.data.origin]);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(mapDiagnostic(d, rebase));
+    const known = seen.get(key);
+    if (known) {
+      known.fixes = mergeFixes(known.fixes, d.data.fixes ?? []);
+      continue;
+    }
+    const mapped = mapDiagnostic(d, rebase);
+    seen.set(key, mapped);
+    out.push(mapped);
   }
   return out;
 }

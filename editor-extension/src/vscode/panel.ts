@@ -1,12 +1,16 @@
 // The panel: the daemon's own page (daemon/panel, copied into dist/panel at build time) in a webview.
 // The webview never opens a socket: for each open panel the extension holds one WebSocket to the
 // daemon and relays JSON-RPC both ways (panel.js's VS Code transport); links open files at the line.
+// A verified fix's Apply button sends which fix it means ({type: "applyFix", id, ref}); the extension
+// looks that fix up in its own copy of the daemon's state and applies it (never edits the webview sends).
 import { readFile } from "node:fs/promises";
 import * as vscode from "vscode";
 import WebSocket from "ws";
 import type { DaemonClient } from "../protocol/client";
 import type { DiscoveryInfo } from "../protocol/discovery";
+import { FixRef, parseFixRef } from "../mapping/fixes";
 import { nonce, webviewHtml } from "../mapping/webview";
+import type { ApplyResult } from "./fixes";
 
 export const PANEL_VIEW_TYPE = "connectorWatch.panel";
 
@@ -27,6 +31,7 @@ export class PanelController implements vscode.Disposable {
     private readonly folder: vscode.Uri,
     private readonly client: DaemonClient,
     private readonly log: (message: string) => void,
+    private readonly applyFix: (ref: FixRef) => Promise<ApplyResult>,
   ) {
     const sub = client.onDidChangeState((state) => {
       if (state.kind === "connected" && this.panel && this.ready) this.openRelay(state.info);
@@ -88,9 +93,28 @@ export class PanelController implements vscode.Disposable {
         void this.openFile(String(message.path), Number(message.line) || 1, Number(message.column) || 1,
           Number(message.endLine) || undefined, Number(message.endColumn) || undefined);
         break;
+      case "applyFix":
+        void this.onApplyFix(message.id, message.ref);
+        break;
       default:
         break;
     }
+  }
+
+  private async onApplyFix(id: unknown, value: unknown): Promise<void> {
+    const ref = parseFixRef(value);
+    let result: ApplyResult;
+    if (!ref) result = { ok: false, message: "the panel named no fix the extension can look up" };
+    else {
+      try {
+        result = await this.applyFix(ref);
+      } catch (error) {
+        result = { ok: false, message: (error as Error).message };
+      }
+    }
+    this.log(`panel: apply fix ${ref ? `"${ref.title}" in ${ref.path}` : "(invalid reference)"}: ${result.message}`);
+    if (!result.ok) void vscode.window.showWarningMessage(`connector-watch: fix not applied: ${result.message}`);
+    void this.panel?.webview.postMessage({ type: "fixApplied", id: typeof id === "number" || typeof id === "string" ? id : null, ...result });
   }
 
   /** Opens a file at a range (one-based, from the panel), selecting it; the panel stays open beside. */

@@ -1,4 +1,5 @@
-// The Problems panel: one DiagnosticCollection, replaced per file as the daemon publishes.
+// The Problems panel: one DiagnosticCollection, replaced per file as the daemon publishes. It remembers
+// which protocol diagnostic each entry came from, so the Quick Fix provider (./fixes.ts) finds its fixes.
 import * as vscode from "vscode";
 import type { Diagnostic as ProtocolDiagnostic, PublishDiagnosticsParams, Range, Snapshot } from "../generated/protocol";
 import { MappedDiagnostic, UriRebaser, mapFileDiagnostics } from "../mapping/diagnostics";
@@ -24,8 +25,15 @@ export function toDiagnostic(m: MappedDiagnostic): vscode.Diagnostic {
   return d;
 }
 
+/** A Problems entry and what it was made from. */
+export interface ProblemEntry {
+  diagnostic: vscode.Diagnostic;
+  mapped: MappedDiagnostic;
+}
+
 export class ProblemsView implements vscode.Disposable {
   readonly collection = vscode.languages.createDiagnosticCollection("connector-watch");
+  private readonly entries = new Map<string, ProblemEntry[]>();
 
   constructor(
     private readonly folder: vscode.Uri,
@@ -42,12 +50,23 @@ export class ProblemsView implements vscode.Disposable {
 
   private set(path: string, diagnostics: ProtocolDiagnostic[]): void {
     const uri = this.uriOf(path);
-    if (!diagnostics.length) this.collection.delete(uri);
-    else this.collection.set(uri, mapFileDiagnostics(diagnostics, this.rebase).map(toDiagnostic));
+    if (!diagnostics.length) {
+      this.collection.delete(uri);
+      this.entries.delete(uri.toString());
+      return;
+    }
+    const entries = mapFileDiagnostics(diagnostics, this.rebase).map((mapped) => ({ diagnostic: toDiagnostic(mapped), mapped }));
+    this.entries.set(uri.toString(), entries);
+    this.collection.set(uri, entries.map((e) => e.diagnostic));
+  }
+
+  /** The entries of a file (by its URI). */
+  entriesOf(uri: vscode.Uri): readonly ProblemEntry[] {
+    return this.entries.get(uri.toString()) ?? [];
   }
 
   applySnapshot(snapshot: Snapshot): void {
-    this.collection.clear();
+    this.clear();
     for (const [path, file] of Object.entries(snapshot.diagnostics)) this.set(path, file.diagnostics);
   }
 
@@ -57,6 +76,7 @@ export class ProblemsView implements vscode.Disposable {
 
   clear(): void {
     this.collection.clear();
+    this.entries.clear();
   }
 
   dispose(): void {

@@ -15,6 +15,7 @@ import { ansiToHtml } from "../support/ansi.mjs";
 const { RealDaemon, copyExamples, editFile, removeWorkspace } = support;
 const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
 const CONNECTOR = "sources/zendesk/zendesk.py";
+const SPEC = "simulator/specs/zendesk/endpoints.yaml";
 const TICKETS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]";
 const GROUPS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_matches_corpus[groups]";
 const VIEWPORT = { width: 1280, height: 800 };
@@ -30,7 +31,8 @@ before(async () => {
   daemon = new RealDaemon(workspace);
   info = await daemon.start();
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: VIEWPORT });
+  // Clipboard permissions: the verified fix's "copy" button is checked by reading the clipboard back.
+  page = await browser.newPage({ viewport: VIEWPORT, permissions: ["clipboard-read", "clipboard-write"] });
   page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && !/WebSocket connection/.test(m.text()) && consoleErrors.push(m.text()));
   page.on("response", (r) => r.status() >= 400 && !r.url().endsWith("/favicon.ico") && consoleErrors.push(`${r.status()} ${r.url()}`));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
@@ -159,6 +161,44 @@ test("fixing the record: the problems go, everything is green again", async () =
   }
   assert.equal(await page.locator('details.source[data-status="failed"]').count(), 0);
   await page.screenshot({ path: artifact("panel-browser-fixed.png") });
+});
+
+test("a verified fix in a browser: the edit to make (file, range, new text) with a copy button, and who applies it", async () => {
+  const original = readFileSync(join(workspace, SPEC), "utf8");
+  editFile(workspace, SPEC, "        records_key: tickets\n", "        records_key: ticket\n");
+  try {
+    const fix = page.locator("#problems .problem li.verified-fix").first();
+    await fix.waitFor({ timeout: 60_000 });
+    await page.waitForSelector("#run:not(:has-text('running'))");
+    assert.equal(await fix.locator("xpath=ancestor::article[1]").getAttribute("data-blame"), "spec");
+    assert.match(await fix.locator(".fix-title").textContent(), /^change `records_key: ticket` back to `records_key: tickets`$/);
+    assert.match(await fix.textContent(), /\(1 test\(s\) pass with it applied \(rerun on a private copy, \d+ ms\)\)/);
+    assert.equal(await fix.locator("button.apply").count(), 0, "no Apply button: a browser has no editor");
+    const edit = fix.locator(".fix-edit").first();
+    assert.equal(await edit.getAttribute("data-path"), SPEC);
+    assert.equal(await edit.getAttribute("data-range"), "27:1-28:1", "the records_key line, one-based, end exclusive");
+    assert.match(await edit.locator(".fix-edit-head").textContent(), /^replace simulator\/specs\/zendesk\/endpoints\.yaml:27:1-28:1 with/);
+    assert.equal(await edit.locator("pre.new-text").textContent(), "        records_key: tickets\n");
+    assert.match(await fix.locator(".fix-how").textContent(), /An editor applies it: VS Code's Quick Fix/);
+    await edit.scrollIntoViewIfNeeded(); // (the first entry may still wait for its own fix, below a diff)
+    await page.screenshot({ path: artifact("panel-browser-verified-fix.png") });
+
+    await edit.locator("button.copy").click();
+    await edit.locator("button.copy", { hasText: "copied" }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "        records_key: tickets\n", "the new text is on the clipboard");
+
+    // The link shows where it goes: the broken line.
+    await edit.locator("a.loc").click();
+    const hit = page.locator("#excerpt-body .line.hit");
+    await hit.first().waitFor({ timeout: 10_000 });
+    assert.equal(await hit.count(), 1, "one line replaced");
+    assert.match(await hit.first().textContent(), /records_key: ticket$/);
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => window.scrollTo(0, 0));
+  } finally {
+    writeFileSync(join(workspace, SPEC), original);
+  }
+  await page.waitForFunction(() => !document.querySelector('.problem[data-severity="error"]'), undefined, { timeout: 60_000 });
 });
 
 test("the daemon restarts: the page reconnects by itself and resyncs to what the new daemon knows", async () => {

@@ -17,6 +17,9 @@ const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
 const SPEC = "simulator/specs/zendesk/endpoints.yaml";
 const SPEC_KEY = "  - path: /api/v2/incremental/tickets/cursor.json";
 const SPEC_KEY_BROKEN = "  - path: /api/v2/incremental/tickets/cursors.json";
+const RECORDS_KEY = "        records_key: tickets\n";
+const RECORDS_KEY_BROKEN = "        records_key: ticket\n";
+const FIX_TITLE = "Verified fix: change `records_key: ticket` back to `records_key: tickets`";
 const STATUS = '[id="connector-watch.connector-watch.connectorWatch.status"]';
 const CONNECTOR = "sources/zendesk/zendesk.py";
 const HARNESS = join(REPO_ROOT, "tests", "unit", "sources", "test_suite.py");
@@ -55,6 +58,7 @@ before(async () => {
     "workbench.secondarySideBar.defaultVisibility": "hidden",
     "testing.automaticallyOpenTestResults": "neverOpen",
     "testing.automaticallyOpenPeekView": "never",
+    "files.autoSave": "off", // a Quick Fix is applied, then saved by the test (code-server saves by itself otherwise)
   });
   const installed = codeServer.installExtension(VSIX);
   assert.match(installed, /successfully installed/);
@@ -445,6 +449,111 @@ test("a broken spec key: a Problems entry at that key with spec blame and a link
     await filterTests("");
     await allSourcesGreen(30_000);
     await screenshot("spec-fixed-green");
+  }));
+
+/** Ctrl+. in the focused editor until the Quick Fix menu offers `title` (the daemon attaches a fix
+ *  some hundreds of milliseconds after the red result); the menu is left open on it. */
+async function quickFixMenu(title, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.keyboard.press("Control+.");
+    const row = page.locator(".action-widget .monaco-list-row", { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: 3_000 });
+      return row;
+    } catch {
+      const offered = await page.locator(".action-widget .monaco-list-row").allTextContents();
+      if (Date.now() > deadline) throw new Error(`no Quick Fix "${title}" (offered: ${JSON.stringify(offered)})`);
+      await page.keyboard.press("Escape");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Until the status bar, the Problems panel and the Test Explorer are all green again. */
+async function allGreenAgain() {
+  await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 60_000 });
+  await problems();
+  await page.waitForFunction(() => document.querySelectorAll(".markers-panel .monaco-list-row").length === 0, undefined, { timeout: 30_000 });
+  await filterTests("");
+  await allSourcesGreen(30_000);
+}
+
+test("a broken records_key: the verified fix is a Quick Fix on the broken line; applied and saved, the tests go green", () =>
+  step("quick-fix", async () => {
+    const file = join(workspace, SPEC);
+    const original = readFileSync(file, "utf8");
+    const line = original.split("\n").indexOf(RECORDS_KEY.trimEnd()) + 1;
+    assert.ok(line > 0);
+    editFile(workspace, SPEC, RECORDS_KEY, RECORDS_KEY_BROKEN);
+    try {
+      await page.waitForSelector(`${STATUS}:has-text("2 failing")`, { timeout: 60_000 });
+      // Open the spec from its Problems entry (the cursor lands on the broken line), then go to the
+      // line's end, as a user reading it would.
+      await problems();
+      const entry = page.locator(".markers-panel .monaco-list-row", { hasText: `[Ln ${line}, Col 1]` }).first();
+      await entry.waitFor({ timeout: 30_000 });
+      await entry.dblclick();
+      await page.locator(".tabs-container .tab.active", { hasText: "endpoints.yaml" }).waitFor({ timeout: 15_000 });
+      // (The entry selects the diagnostic's range, the whole line; End leaves the cursor at its end.)
+      await page.locator(".statusbar-item", { hasText: `Ln ${line}, Col ` }).first().waitFor({ timeout: 15_000 });
+      await page.locator(".monaco-editor.focused").waitFor({ timeout: 10_000 });
+      await page.keyboard.press("End");
+      const cursor = new RegExp(`^\\s*Ln ${line}, Col ${RECORDS_KEY_BROKEN.length}\\s*$`); // no selection
+      await page.locator(".statusbar-item", { hasText: cursor }).first().waitFor({ timeout: 15_000 });
+
+      const row = await quickFixMenu(FIX_TITLE);
+      assert.match(await row.textContent(), /\(1 test\(s\) pass with it applied \(rerun on a private copy, \d+ ms\)\)/, "says what ran");
+      const offered = await page.locator(".action-widget .monaco-list-row").allTextContents();
+      assert.equal(offered.filter((t) => t.includes("Verified fix")).length, 1, `one verified fix for the two failing tests (${JSON.stringify(offered)})`);
+      await screenshot("quick-fix-offered");
+
+      await row.click();
+      await row.waitFor({ state: "detached", timeout: 10_000 });
+      // Applied in the editor (unsaved): the line reads as before, and nothing is written yet.
+      await page.locator(".tabs-container .tab.active.dirty", { hasText: "endpoints.yaml" }).waitFor({ timeout: 10_000 });
+      assert.equal(readFileSync(file, "utf8"), original.replace(RECORDS_KEY, RECORDS_KEY_BROKEN), "the editor applies the edit; the daemon never writes the file");
+      // Until it is saved the buffer is not what the fix was verified against: the action is disabled
+      // (VS Code leaves disabled Quick Fixes out of the Ctrl+. menu).
+      await page.keyboard.press("Control+.");
+      await page.getByText("No code actions available").first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Escape");
+      await page.locator(".monaco-editor.focused").waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Control+s");
+      await page.locator(".tabs-container .tab.active.dirty").waitFor({ state: "detached", timeout: 10_000 });
+      assert.equal(readFileSync(file, "utf8"), original, "saved: the spec is as it was");
+      await allGreenAgain();
+      await screenshot("quick-fix-applied-green");
+    } finally {
+      writeFileSync(file, original);
+    }
+  }));
+
+test("the panel's Apply button applies the verified fix (the extension looks it up) and saves: the tests go green", () =>
+  step("panel-apply", async () => {
+    const file = join(workspace, SPEC);
+    const original = readFileSync(file, "utf8");
+    editFile(workspace, SPEC, RECORDS_KEY, RECORDS_KEY_BROKEN);
+    try {
+      await page.waitForSelector(`${STATUS}:has-text("2 failing")`, { timeout: 60_000 });
+      await command("connector-watch: Open Panel");
+      const frame = await findPanelFrame();
+      const fix = frame.locator("#problems li.verified-fix", { has: frame.locator("button.apply") }).first();
+      await fix.waitFor({ timeout: 60_000 });
+      assert.equal(await fix.locator(".fix-title").textContent(), "change `records_key: ticket` back to `records_key: tickets`");
+      assert.equal(await fix.locator("xpath=ancestor::article[1]").getAttribute("data-blame"), "spec");
+      assert.equal(await fix.locator(".fix-edits").count(), 0, "in VS Code the button, not the text to copy");
+      await fix.scrollIntoViewIfNeeded();
+      await screenshot("panel-webview-verified-fix");
+      await fix.locator("button.apply").click();
+      await page.waitForSelector(`${STATUS}:has-text("passed")`, { timeout: 60_000 });
+      assert.equal(readFileSync(file, "utf8"), original, "applied and saved by the extension");
+      await frame.locator("#problems li.verified-fix").waitFor({ state: "detached", timeout: 30_000 });
+      await screenshot("panel-webview-fix-applied");
+      await allGreenAgain();
+    } finally {
+      writeFileSync(file, original);
+    }
   }));
 
 test("a workflow command runs in a terminal the user sees: merge a connector's source", () =>

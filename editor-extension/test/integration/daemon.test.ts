@@ -1,23 +1,29 @@
 // The protocol client, state, mappings and run mirror against a real `connector-watch serve`
 // on a copy of the bundled examples: no fakes between the extension's code and the daemon.
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { AnyNotification, Snapshot } from "../../src/generated/protocol";
 import { mapFileDiagnostics } from "../../src/mapping/diagnostics";
+import { findFix, fixRef, quickFixes } from "../../src/mapping/fixes";
 import { DaemonClient, RpcError } from "../../src/protocol/client";
 import { RunMirror, RunSink } from "../../src/runs";
 import { DaemonState, FAILING } from "../../src/state";
+import { applyEdits } from "../support/edits";
 import { RealDaemon, copyExamples, editFile, removeWorkspace, waitUntil } from "../support/realDaemon";
 
 const CORPUS = "simulator/specs/zendesk/corpus/tickets.json";
 const SPEC = "simulator/specs/zendesk/endpoints.yaml";
 const TICKETS = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_table[tickets]";
+const TICKETS_MATCH = "tests/unit/sources/zendesk/test_zendesk_lakeflow_connect.py::TestZendeskConnector::test_read_matches_corpus[tickets]";
 
 let workspace: string;
 let daemon: RealDaemon;
 let client: DaemonClient;
 const state = new DaemonState();
 const notifications: AnyNotification[] = [];
+const arrivals: number[] = []; // when each notification arrived (performance.now())
 const snapshots: Snapshot[] = [];
 let mirror: RunMirror;
 
@@ -34,6 +40,7 @@ before(async () => {
   });
   client.onNotification((n) => {
     notifications.push(n);
+    arrivals.push(performance.now());
     state.apply(n);
     if (n.method === "run/started") mirror.runStarted(n.params);
     if (n.method === "test/started") mirror.testStarted(n.params.runId, n.params.nodeId);
@@ -104,6 +111,50 @@ test("a broken spec key: spec blame at that key, related to the connector's requ
     editFile(workspace, SPEC, "  - path: /api/v2/incremental/tickets/cursors.json", key);
   }
   await waitUntil(() => !state.files.has(SPEC) && !state.run && state.counts().failing === 0, "the spec problem to clear", 60_000);
+});
+
+test("a broken records_key gets a verified fix; its edit, applied to the file on disk, turns the failing nodes green", async (t) => {
+  await settled("idle before the edit");
+  const from = notifications.length;
+  const original = readFileSync(join(workspace, SPEC), "utf8");
+  editFile(workspace, SPEC, "        records_key: tickets\n", "        records_key: ticket\n");
+  try {
+    const published = await waitUntil(() => {
+      const file = state.files.get(SPEC);
+      return file?.diagnostics.some((d) => d.data.fixes?.length) ? file : undefined;
+    }, "a diagnostic with data.fixes on the spec", 60_000);
+    // The red result first, the fix after it (the rerun on the daemon's private copy).
+    const red = notifications.findIndex((n, i) => i >= from && n.method === "test/finished" && n.params.nodeId === TICKETS && n.params.outcome === "failed");
+    const offered = notifications.findIndex((n, i) => i >= from && n.method === "textDocument/publishDiagnostics" && n.params.diagnostics.some((d) => d.data.fixes?.length));
+    assert.ok(red >= 0 && offered > red, "the fix arrives after the red result");
+    t.diagnostic(`verified fix offered ${Math.round(arrivals[offered] - arrivals[red])} ms after the red result`);
+    const failing = state.failingNodes().map((n) => n.nodeId).sort();
+    assert.deepEqual(failing, [TICKETS_MATCH, TICKETS].sort(), "the tickets tests fail");
+
+    const withFix = published.diagnostics.find((d) => d.data.fixes?.length)!;
+    assert.equal(withFix.code, "spec");
+    assert.equal(withFix.range.start.line, 26, "on the records_key line (zero-based)");
+    const fix = withFix.data.fixes![0];
+    assert.match(fix.title, /records_key: tickets/);
+    assert.ok(fix.verified.nodeIds.every((id) => failing.includes(id)), "verified on the failing nodes");
+    assert.deepEqual(findFix(state, fixRef(withFix, 0)), fix, "the panel's reference finds it in the state");
+    const [quickFix] = quickFixes(mapFileDiagnostics(published.diagnostics).map((m) => ({ fixes: m.fixes, item: m })));
+    assert.ok(quickFix?.isPreferred, "offered as the preferred Quick Fix");
+    assert.deepEqual(quickFix.edits.map((e) => e.path), [SPEC]);
+
+    // Apply it as an editor would, save, and the daemon reruns: green, and the file is as it was.
+    const text = readFileSync(join(workspace, SPEC), "utf8");
+    writeFileSync(join(workspace, SPEC), applyEdits(text, quickFix.edits));
+    assert.equal(readFileSync(join(workspace, SPEC), "utf8"), original);
+    await waitUntil(
+      () => failing.every((id) => state.nodes.get(id)?.outcome === "passed") && !state.run && !state.files.has(SPEC),
+      "the failing nodes to pass with the fix applied",
+      60_000,
+    );
+  } finally {
+    writeFileSync(join(workspace, SPEC), original);
+  }
+  await waitUntil(() => !state.run && state.counts().failing === 0, "all green", 60_000);
 });
 
 test("run {nodeIds}: a claimed run reports exactly that node and resolves when it finishes", async () => {

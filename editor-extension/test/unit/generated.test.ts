@@ -34,13 +34,15 @@ test("the generated method lists match the schema's x-methods and version", () =
   assert.deepEqual([...NOTIFICATION_METHODS], notifications);
 });
 
-test("the recorded daemon session (the unit tests' fixture) conforms to the schema", () => {
-  const session = loadSession();
-  assert.deepEqual(schemaErrors("InitializeResult", session.initialize), []);
-  assert.ok(session.notifications.length > 10);
-  for (const n of session.notifications) {
-    const def = methods[n.method];
-    assert.ok(def, `unknown method ${n.method}`);
-    assert.deepEqual(schemaErrors(def.params, n.params), [], `${n.method} params`);
+test("the recorded daemon sessions (the unit tests' fixtures) conform to the schema", () => {
+  for (const name of ["session-corpus-break.json", "session-spec-fix.json"]) {
+    const session = loadSession(name);
+    assert.deepEqual(schemaErrors("InitializeResult", session.initialize), [], name);
+    assert.ok(session.notifications.length > 10);
+    for (const n of session.notifications) {
+      const def = methods[n.method];
+      assert.ok(def, `${name}: unknown method ${n.method}`);
+      assert.deepEqual(schemaErrors(def.params, n.params), [], `${name}: ${n.method} params`);
+    }
   }
 });
