@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_watch.daemon.spark_stage import ground_truth_problems, load_traces
+from connector_watch.daemon.spark_ground_truth import ground_truth_problems, load_traces
 from connector_watch.sources.spark.runtime import parse_problems
 from connector_watch.tests.spark.conftest import LAYOUT, example_tables, pk_values, plain_drain, read_options
 

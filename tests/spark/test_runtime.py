@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_watch.daemon.spark_stage import diagnostics_for, ground_truth_problems, schema_field_location
+from connector_watch.daemon.spark_ground_truth import ground_truth_problems
+from connector_watch.daemon.spark_problems import diagnostics_for, schema_field_location
 from connector_watch.simulator.layout import Layout
 from connector_watch.sources.spark import runtime, session
 from connector_watch.sources.spark.config import load_source_config
