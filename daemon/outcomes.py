@@ -103,7 +103,7 @@ class NodeOutcomes:
 
     def node_lost(self, run: Run, node_id: str, outcome: str, status: int | None) -> None:
         """A node whose worker died under it ("crashed") or was killed by the watchdog ("timeout"),
-        blamed where its worker's stack dump says it was (see ``plugin.StackDumps``)."""
+        blamed where its worker's stack dump says it was (see ``stack_dumps.StackDumps``)."""
         record = self.index.nodes.get(node_id)
         dump = next((job.stacks[node_id] for job in reversed(run.jobs) if node_id in job.stacks), None)
         event = {"failure": lost_node_failure(dump, str(self.workspace.root), outcome, self.view)} if dump else {}

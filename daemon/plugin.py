@@ -24,303 +24,44 @@ becomes a ``NodeTimeout`` raised at the line that hung (a ``BaseException``, so 
 Exception`` cannot swallow it). ``collect_started`` / ``collect_finished`` bracket the import of
 each test module, so the engine's watchdog can say which file hung when even the alarm cannot
 break the hang.
+
+The payloads (exception chains, the compact trace, requests, parameters, modules) are built by
+:mod:`connector_watch.daemon.plugin_payloads`; the per-worker stack dump is
+:mod:`connector_watch.daemon.stack_dumps`. This module stays the ``-p connector_watch.daemon.plugin``
+entry point (``pytest_configure``) of xdist runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import json
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from connector_watch.daemon import public_harness
 from connector_watch.daemon.definitions import definition_lines
 from connector_watch.daemon.evidence import Evidence, Sink
 from connector_watch.daemon.index import FAILING
+from connector_watch.daemon.plugin_payloads import (
+    compact_trace,
+    describe_exception,
+    module_files,
+    params_of,
+    relative,
+    requests_of,
+    workspace_modules,
+)
+from connector_watch.daemon.stack_dumps import StackDumps
 from connector_watch.simulator import trace as simulator_trace
-
-MAX_TRACE_ENTRIES = 120
-#: Connector tracebacks the public harness printed, by (table, error): a later test of the same
-#: class that kept only the error's message gets the frames (see public_harness.borrow_frames).
-_PUBLIC_TRACEBACKS: dict[tuple[Any, str], dict[str, Any]] = {}
-MAX_FRAMES = 40
 
 
 class NodeTimeout(BaseException):
     """A test ran past the daemon's per-node timeout."""
-
-
-def _workspace_modules(root: str, names: Iterator[str]) -> list[str]:
-    files = []
-    for name in names:
-        module = sys.modules.get(name)
-        file = getattr(module, "__file__", None)
-        if not file:
-            continue
-        file = os.path.abspath(file)
-        if file.startswith(root) and "/.venv/" not in file and "/site-packages/" not in file:
-            files.append(os.path.relpath(file, root))
-    return sorted(set(files))
-
-
-def _relative(path: str, root: str) -> str:
-    absolute = os.path.abspath(path)
-    inside = absolute == root or absolute.startswith(root.rstrip(os.sep) + os.sep)
-    return os.path.relpath(absolute, root) if inside else absolute
-
-
-def describe_exception(exc: BaseException, root: str) -> list[dict[str, Any]]:
-    """The exception chain (outermost first) with frames and the structured details blame reads."""
-    chain: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(chain) < 8:
-        seen.add(id(current))
-        frames = []
-        for frame in traceback.extract_tb(current.__traceback__)[-MAX_FRAMES:]:
-            frames.append(
-                {
-                    "file": _relative(frame.filename, root),
-                    "line": frame.lineno,
-                    "function": frame.name,
-                    "code": (frame.line or "")[:200],
-                }
-            )
-        item: dict[str, Any] = {
-            "type": type(current).__name__,
-            "module": type(current).__module__,
-            "bases": [c.__name__ for c in type(current).__mro__[1:6]],
-            "message": str(current)[:4000],
-            "frames": frames,
-            "notes": list(getattr(current, "__notes__", []) or [])[:5],
-        }
-        item.update(_details(current, root))
-        chain.append(item)
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    return chain
-
-
-def _details(exc: BaseException, root: str) -> dict[str, Any]:
-    details: dict[str, Any] = {}
-    if hasattr(exc, "check") and hasattr(exc, "details"):  # HarnessFailure
-        details["harness"] = {
-            "check": exc.check,
-            "table": getattr(exc, "table", None),
-            "details": _jsonable(exc.details),
-            "hint": getattr(exc, "hint", None),
-        }
-    issues = getattr(exc, "issues", None)
-    if issues is None and hasattr(exc, "issue"):
-        issues = [exc.issue]
-    if issues:
-        details["issues"] = [
-            {
-                "file": _relative(i.file, root) if os.path.isabs(i.file) else i.file,
-                "line": i.line,
-                "column": i.column,
-                "endLine": i.span.end.line,
-                "endColumn": i.span.end.column,
-                "message": i.message,
-                "severity": i.severity,
-                "code": i.code,
-            }
-            for i in issues
-        ]
-    if type(exc).__name__ in ("UnknownEndpoint", "NoMatchingInteraction"):
-        details["request"] = {
-            "method": getattr(exc, "method", None),
-            "url": getattr(exc, "url", None),
-            "nearest": list(getattr(exc, "nearest", []) or []),
-        }
-    if type(exc).__name__ == "ConversionError":
-        details["conversion"] = {
-            "path": getattr(exc, "path", None),
-            "value": _jsonable(getattr(exc, "value", None)),
-            "sparkType": str(getattr(exc, "data_type", "")),
-            "table": getattr(exc, "table", None),
-        }
-    if isinstance(exc, SyntaxError) and exc.filename:
-        details["syntax"] = {
-            "file": _relative(exc.filename, root),
-            "line": exc.lineno,
-            "column": exc.offset,
-            "endLine": getattr(exc, "end_lineno", None),
-            "endColumn": getattr(exc, "end_offset", None),
-            "message": exc.msg,
-        }
-    if isinstance(exc, ModuleNotFoundError):
-        details["missingModule"] = exc.name
-    if "harness" not in details:
-        # The public harness fails with plain texts: read them as the facts our harness raises.
-        facts = public_harness.facts(type(exc).__name__, str(exc), root)
-        if facts:
-            public_harness.borrow_frames(facts, _PUBLIC_TRACEBACKS)
-            details["facts"] = facts
-    return details
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=repr))
-
-
-def compact_trace(trace: simulator_trace.Trace, root: str) -> dict[str, Any]:
-    entries = trace.entries
-    truncated = len(entries) > MAX_TRACE_ENTRIES
-    if truncated:
-        entries = entries[:30] + entries[-(MAX_TRACE_ENTRIES - 30) :]
-    items = []
-    for e in entries:
-        item: dict[str, Any] = {
-            "seq": e.seq,
-            "mode": e.mode,
-            "method": e.method,
-            "url": e.url,
-            "outcome": e.outcome,
-            "status": e.status,
-            "corpus": e.corpus,
-            "corpusFile": e.corpus_file,
-            "corpusMissing": e.corpus_missing,
-            "served": len(e.served),
-            "futureServed": len(e.future_served),
-            "total": e.total,
-            "hasMore": e.has_more,
-            "page": e.page,
-            "message": e.message,
-            "nearest": e.nearest,
-            "timeout": e.timeout if isinstance(e.timeout, (int, float, type(None))) else str(e.timeout),
-        }
-        if e.endpoint is not None:
-            item["endpoint"] = {
-                "index": e.endpoint.index,
-                "key": e.endpoint.key,
-                "specFile": _relative(e.endpoint.spec_file, root)
-                if os.path.isabs(e.endpoint.spec_file)
-                else e.endpoint.spec_file,
-                "line": e.endpoint.line,
-                "fingerprint": e.endpoint.fingerprint,
-            }
-        if e.caller is not None:
-            item["caller"] = {
-                "file": _relative(e.caller.file, root),
-                "line": e.caller.line,
-                "function": e.caller.function,
-                "outer": [{"line": line, "function": name} for line, name in e.caller.outer],
-            }
-        items.append(item)
-    return {
-        "entries": items,
-        "count": len(trace.entries),
-        "truncated": truncated,
-        "corpusTables": sorted(trace.corpus_tables_read),
-    }
-
-
-def requests_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
-    """Distinct (method, url-path, endpoint index or None, fingerprint, spec file, corpus file) a node
-    made: impact re-matches these. Requests our simulator answered carry its endpoint; the others
-    (seen at the transport level) carry only method and path, and the engine matches them."""
-    from urllib.parse import urlsplit
-
-    seen: dict[tuple[Any, ...], None] = {}
-    traced: set[tuple[str, str]] = set()
-    for e in trace.entries:
-        spec_file = e.endpoint.spec_file if e.endpoint else None
-        key = (
-            e.method,
-            urlsplit(e.url).path,
-            e.endpoint.index if e.endpoint else None,
-            e.endpoint.fingerprint if e.endpoint else None,
-            spec_file,
-            e.corpus_file,
-        )
-        seen.setdefault(key, None)
-        traced.add((e.method, key[1]))
-        if len(seen) > 400:
-            break
-    for method, _host, path in found.requests if found is not None else ():
-        if (method, path) not in traced and len(seen) <= 400:
-            seen.setdefault((method, path, None, None, None, None), None)
-    return [list(k) for k in seen]
-
-
-class StackDumps:
-    """Where this process was when it died: ``<dir>/<pid>.txt`` gets a faulthandler dump of every
-    thread on a fatal signal (a native crash), on SIGUSR2 (the pool's watchdog sends it before it
-    kills a worker that hung where the per-test timer cannot break in), and when code calls
-    ``os._exit``. The first line names the main thread, whose stack is the test's. A process that
-    ends normally removes its file."""
-
-    def __init__(self, directory: str) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, f"{os.getpid()}.txt")
-        self.file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - open while the process lives
-        self.file.write(f"main thread 0x{threading.main_thread().ident or 0:016x}\n")
-        self.file.flush()
-        faulthandler.enable(file=self.file, all_threads=True)
-        faulthandler.register(signal.SIGUSR2, file=self.file, all_threads=True)
-        self._real_exit = os._exit
-        os._exit = self._exit
-
-    def _exit(self, status: int) -> None:
-        with contextlib.suppress(Exception):
-            self.file.write(f"os._exit({status}) called\n")
-            self.file.flush()
-            faulthandler.dump_traceback(file=self.file, all_threads=True)
-        self._real_exit(status)
-
-    def close(self) -> None:
-        os._exit = self._real_exit
-        with contextlib.suppress(Exception):
-            faulthandler.unregister(signal.SIGUSR2)
-            faulthandler.disable()
-            self.file.close()
-            os.unlink(self.path)
-
-
-def params_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:
-    """``[method, url-path, [query parameter names]]`` a node sent: the spec cross-checks compare
-    them with the parameters each endpoint declares."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    sent: dict[tuple[str, str], set[str]] = {}
-    for e in trace.entries:
-        parts = urlsplit(e.url)
-        names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
-        if names:
-            sent.setdefault((e.method, parts.path), set()).update(names)
-    for key, names in (found.params if found is not None else {}).items():
-        sent.setdefault(key, set()).update(names)
-    return [[method, path, sorted(names)] for (method, path), names in sorted(sent.items())][:400]
-
-
-def _module_files(root: str, names: Iterator[str]) -> dict[str, str]:
-    """Workspace modules whose file is not where their name says under the root or ``src/``: the
-    static import graph resolves the others by itself."""
-    found = {}
-    for name in names:
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if not file:
-            continue
-        rel = os.path.relpath(os.path.abspath(file), root)
-        if rel.startswith("..") or "/site-packages/" in file or "/.venv/" in file:
-            continue
-        stem = name.replace(".", "/")
-        if rel in (f"{stem}.py", f"{stem}/__init__.py", f"src/{stem}.py", f"src/{stem}/__init__.py"):
-            continue
-        found[name] = rel
-    return found
 
 
 def _node_line(item: pytest.Item) -> int | None:
@@ -415,7 +156,7 @@ class EventStream:
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
         before = set(sys.modules)
         path = getattr(collector, "path", None)
-        rel = _relative(str(path), self.root_dir) if path else None
+        rel = relative(str(path), self.root_dir) if path else None
         is_module = isinstance(collector, pytest.Module)
         if is_module:
             self.send("collect_started", path=rel)
@@ -427,7 +168,7 @@ class EventStream:
         if is_module:
             self.send("collect_finished", path=rel)
         if rel and rel.endswith(".py"):
-            new = _workspace_modules(self.root, iter(set(sys.modules) - before))
+            new = workspace_modules(self.root, iter(set(sys.modules) - before))
             self._file_modules.setdefault(rel, set()).update(new)
             self._file_evidence.setdefault(rel, Sink()).merge(found)
             if len(trace) or found.requests:
@@ -493,14 +234,14 @@ class EventStream:
             callspec = getattr(item, "callspec", None)
             cls = getattr(item, "cls", None)
             definition, parametrisation = definition_lines(
-                getattr(item, "function", None), lambda path: _relative(path, self.root_dir)
+                getattr(item, "function", None), lambda path: relative(path, self.root_dir)
             )
             if not (callspec and "table" in callspec.params):
                 parametrisation = None
             nodes.append(
                 {
                     "nodeId": item.nodeid,
-                    "file": _relative(str(item.path), self.root_dir),
+                    "file": relative(str(item.path), self.root_dir),
                     "line": _node_line(item),
                     "testClass": cls.__name__ if cls else None,
                     "name": getattr(item, "originalname", item.name),
@@ -521,7 +262,7 @@ class EventStream:
                 "loaded": sorted(found.loaded),
             }
         self.send(
-            "collected", nodes=nodes, files=files, moduleFiles=_module_files(self.root_dir, iter(list(sys.modules)))
+            "collected", nodes=nodes, files=files, moduleFiles=module_files(self.root_dir, iter(list(sys.modules)))
         )
 
     # ------------------------------------------------------------------ tests
@@ -612,7 +353,7 @@ class EventStream:
             trace=compact_trace(trace, self.root_dir) if outcome in FAILING else None,
             requests=requests_of(trace, found),
             params=params_of(trace, found),
-            modules=_workspace_modules(self.root, iter(set(sys.modules) - before)),
+            modules=workspace_modules(self.root, iter(set(sys.modules) - before)),
             read=sorted(found.read),
             loaded=sorted(found.loaded),
             tables=tables,

@@ -6,7 +6,7 @@ one ``[table] …`` block per failing table, joined by blank lines, each with a 
 with the ``traceback.format_exc()`` of the connector's exception. Our harness raises
 :class:`~connector_watch.tests.harness.failures.HarnessFailure` with a ``check`` code, a table and
 typed details, which the plugin sends and blame reads. :func:`facts` turns a public text into the
-same shape: a list of exception-chain items (what ``plugin.describe_exception`` builds), one per
+same shape: a list of exception-chain items (what ``plugin_payloads.describe_exception`` builds), one per
 ``[table]`` block, each carrying
 
 - ``harness``: ``{"check", "table", "details", "hint"}`` with our check codes and detail keys

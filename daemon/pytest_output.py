@@ -81,7 +81,7 @@ _DUMP_REASON = re.compile(r"^(?:Fatal Python error: .+|os\._exit\(-?\d+\) called
 
 
 def stack_dump_frames(text: str, root: str) -> tuple[str | None, list[dict[str, Any]]]:
-    """What a worker's faulthandler dump (``plugin.StackDumps``) says: why it was written (a fatal
+    """What a worker's faulthandler dump (``stack_dumps.StackDumps``) says: why it was written (a fatal
     error, ``os._exit``; None for the watchdog's request), and the main thread's frames of the last
     dump, outermost first like a traceback (paths relative to ``root`` when inside it)."""
     lines = text.splitlines()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from connector_watch.daemon import public_harness
-from connector_watch.daemon.plugin import describe_exception
+from connector_watch.daemon.plugin_payloads import describe_exception
 from connector_watch.tests.harness.failures import HarnessFailure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "public_harness_failures.jsonl"
