@@ -16,13 +16,13 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-from connector_watch.daemon import public_harness
+from connector_watch.daemon import public_harness, public_tracebacks
 from connector_watch.daemon.evidence import Sink
 from connector_watch.simulator import trace as simulator_trace
 
 MAX_TRACE_ENTRIES = 120
 #: Connector tracebacks the public harness printed, by (table, error): a later test of the same
-#: class that kept only the error's message gets the frames (see public_harness.borrow_frames).
+#: class that kept only the error's message gets the frames (see public_tracebacks.borrow_frames).
 _PUBLIC_TRACEBACKS: dict[tuple[Any, str], dict[str, Any]] = {}
 MAX_FRAMES = 40
 
@@ -131,7 +131,7 @@ def _details(exc: BaseException, root: str) -> dict[str, Any]:
         # The public harness fails with plain texts: read them as the facts our harness raises.
         facts = public_harness.facts(type(exc).__name__, str(exc), root)
         if facts:
-            public_harness.borrow_frames(facts, _PUBLIC_TRACEBACKS)
+            public_tracebacks.borrow_frames(facts, _PUBLIC_TRACEBACKS)
             details["facts"] = facts
     return details
 
@@ -222,7 +222,6 @@ def requests_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list
         if (method, path) not in traced and len(seen) <= 400:
             seen.setdefault((method, path, None, None, None, None), None)
     return [list(k) for k in seen]
-
 
 
 def params_of(trace: simulator_trace.Trace, found: Sink | None = None) -> list[list[Any]]:

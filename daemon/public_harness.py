@@ -20,65 +20,27 @@ same shape: a list of exception-chain items (what ``plugin_payloads.describe_exc
 Setup errors (credentials, mode, cassette, corpus directory, spec load) are real exceptions with
 real frames; :func:`facts` gives them the ``config`` check or a ``spec``/``corpus`` fact so blame
 treats them as it treats ours.
+
+This module reads the ``[table]`` blocks of the suite's own checks; a connector exception inside a
+block is :mod:`.public_tracebacks`, a text without a ``[table]`` prefix :mod:`.public_setup`, and
+the values, ``Fix:`` lines and chain items they all use :mod:`.public_text`.
 """
 
 from __future__ import annotations
 
-import ast
-import json
-import os
 import re
 from typing import Any
+
+from connector_watch.daemon.public_setup import setup_fact, untabled_fact
+from connector_watch.daemon.public_text import harness_item, literal_list, parse_conversion, parse_offset
+from connector_watch.daemon.public_tracebacks import raised_fact
 
 #: A block starts with "[table] " at the start of the text or after a blank line.
 _BLOCK_SPLIT = re.compile(r"\n\s*\n(?=\[[^\]\n]{1,200}\] )")
 _TABLE_PREFIX = re.compile(r"^\[(?P<table>[^\]\n]{1,200})\] (?P<rest>.*)$", re.S)
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)\s*$')
-_EXC_LINE = re.compile(
-    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Endpoint|Interaction|Failed|Exit|Warning|Timeout|Failure|Interrupt)\b)(?::\s?(?P<message>.*))?$"
-)
-_UNKNOWN_ENDPOINT = re.compile(r"No endpoint spec matches (?P<method>[A-Z]+) (?P<url>\S+)")
-_UNKNOWN_PARAMS = re.compile(
-    r"Unknown query parameter\(s\): (?P<unknown>\[[^\]]*\])\.(?: Allowed: (?P<allowed>\[[^\]]*\]))?"
-)
-_CONVERSION = re.compile(
-    r"Error converting '(?P<value>.*)' \(<class '(?P<pytype>[\w.]+)'>\) to (?P<spark>[A-Za-z]+Type(?:\([^)]*\))?)(?:: (?P<reason>.*))?$",
-    re.S,
-)
-_YAML_MARK = re.compile(r'in "([^"]+\.ya?ml)", line (\d+), column (\d+)')
-_SPEC_LOAD = re.compile(r"^(?P<file>\S+\.ya?ml): endpoint #(?P<index>\d+): (?P<message>.+)$", re.S)
-
-#: pyspark type reprs → the ``simpleString()`` our harness reports.
-_SPARK_SIMPLE = {
-    "StringType": "string",
-    "LongType": "bigint",
-    "IntegerType": "int",
-    "ShortType": "smallint",
-    "ByteType": "tinyint",
-    "DoubleType": "double",
-    "FloatType": "float",
-    "BooleanType": "boolean",
-    "DateType": "date",
-    "TimestampType": "timestamp",
-    "TimestampNTZType": "timestamp_ntz",
-    "BinaryType": "binary",
-    "VariantType": "variant",
-}
 
 #: How the public suite fails a check: ``pytest.fail`` (``Failed``) or a bare ``assert``.
 _FAILURE_TYPES = ("Failed", "AssertionError")
-
-_CONFIG_SIGNATURES = (
-    "Set connector_class",
-    "No credentials provided",
-    "CONNECTOR_TEST_CONFIG_JSON is not valid JSON",
-    "CONNECTOR_TEST_CONFIG_PATH points to a non-existent file",
-    "Invalid CONNECTOR_TEST_MODE",
-    "mode requires spec_path and corpus_dir",
-    "mode requires cassette_path",
-    "Cassette not found",
-    "No test_utils_class configured",
-)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -95,32 +57,15 @@ def facts(exc_type: str, message: str, root: str = "") -> list[dict[str, Any]]:
     stripped = text.lstrip()
     if exc_type in _FAILURE_TYPES and stripped.startswith("[") and _TABLE_PREFIX.match(stripped):
         return [_block_fact(block, exc_type, root) for block in _blocks(stripped)]
-    setup = _setup_fact(exc_type, stripped, root)
+    setup = setup_fact(exc_type, stripped, root)
     if setup is not None:
         return [setup]
-    untabled = _untabled_fact(exc_type, stripped)
+    untabled = untabled_fact(exc_type, stripped)
     return [untabled] if untabled is not None else []
 
 
 def _blocks(text: str) -> list[str]:
     return [b.strip("\n") for b in _BLOCK_SPLIT.split(text) if b.strip()]
-
-
-def _fix_line(text: str) -> str | None:
-    match = re.search(r"^\s*Fix: (.+(?:\n {4,}.+)*)", text, re.M)
-    return re.sub(r"\s+", " ", match.group(1)).strip() if match else None
-
-
-def _harness_item(
-    exc_type: str, block: str, check: str, table: str | None, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "type": exc_type,
-        "message": block,
-        "frames": [],
-        "harness": {"check": check, "table": table, "details": details or {}, "hint": _fix_line(block)},
-        "publicHarness": True,
-    }
 
 
 # ---------------------------------------------------------------------------- one [table] block
@@ -144,11 +89,11 @@ def _block_fact(block: str, exc_type: str, root: str) -> dict[str, Any]:
         re.S,
     )
     if raised and not head.startswith(("Iterator raised", "Termination test error")):
-        return _raised_fact(table, raised.group("call"), raised.group("error"), exc_type, block, root)
+        return raised_fact(table, raised.group("call"), raised.group("error"), exc_type, block, root)
     for prefix, iterating in (("Iterator raised: ", True), ("Termination test error: ", False)):
         if head.startswith(prefix):
             error = re.split(r"\n  Fix: ", rest[len(prefix) :], maxsplit=1)[0]
-            return _raised_fact(table, "read_table", error, exc_type, block, root, iterating=iterating)
+            return raised_fact(table, "read_table", error, exc_type, block, root, iterating=iterating)
 
     fact = _record_check(table, rest, head, exc_type, block, partition)
     if fact is not None:
@@ -158,8 +103,10 @@ def _block_fact(block: str, exc_type: str, root: str) -> dict[str, Any]:
     if check == "metadata.not_in_schema":
         details = _not_in_schema(head)
     if check == "stream.convergence":
-        details = {"offsets": [_offset(m) for m in re.findall(r"Last (?:start|end)_offset:\s*(.+)", rest)]}
-    return _harness_item(exc_type, block, check or "unclassified", table, details)
+        details = {
+            "offsets": [parse_offset(m) for m in re.findall(r"Last (?:start|end)_offset:\s*(.+)", rest)]
+        }
+    return harness_item(exc_type, block, check or "unclassified", table, details)
 
 
 def _record_check(
@@ -171,7 +118,7 @@ def _record_check(
         call = call_match.group(1) if call_match else "read_table"
         ingestion = re.search(r"ingestion_type='([^']*)'", head)
         check = "deletes.empty_first_read" if call == "read_table_deletes" else "read.empty_first_read"
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             check,
@@ -183,13 +130,13 @@ def _record_check(
         head,
     )
     if converge:
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             "read.terminates",
             table,
             {
-                "offsets": [_offset(converge.group("offset"))],
+                "offsets": [parse_offset(converge.group("offset"))],
                 "records": None,
                 "iterations": int(converge.group("n")),
             },
@@ -202,49 +149,49 @@ def _record_check(
     if parse:
         index = int(parse.group("index") or parse.group("j"))
         error = parse.group("error").split("\n  Fix:", 1)[0].strip()
-        details = {"record_index": index, "field": None, "record": None, **_conversion(error)}
+        details = {"record_index": index, "field": None, "record": None, **parse_conversion(error)}
         if parse.group("pidx") is not None:
             details["partition"] = int(parse.group("pidx"))
-        return _harness_item(exc_type, block, "read.schema_parse", table, details)
+        return harness_item(exc_type, block, "read.schema_parse", table, details)
     fields = re.match(r"Non-nullable field\(s\) are None: (?P<fields>\[.*?\])", head)
     if fields:
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             "read.non_nullable",
             table,
-            {"fields": _literal_list(fields.group("fields")), "record": None},
+            {"fields": literal_list(fields.group("fields")), "record": None},
         )
     if head.startswith("All columns are null in a record"):
-        return _harness_item(exc_type, block, "read.all_null", table, {"record": None})
+        return harness_item(exc_type, block, "read.all_null", table, {"record": None})
     null_pk = re.match(r"Record has null primary key\(s\) (?P<fields>\[.*?\])", head)
     if null_pk:
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             "read.null_primary_key",
             table,
-            {"fields": _literal_list(null_pk.group("fields")), "record": None},
+            {"fields": literal_list(null_pk.group("fields")), "record": None},
         )
     deleted_pk = re.match(r"Deleted record missing primary key\(s\): (?P<fields>\[.*?\])", head)
     if deleted_pk:
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             "deletes.primary_key",
             table,
-            {"fields": _literal_list(deleted_pk.group("fields"))},
+            {"fields": literal_list(deleted_pk.group("fields"))},
         )
     columns = re.match(
         r"Columns null in every sampled record \(checked (?P<n>\d+) record\(s\)\): (?P<cols>\[.*?\])", head
     )
     if columns:
-        return _harness_item(
+        return harness_item(
             exc_type,
             block,
             "read.null_columns",
             table,
-            {"columns": _literal_list(columns.group("cols")), "checked": int(columns.group("n"))},
+            {"columns": literal_list(columns.group("cols")), "checked": int(columns.group("n"))},
         )
     return None
 
@@ -300,338 +247,7 @@ def _not_in_schema(head: str) -> dict[str, Any]:
     pks = re.match(r"primary_keys (\[.*?\]) not in schema (\[.*?\])", head)
     cursor = re.match(r"cursor_field '(.*?)' not in schema (\[.*?\])", head)
     if pks:
-        return {"missing": _literal_list(pks.group(1)), "schema_fields": _literal_list(pks.group(2))}
+        return {"missing": literal_list(pks.group(1)), "schema_fields": literal_list(pks.group(2))}
     if cursor:
-        return {"missing": [cursor.group(1)], "schema_fields": _literal_list(cursor.group(2))}
+        return {"missing": [cursor.group(1)], "schema_fields": literal_list(cursor.group(2))}
     return {}
-
-
-# ---------------------------------------------------------------------------- exceptions inside a [table] block
-
-_CALL_CHECK = {
-    "read_table": "read.raised",
-    "read_table_deletes": "deletes.raised",
-    "read_table_metadata": "metadata.raised",
-    "get_table_schema": "schema.raised",
-    "get_partitions": "partition.raised",
-    "read_partition": "partition.raised",
-    "latest_offset": "stream.raised",
-    "generate_rows_and_write": "write_back.write",
-}
-
-
-def _raised_fact(
-    table: str, call: str, error: str, exc_type: str, block: str, root: str, iterating: bool = False
-) -> dict[str, Any]:
-    method = re.match(r"[\w_]+", call).group(0)  # type: ignore[union-attr]
-    message, traceback_text = _split_traceback(error)
-    frames = parse_frames(traceback_text, root) if traceback_text else []
-    inner_type, inner_message = _final_exception(traceback_text) if traceback_text else (None, None)
-    if inner_message is None:
-        inner_message = re.split(r"\n  Fix: ", message, maxsplit=1)[0].strip()
-    endpoint = _UNKNOWN_ENDPOINT.search(error)
-    if inner_type is None and endpoint:
-        inner_type = "UnknownEndpoint"
-    item: dict[str, Any] = {
-        "type": inner_type.rsplit(".", 1)[-1] if inner_type else exc_type,
-        "module": inner_type.rsplit(".", 1)[0] if inner_type and "." in inner_type else None,
-        "message": f"[{table}] {inner_message}",
-        "frames": frames,
-        "table": table,
-        "call": method,
-        "publicHarness": True,
-    }
-    if endpoint:
-        item["request"] = {"method": endpoint.group("method"), "url": endpoint.group("url"), "nearest": []}
-    params = _UNKNOWN_PARAMS.search(error)
-    if params:
-        item["unknownParams"] = {
-            "unknown": _literal_list(params.group("unknown")),
-            "allowed": _literal_list(params.group("allowed") or "[]"),
-        }
-    conversion = _conversion(inner_message)
-    if conversion.get("spark_type"):
-        item["conversion"] = {
-            "path": None,
-            "value": conversion.get("value"),
-            "sparkType": conversion["spark_type"],
-            "table": table,
-        }
-    if not frames and not endpoint:
-        # No traceback to locate it: the harness check names the connector method that raised.
-        check = _CALL_CHECK.get(method, "read.raised")
-        item["harness"] = {
-            "check": check,
-            "table": table,
-            "details": {"call": method, "error": inner_message, "while_iterating": iterating},
-            "hint": _fix_line(block),
-        }
-    return item
-
-
-def _split_traceback(error: str) -> tuple[str, str | None]:
-    marker = error.find("Traceback (most recent call last):")
-    if marker < 0:
-        return error, None
-    return error[:marker].rstrip("\n"), error[marker:]
-
-
-def parse_frames(text: str, root: str = "") -> list[dict[str, Any]]:
-    """The frames of a ``traceback.format_exc()`` text (the last exception of a chained one)."""
-    # A chained traceback repeats "Traceback (most recent call last):" per exception; the raise is
-    # in the last one.
-    parts = text.split("Traceback (most recent call last):")
-    lines = parts[-1].splitlines()
-    frames: list[dict[str, Any]] = []
-    for i, line in enumerate(lines):
-        match = _FRAME.match(line)
-        if not match:
-            continue
-        code = ""
-        if i + 1 < len(lines) and not _FRAME.match(lines[i + 1]) and lines[i + 1].startswith("    "):
-            code = lines[i + 1].strip()
-        frames.append(
-            {
-                "file": _relative(match.group("file"), root),
-                "line": int(match.group("line")),
-                "function": match.group("function"),
-                "code": code[:200],
-            }
-        )
-    return frames
-
-
-def _final_exception(text: str) -> tuple[str | None, str | None]:
-    """The ``module.Type: message`` line that ends a traceback text."""
-    lines = [line for line in text.rstrip().splitlines() if line.strip()]
-    for index in range(len(lines) - 1, -1, -1):
-        line = lines[index]
-        if line.startswith((" ", "\t")) or line.startswith("Traceback"):
-            continue
-        match = _EXC_LINE.match(line)
-        if match:
-            rest = "\n".join([match.group("message") or "", *lines[index + 1 :]]).strip()
-            return match.group("type"), rest
-    return None, None
-
-
-def _relative(path: str, root: str) -> str:
-    if not root or not os.path.isabs(path):
-        return path
-    root = root.rstrip(os.sep)
-    if path == root or path.startswith(root + os.sep):
-        return os.path.relpath(path, root)
-    return path
-
-
-# ---------------------------------------------------------------------------- values
-
-
-def _conversion(error: str) -> dict[str, Any]:
-    """``parse_value``'s message as our ``read.schema_parse`` details (value, spark_type, ...)."""
-    match = _CONVERSION.search(error)
-    if match:
-        spark = match.group("spark")
-        return {
-            "value": _python_value(match.group("value"), match.group("pytype")),
-            "python_type": match.group("pytype").rsplit(".", 1)[-1],
-            "spark_type": spark_simple(spark),
-            "reason": (match.group("reason") or "").strip() or None,
-        }
-    struct = re.search(
-        r"Expected a (dictionary|list) for (StructType|ArrayType|MapType), got <class '([\w.]+)'>", error
-    )
-    if struct:
-        return {
-            "value": None,
-            "python_type": struct.group(3),
-            "spark_type": {"StructType": "struct", "ArrayType": "array", "MapType": "map"}[struct.group(2)],
-            "reason": struct.group(0),
-        }
-    if "cannot be an empty dict" in error:
-        return {
-            "value": {},
-            "python_type": "dict",
-            "spark_type": "struct",
-            "reason": "empty dict for a struct",
-        }
-    missing = re.search(r"Field (\S+) is not nullable but not found in the input", error)
-    if missing:
-        return {
-            "value": None,
-            "python_type": None,
-            "spark_type": None,
-            "reason": missing.group(0),
-            "missing_field": missing.group(1),
-        }
-    return {"value": None, "python_type": None, "spark_type": None, "reason": error.strip() or None}
-
-
-def spark_simple(spark_repr: str) -> str:
-    """``LongType()`` → ``bigint``, ``DecimalType(10,2)`` → ``decimal(10,2)`` (``simpleString()``)."""
-    name = spark_repr.split("(", 1)[0]
-    if name == "DecimalType":
-        args = re.findall(r"\d+", spark_repr)
-        return f"decimal({args[0]},{args[1]})" if len(args) >= 2 else "decimal(10,0)"
-    return _SPARK_SIMPLE.get(name, name.removesuffix("Type").lower())
-
-
-def _python_value(text: str, pytype: str) -> Any:
-    """The raw value back from its ``'{value}'`` rendering, given its Python type."""
-    kind = pytype.rsplit(".", 1)[-1]
-    if kind == "str":
-        return text
-    if kind in ("int", "float", "bool", "dict", "list", "NoneType"):
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text
-    return text
-
-
-def _literal_list(text: str) -> list[Any]:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return [t.strip(" '\"") for t in text.strip("[]").split(",") if t.strip()]
-    return list(value) if isinstance(value, (list, tuple, set)) else [value]
-
-
-def _offset(text: str) -> Any:
-    text = text.strip().rstrip(".")
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return parse(text)
-        except (ValueError, SyntaxError):
-            continue
-    return text
-
-
-# ---------------------------------------------------------------------------- tracebacks seen before
-
-MEMO_LIMIT = 256
-
-
-def borrow_frames(found: list[dict[str, Any]], memo: dict[tuple[Any, str], dict[str, Any]]) -> None:
-    """Give a fact that kept only an exception's message (``Termination test error: e``) the frames
-    of the same error on the same table seen earlier with its traceback (``read_table() raised: e``
-    of ``test_read_table``, run before ``test_read_terminates`` in the same process). ``memo`` is
-    the caller's, kept across a process's tests."""
-    for fact in found:
-        harness = fact.get("harness") or {}
-        table = fact.get("table") or harness.get("table")
-        if fact.get("frames") and fact.get("call"):
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            error = fact["message"].removeprefix(f"[{table}] ")
-            memo[(table, error)] = {k: fact.get(k) for k in ("type", "module", "frames")}
-        elif harness.get("check", "").endswith(".raised"):
-            seen = memo.get((table, (harness.get("details") or {}).get("error") or ""))
-            if seen:
-                fact.update(seen)
-                fact["borrowedFrames"] = True
-                fact.pop("harness", None)
-
-
-# ---------------------------------------------------------------------------- without a [table] prefix
-
-
-def _config_fact(exc_type: str, text: str, details: dict[str, Any], hint: str | None) -> dict[str, Any]:
-    return {
-        "type": exc_type,
-        "message": text,
-        "frames": [],
-        "harness": {"check": "config", "table": None, "details": details, "hint": hint},
-        "publicHarness": True,
-    }
-
-
-def _setup_fact(exc_type: str, text: str, root: str) -> dict[str, Any] | None:
-    """setup_class errors: configuration, the spec or the corpus directory."""
-    first = text.split("\n", 1)[0]
-    if any(signature in first for signature in _CONFIG_SIGNATURES):
-        return _config_fact(exc_type, text, {}, _fix_line(text))
-    corpus = re.match(r"Corpus directory not found: (?P<dir>.+)$", first)
-    if corpus:
-        details = {"corpus_dir": _relative(corpus.group("dir").strip(), root)}
-        return _config_fact(exc_type, text, details, "create the corpus directory, or fix simulator_source")
-    missing = re.match(r"\[Errno 2\] No such file or directory: '(?P<path>[^']+/endpoints\.ya?ml)'", first)
-    if missing:
-        details = {"missing_spec": _relative(missing.group("path"), root)}
-        return _config_fact(
-            exc_type, text, details, "set simulator_source to the name of a directory under the specs root"
-        )
-    marks = _YAML_MARK.findall(text)
-    if marks and exc_type.endswith(("ParserError", "ScannerError", "ComposerError", "ConstructorError")):
-        # "while parsing X <mark>": X began at the first mark (an unclosed bracket); else the problem's
-        file, line, column = marks[0] if text.startswith("while ") else marks[-1]
-        return {
-            "type": "SpecError",
-            "message": text,
-            "frames": [],
-            "issues": [
-                {
-                    "file": _relative(file, root),
-                    "line": int(line),
-                    "column": int(column),
-                    "endLine": None,
-                    "endColumn": None,
-                    "message": "YAML syntax error: " + " ".join(text.split()),
-                    "severity": "error",
-                    "code": "yaml-syntax",
-                }
-            ],
-            "publicHarness": True,
-        }
-    spec = _SPEC_LOAD.match(text)
-    if spec:
-        # The public loader names the endpoint by index, not line: blame finds the line.
-        return {
-            "type": "SpecError",
-            "message": text,
-            "frames": [],
-            "issues": [
-                {
-                    "file": _relative(spec.group("file"), root),
-                    "line": None,
-                    "endpoint": int(spec.group("index")),
-                    "column": None,
-                    "endLine": None,
-                    "endColumn": None,
-                    "message": f"endpoint #{spec.group('index')}: {spec.group('message').strip()}",
-                    "severity": "error",
-                    "code": "invalid",
-                }
-            ],
-            "publicHarness": True,
-        }
-    if exc_type == "UnknownEndpoint" or _UNKNOWN_ENDPOINT.match(first):
-        endpoint = _UNKNOWN_ENDPOINT.search(first)
-        if endpoint:
-            return {
-                "type": "UnknownEndpoint",
-                "message": text,
-                "frames": [],
-                "request": {"method": endpoint.group("method"), "url": endpoint.group("url"), "nearest": []},
-                "publicHarness": True,
-            }
-    return None
-
-
-_UNTABLED = (
-    (
-        r"^list_tables\(\) returned an empty list|^Expected list, got|^Table at index \d+ is|^Duplicate table names",
-        "list_tables",
-    ),
-    (r"did not raise for invalid table", "invalid_table"),
-    (r"extends \w+ or \w+ but not LakeflowConnect", "partition.requires_lakeflow_connect"),
-    (r"does not implement SupportsPartition", "partition.requires_lakeflow_connect"),
-)
-
-
-def _untabled_fact(exc_type: str, text: str) -> dict[str, Any] | None:
-    first = text.split("\n", 1)[0]
-    for pattern, check in _UNTABLED:
-        if re.search(pattern, first):
-            return _harness_item(exc_type, text, check, None)
-    return None

@@ -146,7 +146,6 @@ def _raised(ctx: Context, harness: dict[str, Any]) -> list[Diagnostic]:
     ]
 
 
-
 # ---------------------------------------------------------------------------- rules
 
 

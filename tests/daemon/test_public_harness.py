@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_watch.daemon import public_harness
+from connector_watch.daemon import public_harness, public_text, public_tracebacks
 from connector_watch.daemon.plugin_payloads import describe_exception
 from connector_watch.tests.harness.failures import HarnessFailure
 
@@ -179,9 +179,9 @@ def test_texts_that_are_not_the_public_harness_give_nothing() -> None:
 
 
 def test_spark_types_read_as_simple_strings() -> None:
-    assert public_harness.spark_simple("LongType()") == "bigint"
-    assert public_harness.spark_simple("DecimalType(10,2)") == "decimal(10,2)"
-    assert public_harness.spark_simple("TimestampType()") == "timestamp"
+    assert public_text.spark_simple("LongType()") == "bigint"
+    assert public_text.spark_simple("DecimalType(10,2)") == "decimal(10,2)"
+    assert public_text.spark_simple("TimestampType()") == "timestamp"
 
 
 def test_a_chained_traceback_keeps_the_frames_of_the_last_exception() -> None:
@@ -193,7 +193,7 @@ def test_a_chained_traceback_keeps_the_frames_of_the_last_exception() -> None:
         '  File "/ROOT/b.py", line 7, in second\n    raise ValueError("v")\n'
         "ValueError: v\n"
     )
-    assert public_harness.parse_frames(text, ROOT) == [
+    assert public_tracebacks.parse_frames(text, ROOT) == [
         {"file": "b.py", "line": 7, "function": "second", "code": 'raise ValueError("v")'}
     ]
 
@@ -212,13 +212,13 @@ def test_the_plugin_attaches_facts_to_a_public_failure_and_not_to_ours() -> None
 def test_a_message_without_traceback_borrows_the_frames_seen_with_it_before() -> None:
     memo: dict = {}
     [traced] = _facts("azure-devops-innocent-null-committer", "test_read_table")
-    public_harness.borrow_frames([traced], memo)
+    public_tracebacks.borrow_frames([traced], memo)
     [bare] = _facts("azure-devops-innocent-null-committer", "test_read_terminates")
-    public_harness.borrow_frames([bare], memo)
+    public_tracebacks.borrow_frames([bare], memo)
     assert bare["borrowedFrames"] and "harness" not in bare and bare["type"] == "AttributeError"
     assert (bare["frames"][-1]["line"], bare["frames"][-1]["function"]) == (321, "_fetch_commits")
     [other] = _facts("x-zendesk-iter-raises", "test_read_terminates")[:1]
-    public_harness.borrow_frames([other], memo)  # nothing seen for that error: it stays a check
+    public_tracebacks.borrow_frames([other], memo)  # nothing seen for that error: it stays a check
     assert other["harness"]["check"] == "read.raised" and other["frames"] == []
 
 
