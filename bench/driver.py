@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from connector_watch.daemon import events as ev
-from connector_watch.daemon.engine import Engine, EngineOptions
+from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.options import EngineOptions
 
 #: Events a measurement needs (TestStarted and Progress are many and say nothing new here).
 KEPT = (ev.FilesChanged, ev.DiagnosticsPublished, ev.RunStarted, ev.TestFinished, ev.TestRevised, ev.RunFinished)
@@ -162,7 +163,7 @@ class DaemonDriver:
         def collect() -> list[str]:
             bad = ("failed", "error", "timeout", "crashed")
             nodes = [n for n, r in self.engine.index.nodes.items() if r.outcome in bad]
-            return sorted(nodes + list(self.engine.collect_errors))
+            return sorted(nodes + list(self.engine.results.collect_errors))
 
         return self.in_loop(collect)
 

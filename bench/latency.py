@@ -255,7 +255,7 @@ def measure_daemon(
             log(f"  daemon: WARNING {len(failing)} nodes fail before any edit: {failing[:5]}")
         targets = [EditTarget(root, kind, source) for kind in kinds]
         result["preexisting_diagnostics"] = driver.in_loop(
-            lambda: {t.relative: len(driver.engine.file_diagnostics().get(t.relative, [])) for t in targets}
+            lambda: {t.relative: len(driver.engine.results.file_diagnostics().get(t.relative, [])) for t in targets}
         )
         # Index persistence runs on the engine's loop two seconds after a run: time it.
         index_ms = []
@@ -366,9 +366,9 @@ def measure_memory(driver: DaemonDriver, source: str, runs: int) -> dict[str, An
     sizes = driver.in_loop(
         lambda: {
             "index_nodes": len(driver.engine.index.nodes),
-            "node_diagnostics": len(driver.engine.node_diagnostics),
+            "node_diagnostics": len(driver.engine.results.node_diagnostics),
             "history_kept_bytes": driver.engine.history.kept_bytes(),
-            "published": len(driver.engine.published),
+            "published": len(driver.engine.results.published),
             "runs_completed": driver.engine.runs_completed,
             "events_emitted": driver.emitted,
         }

@@ -120,7 +120,7 @@ def plain_full_run(root: Path) -> dict[str, Any]:
 
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
-    from connector_watch.daemon.engine import EngineOptions
+    from connector_watch.daemon.options import EngineOptions
 
     from bench.driver import DaemonDriver
 

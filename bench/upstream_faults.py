@@ -49,13 +49,6 @@ CC = "src/databricks/labs/community_connector"
 SOURCES = f"{CC}/sources"
 SPECS = f"{CC}/source_simulator/specs"
 TESTS = "tests/unit/sources"
-LAYOUT = f"""
-
-[tool.connector-watch]
-sources = "{SOURCES}"
-specs = "{SPECS}"
-tests = "{TESTS}"
-"""
 LINE_TOLERANCE = 3
 FAILED = ("failed", "error", "timeout", "crashed")
 
@@ -304,14 +297,10 @@ CI_SAMPLE = (
 
 
 def prepare_copy(snapshot: Path, dest: Path, sources: list[str] | None = None) -> Path:
-    """A scratch copy of the snapshot (only ``sources``' tests when given), with the layout named."""
+    """A scratch copy of the snapshot (only ``sources``' tests when given), as it is: no configuration."""
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(snapshot, dest, ignore=shutil.ignore_patterns(".git", "__pycache__", ".connector-watch"))
-    pyproject = dest / "pyproject.toml"
-    text = pyproject.read_text(encoding="utf-8")
-    if "[tool.connector-watch]" not in text:
-        pyproject.write_text(text + LAYOUT, encoding="utf-8")
     if sources is not None:
         for test_dir in (dest / TESTS).iterdir():
             if test_dir.is_dir() and test_dir.name not in sources and test_dir.name != "__pycache__":

@@ -305,7 +305,7 @@ async def _run_once(args: argparse.Namespace) -> RunReport:
     # Static findings of the sources the run touched (and of the files it ran or was given).
     static = [
         d
-        for path, diagnostics in engine.static.items()
+        for path, diagnostics in engine.results.static.items()
         if path in touched_files or workspace.classify(path).source in touched
         for d in diagnostics
     ]

@@ -22,7 +22,6 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,35 +30,30 @@ from connector_watch.daemon import stages
 from connector_watch.daemon.baselines import Baselines, GitBase
 from connector_watch.daemon.bytecode import forget_bytecode
 from connector_watch.daemon.causal import CausalScheduler
-from connector_watch.daemon.corpus_lint import TableContext
 from connector_watch.daemon.dependencies import Dependencies
-from connector_watch.daemon.diagnostics import Diagnostic
 from connector_watch.daemon.drift_fixes import DriftFixes
 from connector_watch.daemon.execution import RunExecutor
 from connector_watch.daemon.file_history import ABSENT, FileHistory, digest_of
-from connector_watch.daemon.impact import Change, Selection, SpecChange, future_by_corpus, select_in
+from connector_watch.daemon.impact import Change, Selection, SpecChange, select_in
 from connector_watch.daemon.index import Index
-from connector_watch.daemon.outcomes import NodeOutcomes, collection_node
-from connector_watch.daemon.overlay import Overlay
+from connector_watch.daemon.options import EngineOptions
+from connector_watch.daemon.outcomes import NodeOutcomes
+from connector_watch.daemon.overlay import SharedOverlay
 from connector_watch.daemon.results import Results
-from connector_watch.daemon.resume import INDEX_FILE, changed_since, read_saved, with_digests, write_json
+from connector_watch.daemon.resume import IndexSaver, changed_since, index_document, read_saved
 from connector_watch.daemon.run_state import (
     OUTCOMES,
     Run,
     carried_over,
     merge_selection,
+    passed_nodes_and_files,
 )
 from connector_watch.daemon.schema_probe import reports_schemas
+from connector_watch.daemon.snapshot import build_snapshot
 from connector_watch.daemon.sources_view import FileView
-from connector_watch.daemon.static_checks import (
-    Learnt,
-    StaticResult,
-    check_file,
-    corpus_tables,
-    learn_schemas,
-    read_for_check,
-)
+from connector_watch.daemon.static_checks import StaticResult, check_file
 from connector_watch.daemon.static_fixes import StaticFixes
+from connector_watch.daemon.static_service import StaticService
 from connector_watch.daemon.watcher import Debouncer, WatchService
 from connector_watch.daemon.workers import WorkerPool
 from connector_watch.daemon.workspace import Workspace
@@ -69,33 +63,6 @@ __all__ = ["OUTCOMES", "Engine", "EngineOptions", "Run"]
 
 Subscriber = Callable[[ev.Event], None]
 FAILING = ("failed", "error", "timeout", "crashed")
-
-
-@dataclass
-class EngineOptions:
-    jobs: int = max(1, min(os.cpu_count() or 1, 8))
-    node_timeout: float = 30.0
-    #: How long past ``node_timeout`` a worker that the per-test timer could not stop (a C call
-    #: holding the interpreter) may stay silent before the watchdog kills it.
-    kill_after: float = 15.0
-    debounce: float = 0.02
-    mode: str = "simulate"
-    log_dir: str | None = None
-    #: Read every table of a source through Spark after its unit tests pass (``--spark``, or
-    #: ``spark = true`` under ``[tool.connector-watch]`` in pyproject.toml).
-    spark: bool = False
-    spark_master: str | None = None
-    #: After the first run, learn the schemas it did not report by importing each connector in a
-    #: sandboxed child (:mod:`connector_watch.daemon.schema_probe`), for corpus lint.
-    learn_schemas: bool = True
-    #: Counterfactual reruns of failing nodes (causal blame).
-    causal: bool = True
-    #: The git revision a node without a pass in this session is compared with (``run --base``).
-    base: str = "HEAD"
-    #: Compare only these files with the git base (``run --changed`` without ``--base``).
-    base_paths: list[str] | None = None
-    #: Keep the last pass of every node in memory (the daemon); one-shot runs use git alone.
-    history: bool = True
 
 
 class Engine:
@@ -131,7 +98,11 @@ class Engine:
         self.pool.report = lambda level, message: self.log(level, message, "workers")
         self.results = Results()
         self.history = FileHistory(self._read)
-        self.specs: dict[str, Spec | None] = {}
+        self.statics = StaticService(
+            self.workspace, self.results, lambda: self.index, self.log, lambda: self.publish_changed()
+        )
+        #: Each spec file's spec as last checked (shared with the static checks).
+        self.specs: dict[str, Spec | None] = self.statics.specs
         #: The static import graph and request matching (impact's inputs beside the index).
         self.dependencies = Dependencies(self.workspace, lambda: self.index, self.specs.get)
         self.spark_stage: Any = None
@@ -159,17 +130,16 @@ class Engine:
         #: The file digests as of the last time the engine was idle: what the outcomes are for.
         self._settled_digests: dict[str, str] = {}
         self._started = False
-        self._index_save: asyncio.TimerHandle | None = None
-        self.learnt: Learnt = {}  # schemas learnt without a run, for the sources no run reported
-        self._learning: list[asyncio.Task[None]] = []
+        self.index_saver = IndexSaver(self.workspace.root, self._index_document, self._idle.is_set, self.log)
         self._learnt_after_run = False
-        self._overlay: Overlay | None = None
-        self._overlay_started: asyncio.Task[Overlay] | None = None
+        self.overlay = SharedOverlay(
+            self.workspace, node_timeout=self.options.node_timeout, log_dir=self.log_dir / "overlay"
+        )
         git = GitBase(self.workspace.root, self.options.base, self.options.base_paths)
         self.causal = CausalScheduler(
             self.workspace,
             Baselines(self.history if self.options.history else None, git),
-            self._overlay_ready,
+            self.overlay.ready,
             lambda verdicts: self.outcomes.causal_verdict(verdicts),
             self.log,
             env=lambda: {"CONNECTOR_TEST_MODE": self.mode} if self.mode != "simulate" else {},
@@ -195,48 +165,18 @@ class Engine:
             self.view,
             self.causal,
             lambda path, text, kind: check_file(
-                self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus
+                self.workspace, path, text, kind, tables_for_corpus=self.statics.tables_for_corpus
             ),
             self.publish_changed,
             previous=self.history.previous,
         )
+        if self.options.causal:
+            self.statics.on_checked = self.static_fixes.schedule
         self.drift_fixes = DriftFixes(self.workspace, self.results, self.causal, self.publish_changed)
         self.executor = RunExecutor(
             self.pool, lambda: self.index, self.workspace, self.outcomes, self.emit, lambda: self.mode, self.options.jobs
         )
         self.executor.annotate = self.dependencies.annotate
-
-    # ------------------------------------------------------------------ compatibility views of the state
-    @property
-    def static(self) -> dict[str, list[Diagnostic]]:
-        return self.results.static
-
-    @property
-    def node_diagnostics(self) -> dict[str, list[Diagnostic]]:
-        return self.results.node_diagnostics
-
-    @property
-    def node_messages(self) -> dict[str, str | None]:
-        return self.results.node_messages
-
-    @property
-    def collect_errors(self) -> dict[str, str]:
-        return self.results.collect_errors
-
-    @property
-    def spark_nodes(self) -> dict[str, dict[str, Any]]:
-        return self.results.spark_nodes
-
-    @property
-    def published(self) -> dict[str, tuple[int, list[dict[str, Any]]]]:
-        return self.results.published
-
-    @property
-    def hashes(self) -> dict[str, str]:
-        return self.history.digests
-
-    def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
-        return self.results.file_diagnostics()
 
     # ------------------------------------------------------------------ subscribers
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -266,14 +206,7 @@ class Engine:
             f"{self.pool.import_ms:.0f} ms)",
         )
         self.history.seed(self.workspace.watched_files())
-        for spec_file in self.workspace.spec_files():
-            self.static_check(spec_file)
-        for test_file in self.workspace.test_files():
-            self.static_check(test_file)
-        for source in self.workspace.sources():
-            connector = self.workspace.relative(self.workspace.layout.connector_file(source))
-            if self.workspace.absolute(connector).is_file():
-                self.static_check(connector)
+        self.statics.check_workspace()
         self.publish_changed()
         self._tasks.append(asyncio.create_task(self._runner()))
         # Parse the workspace's imports off the loop: a first shared-code save (or a later
@@ -292,7 +225,7 @@ class Engine:
             self._tasks.append(asyncio.create_task(self._watch_loop()))
             self._tasks.append(asyncio.create_task(self._watch.supervise()))
             if self.options.causal:  # warm the overlay now: the first verdict should not wait for it
-                self._overlay_started = asyncio.create_task(self._start_overlay())
+                self.overlay.warm()
         self._started = True
         if self.options.learn_schemas and watch:
             # Sources whose tests use another harness (the public one) never report schemas: learn
@@ -340,11 +273,7 @@ class Engine:
         if self.spark_stage is not None:
             with contextlib.suppress(Exception):
                 await self.spark_stage.stop()
-        if self._index_save is not None:
-            self._index_save.cancel()
-            self._index_save = None
-            with contextlib.suppress(OSError):
-                self.save_index()
+        self.index_saver.flush()
         if self._watch is not None:
             self._watch.stop()
         await self.causal.cancel()
@@ -356,11 +285,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.pool.close()
-        if self._overlay_started is not None:
-            with contextlib.suppress(BaseException):
-                await self._overlay_started
-        if self._overlay is not None:
-            await self._overlay.close()
+        await self.overlay.close()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Until no run is in progress or pending, no noticed save is waiting out its debounce and
@@ -389,8 +314,9 @@ class Engine:
     def _unseen_changes(self) -> list[str]:
         """Tracked files whose content differs from what the daemon last saw (after the watcher
         missed events: it died, or the kernel dropped them)."""
-        paths = set(self.workspace.watched_files()) | {p for p, h in self.hashes.items() if h}
-        return [p for p in sorted(paths) if digest_of(self._read(p)) != self.hashes.get(p, ABSENT)]
+        digests = self.history.digests
+        paths = set(self.workspace.watched_files()) | {p for p, h in digests.items() if h}
+        return [p for p in sorted(paths) if digest_of(self._read(p)) != digests.get(p, ABSENT)]
 
     def _settle(self) -> None:
         """Idle once nothing is running, queued, being debounced or investigated."""
@@ -488,8 +414,7 @@ class Engine:
             return Selection()
         if self.causal.baselines.git is not None:
             self.causal.baselines.git.forget()
-        if self._overlay is not None:
-            self._overlay.sync(changed)
+        self.overlay.sync(changed)
         self.emit(ev.FilesChanged(changed))
         spec_changes: dict[str, SpecChange] = {}
         changes = []
@@ -544,78 +469,18 @@ class Engine:
             return None
 
     def static_check(self, path: str) -> Spec | None:
-        kind = self.workspace.classify(path)
-        try:
-            text, unreadable = read_for_check(self.workspace.absolute(path), path, kind.kind)
-        except OSError as exc:
-            self.log("warning", f"cannot read {path}: {exc}")
-            return None
-        if unreadable is not None:
-            self.results.replace_static(path, {path: [unreadable]})
-            if kind.kind == "spec":
-                self.specs[path] = None
-            return None
-        try:
-            result = check_file(
-                self.workspace,
-                path,
-                text,
-                kind,
-                tables_for_corpus=self._tables_for_corpus,
-                sent_params=self.index.sent_params,
-            )
-        except Exception as exc:  # a checker bug must not take the daemon down
-            self.log("error", f"static check of {path} failed: {exc!r}")
-            return None
-        self.results.replace_static(path, result.diagnostics)
-        if self.options.causal:
-            self.static_fixes.schedule(path, kind, result.diagnostics.get(path, []))
-        if result.spec_checked:
-            self.specs[path] = result.spec
-            return result.spec
-        return None
+        return self.statics.check(path)
 
     def check_text(self, path: str, text: str) -> StaticResult:
-        """The static checks of ``path`` as if it held ``text`` (an editor's unsaved buffer): the
-        file is not read, nothing is stored or published."""
-        kind = self.workspace.classify(path)
-        return check_file(self.workspace, path, text, kind, tables_for_corpus=self._tables_for_corpus)
-
-    def _tables_for_corpus(self, corpus_path: str) -> list[TableContext]:
-        source = self.workspace.classify(corpus_path).source
-        spec = (
-            self.specs.get(self.workspace.relative(self.workspace.layout.spec_file(source)))
-            if source
-            else None
-        )
-        return corpus_tables(self.index, spec, corpus_path, self.learnt)
+        """The static checks of ``path`` as if it held ``text`` (an editor's unsaved buffer)."""
+        return self.statics.check_text(path, text)
 
     def learn_schemas_later(self, sources: list[str] | None = None) -> None:
-        """In the background, learn the schemas no run reported (``sources``, default every source's)
-        by a sandboxed import of each connector, then check those sources' corpora against them."""
-        task = asyncio.create_task(self._learn(sources))
-        self._learning.append(task)
-        self._tasks.append(task)
+        self._tasks.append(self.statics.learn_later(sources))
 
     async def schemas_learnt(self) -> None:
-        """Until the background learning started so far is done."""
-        for task in list(self._learning):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    async def _learn(self, sources: list[str] | None) -> None:
-        try:
-            learnt, notes = await asyncio.to_thread(learn_schemas, self.workspace, self.index, sources)
-        except Exception as exc:  # learning is a bonus: never take the daemon down
-            self.log("warning", f"learning connectors' schemas failed: {exc!r}")
-            return
-        self.learnt = {**self.learnt, **learnt}
-        for note in notes:
-            self.log("info", note)
-        for source in sorted({source for source, _ in learnt if source}):
-            for corpus in self.workspace.corpus_files(source):
-                self.static_check(corpus)
-        self.publish_changed()
+        """Until the background learning of schemas started so far is done."""
+        await self.statics.learnt_so_far()
 
     # ------------------------------------------------------------------ runs
     async def _runner(self) -> None:
@@ -662,7 +527,7 @@ class Engine:
                 else:
                     merge_selection(self._pending, carried)
         if not run.cancelled and not run.disturbed:
-            self._unconfirmed.append((_passed_nodes_and_files(run), run.generation))
+            self._unconfirmed.append((passed_nodes_and_files(run), run.generation))
         if self.mode in ("record", "live") and not run.cancelled:
             stages.collect_drift(self, run)
         if self.mode == "simulate" and not run.cancelled:
@@ -677,59 +542,18 @@ class Engine:
         if not run.cancelled and self.options.learn_schemas and not self._learnt_after_run:
             self._learnt_after_run = True
             self.learn_schemas_later()  # what this run did not report (the public harness reports nothing)
-        self._schedule_index_save()
+        self.index_saver.schedule()
 
     # ------------------------------------------------------------------ index on disk
     def _index_document(self) -> dict[str, Any]:
-        """The index as saved for one-shot commands, with each spec's future-time directives."""
-        from connector_watch.daemon.index import dump
-
         self.dependencies.keep()
-        self.index.spec_future = {
-            path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
-            for path, spec in self.specs.items()
-            if spec is not None
-        }
-        return with_digests(dump(self.index), self._settled_digests)
+        return index_document(self.index, self.specs, self._settled_digests)
 
     def save_index(self) -> None:
         """Write ``.connector-watch/index.json`` for one-shot commands (``impact``, ``run --changed``)."""
-        write_json(self.workspace.root / INDEX_FILE, self._index_document())
+        self.index_saver.save()
 
-    def _schedule_index_save(self) -> None:
-        """Save the index a little after runs settle; the JSON is written off the event loop."""
-        if self._index_save is not None and not self._index_save.cancelled():
-            return
-        loop = asyncio.get_running_loop()
-
-        def save() -> None:
-            self._index_save = None
-            if not self._idle.is_set():  # the outcomes would not match the files: wait for idle
-                self._schedule_index_save()
-                return
-            document = self._index_document()
-            target = self.workspace.root / INDEX_FILE
-            future = loop.run_in_executor(None, write_json, target, document)
-            future.add_done_callback(
-                lambda f: f.exception() and self.log("warning", f"cannot save the index: {f.exception()}")
-            )
-
-        self._index_save = loop.call_later(2.0, save)
-
-    # ------------------------------------------------------------------ the overlay (causal reruns)
-    async def _start_overlay(self) -> Overlay:
-        logs = self.log_dir / "overlay"
-        logs.mkdir(parents=True, exist_ok=True)
-        overlay = Overlay(self.workspace, node_timeout=self.options.node_timeout, log_dir=logs)
-        await overlay.start()
-        self._overlay = overlay
-        return overlay
-
-    async def _overlay_ready(self) -> Overlay:
-        if self._overlay_started is None:
-            self._overlay_started = asyncio.create_task(self._start_overlay())
-        return await asyncio.shield(self._overlay_started)
-
+    # ------------------------------------------------------------------ causal verdicts
     async def wait_verdicts(self) -> None:
         """Until the counterfactual reruns scheduled so far have given their verdicts."""
         self.causal.start()
@@ -751,66 +575,13 @@ class Engine:
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> dict[str, Any]:
-        results = self.results
-        nodes = []
-        for node_id, record in sorted(self.index.nodes.items()):
-            item = record.describe()
-            item["diagnostics"] = self.wire.diagnostics(results.node_diagnostics.get(node_id, []))
-            item["message"] = results.node_messages.get(node_id)
-            item["kind"] = "test"
-            nodes.append(item)
-        for path in sorted(results.collect_errors):
-            nodes.append(
-                {
-                    **collection_node(path, self.workspace.classify(path).source),
-                    "diagnostics": self.wire.diagnostics(results.node_diagnostics.get(path, [])),
-                    "message": results.node_messages.get(path),
-                }
-            )
-        for node_id, item in sorted(results.spark_nodes.items()):
-            nodes.append(
-                {**item, "diagnostics": self.wire.diagnostics(results.node_diagnostics.get(node_id, []))}
-            )
-        current_files = results.file_diagnostics()
-        diagnostics = {
-            path: {
-                "version": version,
-                "uri": self.workspace.uri(path),
-                "diagnostics": self.wire.diagnostics(current_files.get(path, [])),
-            }
-            for path, (version, rendered) in sorted(results.published.items())
-            if rendered
-        }
-        current = None
-        if self.current is not None:
-            current = {
-                "runId": self.current.id,
-                "trigger": self.current.trigger,
-                "paths": self.current.paths,
-                "nodes": sorted(self.current.expected),
-                "finished": dict(self.current.finished),
-                "started": sorted(self.current.started_nodes - set(self.current.finished)),
-            }
-        return {
-            "seq": self.seq,
-            "workspace": str(self.workspace.root),
-            "workspaceUri": self.workspace.root.as_uri(),
-            "mode": self.mode,
-            "sources": self.workspace.sources(),
-            "nodes": nodes,
-            "diagnostics": diagnostics,
-            "run": current,
-            "idle": self._idle.is_set(),
-        }
-
-
-def _passed_nodes_and_files(run: Run) -> list[str]:
-    """The nodes that passed (or skipped) in the run, and the test files all of whose nodes did
-    (a file that later fails to collect is compared with the versions it last passed with)."""
-    passed = [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")]
-    by_file: dict[str, bool] = {}
-    for node_id, outcome in run.finished.items():
-        if "::" in node_id:
-            file = node_id.split("::")[0]
-            by_file[file] = by_file.get(file, True) and outcome in ("passed", "skipped")
-    return passed + [file for file, ok in by_file.items() if ok]
+        return build_snapshot(
+            seq=self.seq,
+            workspace=self.workspace,
+            mode=self.mode,
+            index=self.index,
+            results=self.results,
+            wire=self.wire,
+            current=self.current,
+            idle=self._idle.is_set(),
+        )

@@ -322,7 +322,7 @@ class LspFront:
     def rerun(self, failed: bool) -> dict[str, Any]:
         engine = self._engine()
         if failed:
-            nodes = engine.index.failing() + sorted(engine.collect_errors)
+            nodes = engine.index.failing() + sorted(engine.results.collect_errors)
             engine.rerun_failed()
             return {"accepted": bool(nodes), "nodeIds": nodes}
         engine.rerun_all()

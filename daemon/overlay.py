@@ -159,6 +159,46 @@ class Overlay:
                 await self.pool.kill(job)
 
 
+
+class SharedOverlay:
+    """The engine's one overlay, started in the background once (when the daemon starts watching,
+    so the first verdict does not wait for the copy) and shared by every counterfactual rerun."""
+
+    def __init__(self, workspace: Workspace, *, node_timeout: float, log_dir: Path) -> None:
+        self._workspace = workspace
+        self._node_timeout = node_timeout
+        self._log_dir = log_dir
+        self._overlay: Overlay | None = None
+        self._starting: asyncio.Task[Overlay] | None = None
+
+    def warm(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+
+    async def ready(self) -> Overlay:
+        self.warm()
+        assert self._starting is not None
+        return await asyncio.shield(self._starting)
+
+    def sync(self, paths: list[str]) -> None:
+        """Saves reach the copy (once it exists; the copy is made from the current files)."""
+        if self._overlay is not None:
+            self._overlay.sync(paths)
+
+    async def close(self) -> None:
+        if self._starting is not None:
+            with contextlib.suppress(BaseException):
+                await self._starting
+        if self._overlay is not None:
+            await self._overlay.close()
+
+    async def _start(self) -> Overlay:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        overlay = Overlay(self._workspace, node_timeout=self._node_timeout, log_dir=self._log_dir)
+        await overlay.start()
+        self._overlay = overlay
+        return overlay
+
 def _file_results(
     node_ids: list[str], finished: dict[str, dict[str, Any]], collect_errors: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:

@@ -4,16 +4,22 @@ The daemon saves its index (what every node touched, its outcome) together with 
 every watched file as it was when the daemon was last idle: the files those outcomes are for. A
 daemon started again without its initial run loads both, and reruns what the files changed since
 then affect, plus the nodes that were failing (their diagnostics are not saved; a rerun rebuilds
-them). Without saved digests nobody can say what changed: everything runs.
+them). Without saved digests nobody can say what changed: everything runs. The saved index also
+serves the one-shot commands (``impact``, ``run --changed``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connector_watch.daemon.index import Index, load
+from connector_watch.daemon.impact import future_by_corpus
+from connector_watch.daemon.index import Index, dump, load
+from connector_watch.simulator.spec import Spec
 
 INDEX_FILE = ".connector-watch/index.json"
 DIGESTS_KEY = "fileDigests"
@@ -48,3 +54,61 @@ def write_json(target: Path, document: Any) -> None:
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(document), encoding="utf-8")
     temporary.replace(target)
+
+
+def index_document(index: Index, specs: dict[str, Spec | None], digests: dict[str, str]) -> dict[str, Any]:
+    """The index as saved for one-shot commands and the next session: with each spec's
+    future-time directives and the file digests its outcomes are for."""
+    index.spec_future = {
+        path: {corpus: list(directive) for corpus, directive in future_by_corpus(spec).items()}
+        for path, spec in specs.items()
+        if spec is not None
+    }
+    return with_digests(dump(index), digests)
+
+
+class IndexSaver:
+    """Saves the index a little after runs settle (only while the engine is idle, so the outcomes
+    match the files), the JSON written off the event loop."""
+
+    def __init__(
+        self,
+        root: Path,
+        document: Callable[[], dict[str, Any]],
+        idle: Callable[[], bool],
+        log: Callable[[str, str], None],
+        delay: float = 2.0,
+    ) -> None:
+        self.target = root / INDEX_FILE
+        self._document = document
+        self._idle = idle
+        self._log = log
+        self._delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+
+    def save(self) -> None:
+        """Write the index now."""
+        write_json(self.target, self._document())
+
+    def schedule(self) -> None:
+        if self._timer is not None and not self._timer.cancelled():
+            return
+        self._timer = asyncio.get_running_loop().call_later(self._delay, self._save_when_idle)
+
+    def flush(self) -> None:
+        """At shutdown: a save that was due is written now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            with contextlib.suppress(OSError):
+                self.save()
+
+    def _save_when_idle(self) -> None:
+        self._timer = None
+        if not self._idle():  # the outcomes would not match the files: wait for idle
+            self.schedule()
+            return
+        future = asyncio.get_running_loop().run_in_executor(None, write_json, self.target, self._document())
+        future.add_done_callback(
+            lambda f: f.exception() and self._log("warning", f"cannot save the index: {f.exception()}")
+        )

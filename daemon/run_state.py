@@ -128,3 +128,14 @@ class Blocked:
                 continue
             if blocker in selection.nodes or blocker.split("::")[0] in selection.files:
                 selection.add_node(node_id, f"not run last time: {blocker.split('::', 1)[-1]} hung")
+
+def passed_nodes_and_files(run: Run) -> list[str]:
+    """The nodes that passed (or skipped) in the run, and the test files all of whose nodes did
+    (a file that later fails to collect is compared with the versions it last passed with)."""
+    passed = [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")]
+    by_file: dict[str, bool] = {}
+    for node_id, outcome in run.finished.items():
+        if "::" in node_id:
+            file = node_id.split("::")[0]
+            by_file[file] = by_file.get(file, True) and outcome in ("passed", "skipped")
+    return passed + [file for file, ok in by_file.items() if ok]

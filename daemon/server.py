@@ -388,7 +388,7 @@ class DaemonServer:
             engine.rerun_all()
             return {"accepted": True, "nodeIds": sorted(engine.index.nodes)}
         if params.get("failed"):
-            failing = engine.index.failing() + sorted(engine.collect_errors)
+            failing = engine.index.failing() + sorted(engine.results.collect_errors)
             engine.rerun_failed()
             return {"accepted": bool(failing), "nodeIds": failing}
         if "source" in params:
@@ -400,7 +400,7 @@ class DaemonServer:
             engine.run_nodes([*nodes, *files])
             return {"accepted": True, "nodeIds": sorted(nodes) or files}
         node_ids = params["nodeIds"]
-        known = set(engine.index.nodes) | set(engine.collect_errors) | set(engine.spark_nodes)
+        known = set(engine.index.nodes) | set(engine.results.collect_errors) | set(engine.results.spark_nodes)
         unknown = [n for n in node_ids if n not in known]
         if unknown:
             raise RpcError(

@@ -116,12 +116,12 @@ class Screen:
             if node_id in running:
                 counts["running"] += 1
             if record.outcome in FAILING:
-                failing[node_id] = engine.node_messages.get(node_id)
-        for path in engine.collect_errors:
+                failing[node_id] = engine.results.node_messages.get(node_id)
+        for path in engine.results.collect_errors:
             sources.setdefault(engine.workspace.classify(path).source or "?", Counter())["error"] += 1
-            failing[path] = engine.node_messages.get(path)
+            failing[path] = engine.results.node_messages.get(path)
         m.sources = sources
-        m.problems = self.recency.order(collect(engine.file_diagnostics(), failing, engine.node_diagnostics))
+        m.problems = self.recency.order(collect(engine.results.file_diagnostics(), failing, engine.results.node_diagnostics))
         self.view.clamp(m)
 
     def render(self, width: int, height: int) -> Group:

@@ -36,7 +36,7 @@ def recording_engine(tmp_path, monkeypatch):
 def test_live_drift_becomes_located_drift_diagnostics(recording_engine: LiveEngine) -> None:
     engine: Engine = recording_engine.engine
     drift = [
-        d for diagnostics in engine.file_diagnostics().values() for d in diagnostics if d.blame == "drift"
+        d for diagnostics in engine.results.file_diagnostics().values() for d in diagnostics if d.blame == "drift"
     ]
     assert drift, "no drift diagnostics after a record run against a drifting server"
     extra = [d for d in drift if "encoded_id" in d.message]

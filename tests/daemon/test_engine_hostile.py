@@ -181,7 +181,7 @@ def test_500_saves_in_5_seconds(live: LiveEngine) -> None:
     # (how fast the writes went depends on the machine; the daemon's reaction is what is checked)
     final_digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
     deadline = time.monotonic() + 30  # the last save was seen (once the kernel's event arrives)
-    while live.run_in_loop(lambda: live.engine.hashes.get(GITHUB_ISSUES)) != final_digest:
+    while live.run_in_loop(lambda: live.engine.history.digests.get(GITHUB_ISSUES)) != final_digest:
         assert time.monotonic() < deadline, "the daemon never saw the last save"
         time.sleep(0.05)
     live.wait_idle(120)

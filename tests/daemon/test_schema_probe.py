@@ -88,7 +88,8 @@ def test_the_daemon_checks_corpora_against_learnt_schemas_without_a_run(tmp_path
     import asyncio
     import os
 
-    from connector_watch.daemon.engine import Engine, EngineOptions
+    from connector_watch.daemon.engine import Engine
+    from connector_watch.daemon.options import EngineOptions
     from connector_watch.tests.daemon.catalogue import TICKETS
     from connector_watch.tests.support.workspace import edit_json
 
@@ -100,7 +101,7 @@ def test_the_daemon_checks_corpora_against_learnt_schemas_without_a_run(tmp_path
         await engine.start(watch=True, initial_run=False)
         try:
             await engine.schemas_learnt()
-            return list(engine.static.get(TICKETS, []))
+            return list(engine.results.static.get(TICKETS, []))
         finally:
             await engine.stop()
 

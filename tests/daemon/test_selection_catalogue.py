@@ -29,7 +29,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):
 def _results(live: LiveEngine) -> dict[str, str]:
     """Every node's outcome, with failing test files standing for their nodes."""
     results = {n: o or "pending" for n, o in live.outcomes().items()}
-    for path in live.run_in_loop(lambda: list(live.engine.collect_errors)):
+    for path in live.run_in_loop(lambda: list(live.engine.results.collect_errors)):
         results[path] = "error"
     return results
 

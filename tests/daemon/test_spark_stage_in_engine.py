@@ -24,7 +24,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_first_run_reads_every_table_through_spark(live: LiveEngine) -> None:
-    nodes = live.run_in_loop(lambda: dict(live.engine.spark_nodes))
+    nodes = live.run_in_loop(lambda: dict(live.engine.results.spark_nodes))
     assert {n.split("::")[-1] for n in nodes} == {"tickets", "users", "groups", "ticket_metric_events"}
     assert {item["outcome"] for item in nodes.values()} == {"passed"}, nodes
 
@@ -51,5 +51,5 @@ def test_a_schema_the_unit_sample_missed_turns_the_spark_node_red_at_the_declara
     assert (diagnostic.location.path, diagnostic.location.range.start.line) == (SCHEMAS, line)
     assert any("tickets.json" in r.location.path for r in diagnostic.related)
     live.save(SCHEMAS, original, timeout=300)
-    nodes = live.run_in_loop(lambda: dict(live.engine.spark_nodes))
+    nodes = live.run_in_loop(lambda: dict(live.engine.results.spark_nodes))
     assert nodes["spark::zendesk::tickets"]["outcome"] == "passed"

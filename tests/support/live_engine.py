@@ -16,7 +16,8 @@ from typing import Any
 
 from connector_watch.daemon import events as ev
 from connector_watch.daemon.diagnostics import Diagnostic
-from connector_watch.daemon.engine import Engine, EngineOptions
+from connector_watch.daemon.engine import Engine
+from connector_watch.daemon.options import EngineOptions
 
 
 class LiveEngine:
@@ -126,13 +127,13 @@ class LiveEngine:
     def failing(self) -> set[str]:
         return {
             n for n, o in self.outcomes().items() if o in ("failed", "error", "timeout", "crashed")
-        } | set(self.run_in_loop(lambda: list(self.engine.collect_errors)))
+        } | set(self.run_in_loop(lambda: list(self.engine.results.collect_errors)))
 
     def node_diagnostics(self, node_id: str) -> list[Diagnostic]:
-        return self.run_in_loop(lambda: list(self.engine.node_diagnostics.get(node_id, [])))
+        return self.run_in_loop(lambda: list(self.engine.results.node_diagnostics.get(node_id, [])))
 
     def file_diagnostics(self) -> dict[str, list[Diagnostic]]:
-        return self.run_in_loop(self.engine.file_diagnostics)
+        return self.run_in_loop(self.engine.results.file_diagnostics)
 
     def ran_nodes(self, events: list[ev.Event]) -> set[str]:
         return {e.node_id for e in events if isinstance(e, ev.TestFinished)}

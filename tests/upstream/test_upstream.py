@@ -254,7 +254,14 @@ class JsonLinesDaemon:
             event = json.loads(line)
             self.events.append(event)
             yield event
-        raise TimeoutError(f"no expected event in {timeout} s; last: {[e.get('method') for e in self.events[-5:]]}")
+        runs = [
+            (e["method"], {k: e["params"].get(k) for k in ("runId", "trigger", "paths", "cancelled", "counts")})
+            for e in self.events
+            if e.get("method") in ("run/started", "run/finished")
+        ]
+        raise TimeoutError(
+            f"no expected event in {timeout} s; last: {[e.get('method') for e in self.events[-5:]]}; runs: {runs[-6:]}"
+        )
 
     def until_run_finished(self, timeout: float, paths: list[str] | None = None) -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []

@@ -67,10 +67,4 @@ def test_the_fault_breaks_nodes_and_each_is_blamed_where_the_fault_is(
 
 def test_every_failing_node_is_selected_by_the_change(measured: dict[str, dict[str, Any]]) -> None:
     missed = {fault: outcome["missed"] for fault, outcome in measured.items() if outcome["missed"]}
-    kinds = {fault.id: fault.kind for fault in SAMPLE}
-    if missed and all(kinds[fault] == "corpus" for fault in missed):
-        pytest.xfail(
-            f"not selected: {missed}. A corpus edit selects the public harness's nodes through the requests "
-            "they made, recorded at the transport level (issue 12, part 2)"
-        )
     assert not missed

@@ -180,7 +180,9 @@ test("a verified fix in a browser: the edit to make (file, range, new text) with
     assert.match(await edit.locator(".fix-edit-head").textContent(), /^replace simulator\/specs\/zendesk\/endpoints\.yaml:27:1-28:1 with/);
     assert.equal(await edit.locator("pre.new-text").textContent(), "        records_key: tickets\n");
     assert.match(await fix.locator(".fix-how").textContent(), /An editor applies it: VS Code's Quick Fix/);
-    await edit.scrollIntoViewIfNeeded(); // (the first entry may still wait for its own fix, below a diff)
+    // (the first entry may still wait for its own fix, below a diff). Resolved and scrolled in one
+    // step in the page: a causal revision arriving meanwhile re-renders the entry.
+    await edit.evaluate((element) => element.scrollIntoView({ block: "nearest" }));
     await page.screenshot({ path: artifact("panel-browser-verified-fix.png") });
 
     await edit.locator("button.copy").click();
