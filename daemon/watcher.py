@@ -17,6 +17,7 @@ by a branch switch), so the owner can start a new watcher and rescan what it mis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -146,8 +147,7 @@ class WatchService:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.watcher = self._new_watcher()
-        self.watcher.start()
+        self._start_watcher()  # a failure is reported; supervise() tries again
 
     def stop(self) -> None:
         if self._rescan_due is not None:
@@ -156,10 +156,11 @@ class WatchService:
             self.watcher.stop()
 
     async def supervise(self) -> None:
-        """Restart the watcher whenever it fails (run as a task)."""
+        """Restart the watcher whenever it fails or could not start (run as a task): each attempt
+        that fails is reported and tried again after ``interval``; saves are never ignored for good."""
         while True:
             await asyncio.sleep(self.interval)
-            problem = self.watcher.failure() if self.watcher is not None else None
+            problem = "the file watcher is not running" if self.watcher is None else self.watcher.failure()
             if problem is None:
                 continue
             self.restarts += 1
@@ -167,10 +168,24 @@ class WatchService:
             old, self.watcher = self.watcher, None
             if old is not None:
                 await asyncio.to_thread(old.stop)
-            self.watcher = self._new_watcher()
-            self.watcher.start()
+            if not self._start_watcher():
+                continue
             missed = self.rescan()
             self.log("info", f"the file watcher is running again; {missed} file(s) changed while it was down")
+
+    def _start_watcher(self) -> bool:
+        """A new watcher, started; False (reported, ``self.watcher`` left None) when it cannot start:
+        a folder vanished between listing and watching, the inotify watch limit, ..."""
+        watcher = self._new_watcher()
+        try:
+            watcher.start()
+        except Exception as exc:
+            self.log("error", f"cannot start the file watcher: {exc!r} (retrying in {self.interval:g} s)")
+            with contextlib.suppress(Exception):
+                watcher.stop()
+            return False
+        self.watcher = watcher
+        return True
 
     def rescan(self) -> int:
         """Hand over every file that changed unseen (now, on the loop); how many did."""
