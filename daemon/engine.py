@@ -263,6 +263,10 @@ class Engine:
         stale = Selection()
         for node_id in index.failing():
             stale.add_node(node_id, "failing when the daemon stopped (its diagnostics are rebuilt)")
+        for node_id, record in index.nodes.items():
+            if record.blocked_by:  # never ran: a test of its file hung
+                self.outcomes.blocked.by[node_id] = record.blocked_by
+                stale.add_node(node_id, f"not run when the daemon stopped: {record.blocked_by.split('::', 1)[-1]} hung")
         for path, record in index.files.items():
             if record.collect_error:
                 stale.add_file(path, "did not collect when the daemon stopped")
@@ -301,7 +305,7 @@ class Engine:
             self.current.disturbed = True
         if self.current is not None or self._pending is not None:
             self._suspect.add(path)
-        elif self._written_before_last_run_ended(path):
+        if self._written_before_last_run_ended(path):  # its event late, the next run may have begun
             self._suspect.add(path)
             self._unconfirmed.clear()  # that run may have read this save: its passes vouch for nothing
 

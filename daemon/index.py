@@ -61,6 +61,9 @@ class NodeRecord:
     outcome: str | None = None
     duration_ms: float | None = None
     ran: bool = False  # has run at least once: modules and requests are known
+    #: Skipped because this earlier test of its file hung: it never ran (what it depends on is as
+    #: of its last run), and it runs again with that test.
+    blocked_by: str | None = None
 
     @property
     def corpus_files(self) -> set[str]:
@@ -181,6 +184,11 @@ class Index:
         record = self.nodes.get(event["nodeId"])
         if record is None:
             return None
+        record.blocked_by = event.get("blockedBy")
+        if record.blocked_by:  # it never ran: keep what its last run touched
+            record.outcome = event.get("outcome")
+            record.duration_ms = event.get("durationMs")
+            return record
         file = self.files.get(record.file)
         record.modules = set(event.get("modules", [])) | (file.modules if file else {record.file})
         record.requests = {RequestRef.from_list(r) for r in event.get("requests", [])}
@@ -289,6 +297,7 @@ def dump(index: Index) -> dict[str, Any]:
                 "params": [[m, path, list(names)] for (m, path), names in sorted(record.params.items())],
                 "read": sorted(record.read),
                 "loaded": sorted(record.loaded),
+                "blockedBy": record.blocked_by,
             }
             for record in index.nodes.values()
         ],
@@ -344,6 +353,7 @@ def load(document: dict[str, Any]) -> Index:
             params={(m, path): tuple(names) for m, path, names in item.get("params", [])},
             read=set(item.get("read", [])),
             loaded=set(item.get("loaded", [])),
+            blocked_by=item.get("blockedBy"),
         )
         index.nodes[record.node_id] = record
     for item in document.get("files", []):

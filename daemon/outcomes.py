@@ -84,6 +84,8 @@ class NodeOutcomes:
         node_id = event["nodeId"]
         outcome = event.get("outcome", "failed")
         run.finished[node_id] = outcome
+        if event.get("blockedBy"):
+            run.blocked.add(node_id)
         diagnostics: list[Diagnostic] = []
         self.failures.pop(node_id, None)
         self.replays.pop(node_id, None)

@@ -36,6 +36,8 @@ class Run:
     #: A save was noticed while it ran: its tests may have read a version the history never
     #: hashed, so its passes vouch for nothing (the save's own batch reruns what it affects).
     disturbed: bool = False
+    #: Skipped because an earlier test of their file hung: they never ran, so vouch for nothing.
+    blocked: set[str] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         counts = {o: 0 for o in OUTCOMES}
@@ -129,13 +131,19 @@ class Blocked:
             if blocker in selection.nodes or blocker.split("::")[0] in selection.files:
                 selection.add_node(node_id, f"not run last time: {blocker.split('::', 1)[-1]} hung")
 
+
 def passed_nodes_and_files(run: Run) -> list[str]:
     """The nodes that passed (or skipped) in the run, and the test files all of whose nodes did
-    (a file that later fails to collect is compared with the versions it last passed with)."""
-    passed = [n for n, outcome in run.finished.items() if outcome in ("passed", "skipped")]
+    (a file that later fails to collect is compared with the versions it last passed with). A test
+    left unrun behind a hung one did not pass: it is neither, nor is its file."""
+
+    def ok(node_id: str, outcome: str) -> bool:
+        return outcome in ("passed", "skipped") and node_id not in run.blocked
+
+    passed = [n for n, outcome in run.finished.items() if ok(n, outcome)]
     by_file: dict[str, bool] = {}
     for node_id, outcome in run.finished.items():
         if "::" in node_id:
             file = node_id.split("::")[0]
-            by_file[file] = by_file.get(file, True) and outcome in ("passed", "skipped")
-    return passed + [file for file, ok in by_file.items() if ok]
+            by_file[file] = by_file.get(file, True) and ok(node_id, outcome)
+    return passed + [file for file, ok_ in by_file.items() if ok_]

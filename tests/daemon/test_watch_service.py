@@ -13,7 +13,6 @@ import errno
 from pathlib import Path
 
 import pytest
-
 from connector_watch.daemon import watcher as watcher_module
 from connector_watch.daemon.watcher import Debouncer, WatchService
 from connector_watch.daemon.workspace import Workspace
