@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 #: The example the benchmark edits a copy of (every edit below is written for it).
 BASE = "zendesk"
@@ -91,3 +92,25 @@ KINDS: dict[str, EditKind] = {
         ),
     )
 }
+
+
+class EditTarget:
+    """One edit kind on one source: its path, original text, and the n-th applied version."""
+
+    def __init__(self, root: Path, kind: EditKind, source: str) -> None:
+        self.kind = kind
+        self.relative = kind.path(source)
+        self.path = root / self.relative
+        self.original = self.path.read_text(encoding="utf-8")
+        kind.apply(self.original, 0)  # fail now if the edit no longer applies
+
+    def applied(self, cycle: int) -> str:
+        return self.kind.apply(self.original, cycle)
+
+    def write(self, text: str) -> None:
+        with open(self.path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    def restore(self) -> None:
+        self.write(self.original)
+

@@ -30,13 +30,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
-import math
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,16 +45,12 @@ if str(REPO) not in sys.path:  # run as a script: python bench/latency.py
 
 from bench import workspace as generator  # noqa: E402
 from bench.driver import DaemonDriver, SaveTiming  # noqa: E402
-from bench.edits import BASE, KINDS, EditKind  # noqa: E402
+from bench.edits import BASE, KINDS, EditKind, EditTarget  # noqa: E402
+from bench.latency_baselines import PYTEST_FULL, PYTEST_TESTMON, measure_baseline, run_pytest  # noqa: E402
+from bench.latency_report import TARGETS, compute_ratios, dump, evaluate_targets, render  # noqa: E402
+from bench.latency_util import fmt, git_revision, loadavg, log, rss_kib, stats  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "latency.json"
-TARGETS = {
-    "static_diagnostic_p50_ms": 50.0,
-    "corpus_results_p50_ms": 200.0,
-    "scaling_ratio_max": 1.3,
-    "full_rerun_speedup_min": 10.0,
-    "full_rerun_speedup_size": 25,
-}
 #: Metrics of a daemon save reported in the tables, per edit phase.
 SAVE_METRICS = (
     "files_changed_ms",
@@ -71,121 +63,6 @@ SAVE_METRICS = (
     "causal_verdict_ms",
     "run_finished_ms",
 )
-PYTEST_FULL = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/sources")
-PYTEST_TESTMON = ("-m", "pytest", "--testmon", "-q", "tests/unit/sources")
-_STARTED = time.perf_counter()
-
-
-# ---------------------------------------------------------------------------------------------- util
-def log(message: str) -> None:
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"[{time.perf_counter() - _STARTED:7.1f}s load {load}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    low = math.floor(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
-
-
-def stats(values: list[float | None]) -> dict[str, Any] | None:
-    present = [float(v) for v in values if v is not None]
-    if not present:
-        return None
-    return {
-        "n": len(present),
-        "missing": len(values) - len(present),
-        "p50": round(percentile(present, 0.5), 2),
-        "p95": round(percentile(present, 0.95), 2),
-        "min": round(min(present), 2),
-        "max": round(max(present), 2),
-        "mean": round(sum(present) / len(present), 2),
-    }
-
-
-def rss_kib(pid: int | str = "self") -> dict[str, int]:
-    """VmRSS and VmHWM of a process in KiB (from /proc; empty where unavailable)."""
-    result: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    result[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return result
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def clean_env() -> dict[str, str]:
-    """The environment for the baseline pytest runs, without the calling pytest's own settings."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_", "COV_CORE_")) and k not in ("CONNECTOR_WATCH_WORKSPACE",)
-    }
-
-
-def git_revision() -> dict[str, Any]:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        return {"commit": head, "dirty": bool(dirty)}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
-_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)")
-
-
-def summary_counts(output: str) -> dict[str, int]:
-    """Counts from pytest's last summary line (``3 passed, 127 deselected in 2.10s``)."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    for line in reversed(lines):
-        found = _COUNT.findall(line)
-        if found or "no tests ran" in line:
-            counts: dict[str, int] = {}
-            for number, word in found:
-                word = {"error": "errors", "warning": "warnings"}.get(word, word)
-                counts[word] = counts.get(word, 0) + int(number)
-            return counts
-    return {}
-
-
-# ---------------------------------------------------------------------------------------------- edits
-class EditTarget:
-    """One edit kind on one source: its path, original text, and the n-th applied version."""
-
-    def __init__(self, root: Path, kind: EditKind, source: str) -> None:
-        self.kind = kind
-        self.relative = kind.path(source)
-        self.path = root / self.relative
-        self.original = self.path.read_text(encoding="utf-8")
-        kind.apply(self.original, 0)  # fail now if the edit no longer applies
-
-    def applied(self, cycle: int) -> str:
-        return self.kind.apply(self.original, cycle)
-
-    def write(self, text: str) -> None:
-        with open(self.path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-
-    def restore(self) -> None:
-        self.write(self.original)
 
 
 # ---------------------------------------------------------------------------------------------- daemon
@@ -255,7 +132,9 @@ def measure_daemon(
             log(f"  daemon: WARNING {len(failing)} nodes fail before any edit: {failing[:5]}")
         targets = [EditTarget(root, kind, source) for kind in kinds]
         result["preexisting_diagnostics"] = driver.in_loop(
-            lambda: {t.relative: len(driver.engine.results.file_diagnostics().get(t.relative, [])) for t in targets}
+            lambda: {
+                t.relative: len(driver.engine.results.file_diagnostics().get(t.relative, [])) for t in targets
+            }
         )
         # Index persistence runs on the engine's loop two seconds after a run: time it.
         index_ms = []
@@ -292,8 +171,8 @@ def measure_daemon(
             summary = per_kind[target.kind.id]
             log(
                 f"  daemon: {target.kind.title:24s} run finished p50 "
-                f"{_fmt(summary['apply']['run_finished_ms'])} ms, first diagnostic p50 "
-                f"{_fmt(summary['apply']['first_diagnostic_ms'])} ms"
+                f"{fmt(summary['apply']['run_finished_ms'])} ms, first diagnostic p50 "
+                f"{fmt(summary['apply']['first_diagnostic_ms'])} ms"
             )
         result["edits"] = per_kind
         result["failing_after_edits"] = driver.failing()[:20]
@@ -395,78 +274,6 @@ def measure_memory(driver: DaemonDriver, source: str, runs: int) -> dict[str, An
     }
 
 
-# ---------------------------------------------------------------------------------------------- baselines
-def run_pytest(root: Path, args: tuple[str, ...], timeout: float = 1800.0) -> dict[str, Any]:
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, *args],
-        cwd=root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = (time.perf_counter() - started) * 1000
-    output = completed.stdout + completed.stderr
-    return {
-        "ms": round(elapsed, 1),
-        "returncode": completed.returncode,
-        "counts": summary_counts(completed.stdout),
-        "tail": output.strip().splitlines()[-3:],
-    }
-
-
-def measure_baseline(
-    root: Path,
-    source: str,
-    kinds: list[EditKind],
-    repeats: int,
-    args: tuple[str, ...],
-    label: str,
-    resync: bool = False,
-) -> dict[str, Any]:
-    per_kind: dict[str, Any] = {}
-    for kind in kinds:
-        target = EditTarget(root, kind, source)
-        runs = []
-        try:
-            for cycle in range(1, repeats + 1):
-                text = target.applied(cycle)
-                started = time.perf_counter()
-                target.write(text)
-                run = run_pytest(root, args)
-                run["ms"] = round((time.perf_counter() - started) * 1000, 1)
-                runs.append(run)
-                target.restore()
-        finally:
-            target.restore()
-        if resync and target.relative.endswith(".py"):
-            # testmon compares with what it saw last (the last applied version), not with the
-            # original: one untimed run lets the next edit kind start from a clean slate.
-            run_pytest(root, args)
-        ran = [sum(r["counts"].get(k, 0) for k in ("passed", "failed", "errors", "skipped")) for r in runs]
-        caught = [r["returncode"] not in (0, 5) for r in runs]
-        per_kind[kind.id] = {
-            "title": kind.title,
-            "ms": stats([r["ms"] for r in runs]),
-            "tests_run": stats(ran),
-            "caught_failure": sum(caught),
-            "fault": kind.fault,
-            "runs": runs,
-        }
-        log(
-            f"  {label}: {kind.title:24s} p50 {_fmt(per_kind[kind.id]['ms'])} ms, "
-            f"ran {ran}, "
-            + (
-                f"{'caught' if all(caught) else 'missed' if not any(caught) else 'partly caught'} the fault"
-                if kind.fault
-                else "(benign edit)"
-            )
-        )
-    return per_kind
-
-
 # ---------------------------------------------------------------------------------------------- one size
 def measure_size(size: int, args: argparse.Namespace, kinds: list[EditKind], scratch: Path) -> dict[str, Any]:
     root = scratch / f"ws{size}"
@@ -509,260 +316,6 @@ def measure_size(size: int, args: argparse.Namespace, kinds: list[EditKind], scr
         )
     result["load_end"] = loadavg()
     return result
-
-
-# ---------------------------------------------------------------------------------------------- report
-def _p50(summary: dict[str, Any] | None) -> float | None:
-    return summary["p50"] if summary else None
-
-
-def _fmt(summary: dict[str, Any] | float | None, key: str = "p50") -> str:
-    if summary is None:
-        return "—"
-    value = summary[key] if isinstance(summary, dict) else summary
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or denominator in (None, 0):
-        return None
-    return round(numerator / denominator, 2)
-
-
-def headline(kind_id: str, summary: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
-    """The (row label, metric, stats) rows of one edit kind."""
-    apply, revert = summary["apply"], summary["revert"]
-    rows = []
-    if summary["fault"]:
-        rows.append(("save → first diagnostic", "first_diagnostic_ms", apply["first_diagnostic_ms"]))
-        if (
-            apply["first_test_diagnostic_ms"]
-            and apply["first_test_diagnostic_ms"] != apply["first_diagnostic_ms"]
-        ):
-            rows.append(
-                ("save → first blamed test", "first_test_diagnostic_ms", apply["first_test_diagnostic_ms"])
-            )
-        if apply.get("causal_verdict_ms") and apply["causal_verdict_ms"].get("n"):
-            rows.append(("save → first failing test", "first_failure_ms", apply["first_failure_ms"]))
-            rows.append(("save → its causal verdict", "causal_verdict_ms", apply["causal_verdict_ms"]))
-    rows.append(("save → run finished", "run_finished_ms", apply["run_finished_ms"]))
-    if summary["fault"]:
-        rows.append(("fix → diagnostics cleared", "diagnostics_cleared_ms", revert["diagnostics_cleared_ms"]))
-        rows.append(("fix → run finished", "run_finished_ms", revert["run_finished_ms"]))
-    return rows
-
-
-def compute_ratios(results: dict[str, Any]) -> dict[str, Any]:
-    sizes = sorted(results["sizes"], key=int)
-    ratios: dict[str, Any] = {"vs_full_rerun": {}, "vs_testmon": {}, "scaling": {}}
-    for size in sizes:
-        data = results["sizes"][size]
-        edits = data["daemon"]["edits"]
-        for label, key in (("vs_full_rerun", "full_rerun"), ("vs_testmon", "testmon")):
-            baseline = data.get(key)
-            if key == "testmon" and baseline:
-                baseline = baseline["edits"]
-            if not baseline:
-                continue
-            ratios[label][size] = {}
-            for kind_id, summary in edits.items():
-                other = _p50(baseline.get(kind_id, {}).get("ms"))
-                daemon_metric = "first_diagnostic_ms" if summary["fault"] else "run_finished_ms"
-                ratios[label][size][kind_id] = {
-                    "daemon_metric": daemon_metric,
-                    "daemon_p50_ms": _p50(summary["apply"][daemon_metric]),
-                    "baseline_p50_ms": other,
-                    "speedup": _ratio(other, _p50(summary["apply"][daemon_metric])),
-                    "speedup_run_finished": _ratio(other, _p50(summary["apply"]["run_finished_ms"])),
-                }
-    if len(sizes) >= 2:
-        small, large = sizes[0], sizes[-1]
-        key = f"{large}_vs_{small}"
-        ratios["scaling"][key] = {}
-        for kind_id, summary in results["sizes"][large]["daemon"]["edits"].items():
-            base = results["sizes"][small]["daemon"]["edits"].get(kind_id)
-            if not base:
-                continue
-            ratios["scaling"][key][kind_id] = {
-                metric: _ratio(_p50(summary["apply"][metric]), _p50(base["apply"][metric]))
-                for metric in ("first_diagnostic_ms", "run_finished_ms")
-                if summary["apply"][metric] and base["apply"][metric]
-            }
-    return ratios
-
-
-def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    checks: list[dict[str, Any]] = []
-    sizes = sorted(results["sizes"], key=int)
-
-    def add(name: str, value: float | None, limit: float, at_most: bool, where: str) -> None:
-        met = None if value is None else (value <= limit if at_most else value >= limit)
-        checks.append(
-            {"target": name, "where": where, "value": value, "limit": limit, "at_most": at_most, "met": met}
-        )
-
-    for size in sizes:
-        edits = results["sizes"][size]["daemon"]["edits"]
-        if "yaml" in edits:
-            add(
-                "static diagnostic p50 ≤ 50 ms (YAML syntax error)",
-                _p50(edits["yaml"]["apply"]["first_diagnostic_ms"]),
-                TARGETS["static_diagnostic_p50_ms"],
-                True,
-                f"{size} sources",
-            )
-        if "corpus-fault" in edits:
-            add(
-                "static diagnostic p50 ≤ 50 ms (corpus fault)",
-                _p50(edits["corpus-fault"]["apply"]["first_diagnostic_ms"]),
-                TARGETS["static_diagnostic_p50_ms"],
-                True,
-                f"{size} sources",
-            )
-        if "corpus-fault" in edits and _p50(edits["corpus-fault"]["apply"].get("causal_verdict_ms")):
-            apply = edits["corpus-fault"]["apply"]
-            add(
-                "causal verdict p50 ≤ 2× the first failing result (one-table corpus fault)",
-                _ratio(_p50(apply["causal_verdict_ms"]), _p50(apply["first_failure_ms"])),
-                2.0,
-                True,
-                f"{size} sources",
-            )
-        if "corpus" in edits:
-            add(
-                "one-table corpus edit results p50 ≤ 200 ms",
-                _p50(edits["corpus"]["apply"]["run_finished_ms"]),
-                TARGETS["corpus_results_p50_ms"],
-                True,
-                f"{size} sources",
-            )
-    for key, per_kind in results["ratios"]["scaling"].items():
-        for kind_id, metrics in per_kind.items():
-            for metric, value in metrics.items():
-                add(
-                    f"{key.replace('_vs_', ' vs ')} sources ≤ 1.3× ({KINDS[kind_id].title}, {metric[:-3]})",
-                    value,
-                    TARGETS["scaling_ratio_max"],
-                    True,
-                    key,
-                )
-    speedup_size = str(TARGETS["full_rerun_speedup_size"])
-    for kind_id, ratio in results["ratios"]["vs_full_rerun"].get(speedup_size, {}).items():
-        add(
-            f"≥ 10× faster than a full rerun ({KINDS[kind_id].title})",
-            ratio["speedup"],
-            TARGETS["full_rerun_speedup_min"],
-            False,
-            f"{speedup_size} sources",
-        )
-    return checks
-
-
-def render(results: dict[str, Any]) -> str:
-    lines: list[str] = []
-    sizes = sorted(results["sizes"], key=int)
-    meta = results["meta"]
-    lines.append(
-        f"connector-watch latency — {meta['started']} — {meta['cpus']} CPUs, load {meta['load_start']} → "
-        f"{meta['load_end']} — {meta['edits']} edits (+ reverts) per kind, {meta['duration_s']:.0f} s"
-    )
-    lines.append("")
-    lines.append("Daemon, milliseconds from the write to the event (p50 / p95):")
-    header = f"{'edit':26s} {'metric':28s}" + "".join(f"{size + ' sources':>18s}" for size in sizes)
-    lines.append(header)
-    lines.append("-" * len(header))
-    first = results["sizes"][sizes[0]]["daemon"]["edits"]
-    for kind_id, summary in first.items():
-        for label, metric, _ in headline(kind_id, summary):
-            phase = "revert" if label.startswith("fix") else "apply"
-            cells = []
-            for size in sizes:
-                s = results["sizes"][size]["daemon"]["edits"][kind_id][phase][metric]
-                cells.append(f"{_fmt(s)} / {_fmt(s, 'p95')}" if s else "—")
-            lines.append(f"{summary['title']:26s} {label:28s}" + "".join(f"{c:>18s}" for c in cells))
-        benign = not summary["fault"]
-        if benign:
-            lines.append(f"{'':26s} {'(benign: no diagnostic)':28s}")
-    lines.append("")
-    lines.append(
-        "Where the time goes (p50 ms after the write: watcher+debounce → run planned → first result → done):"
-    )
-    for size in sizes:
-        for summary in results["sizes"][size]["daemon"]["edits"].values():
-            a = summary["apply"]
-            lines.append(
-                f"  {size:>4s} sources {summary['title']:26s} {_fmt(a['files_changed_ms'])} → "
-                f"{_fmt(a['run_started_ms'])} → {_fmt(a['first_result_ms'])} → {_fmt(a['run_finished_ms'])}"
-                f"   ({_fmt(a['tests_finished'])} tests)"
-            )
-    for label, key in (("full pytest rerun", "full_rerun"), ("pytest --testmon", "testmon")):
-        measured = [s for s in sizes if results["sizes"][s].get(key)]
-        if not measured:
-            continue
-        lines.append("")
-        lines.append(
-            f"Baseline: {label}, save → exit (p50 / p95 ms; tests run; speedup of the daemon at p50):"
-        )
-        for size in measured:
-            data = results["sizes"][size][key]
-            if key == "testmon":
-                lines.append(
-                    f"  {size} sources: priming run {data['priming']['ms'] / 1000:.1f} s {data['priming']['counts']}"
-                )
-                data = data["edits"]
-            ratio_key = "vs_full_rerun" if key == "full_rerun" else "vs_testmon"
-            for kind_id, b in data.items():
-                r = results["ratios"][ratio_key].get(size, {}).get(kind_id, {})
-                caught = ""
-                if b["fault"]:
-                    caught = f"; caught the fault in {b['caught_failure']}/{b['ms']['n']}"
-                lines.append(
-                    f"  {size:>4s} sources {b['title']:26s} {_fmt(b['ms'])} / {_fmt(b['ms'], 'p95')}"
-                    f"  ran {_fmt(b['tests_run'])} tests{caught}"
-                    f"  → daemon {r.get('speedup') or '—'}× (run finished: {r.get('speedup_run_finished') or '—'}×)"
-                )
-    for size in sizes:
-        if not results["sizes"][size].get("full_rerun"):
-            v = results["sizes"][size]["verify"]
-            lines.append(
-                f"  {size:>4s} sources: one full pytest run (the untimed check) took {v['ms'] / 1000:.1f} s"
-            )
-    memory = next(
-        (
-            results["sizes"][s]["daemon"]["memory"]
-            for s in sizes
-            if results["sizes"][s]["daemon"].get("memory")
-        ),
-        None,
-    )
-    if memory:
-        lines.append("")
-        size = next(s for s in sizes if results["sizes"][s]["daemon"].get("memory"))
-        lines.append(
-            f"Memory ({size} sources, {memory['runs']} single-node runs in {memory['elapsed_s']} s, "
-            f"{_fmt(memory['run_ms'])} ms p50 each): engine process RSS "
-            f"{memory['before']['engine'].get('VmRSS', 0) / 1024:.1f} → {memory['after']['engine'].get('VmRSS', 0) / 1024:.1f} MiB "
-            f"({memory['engine_growth_kib'] / 1024:+.1f} MiB, {memory['engine_growth_per_run_kib']:+.1f} KiB/run); zygote "
-            f"{memory['before']['zygote'].get('VmRSS', 0) / 1024:.1f} → {memory['after']['zygote'].get('VmRSS', 0) / 1024:.1f} MiB; "
-            f"job logs on disk {memory['log_files_before']} → {memory['log_files_after']}"
-        )
-    lines.append("")
-    lines.append("Targets (issue 5):")
-    for check in results["targets"]:
-        state = {True: "met   ", False: "MISSED", None: "n/a   "}[check["met"]]
-        value = "—" if check["value"] is None else f"{check['value']}"
-        lines.append(f"  {state} {check['target']} [{check['where']}]: {value}")
-    return "\n".join(lines)
-
-
-def _dump(results: dict[str, Any]) -> str:
-    """JSON, indented, with lists of numbers kept on one line."""
-    text = json.dumps(results, indent=1)
-    return re.sub(
-        r"\[\s*((?:-?[\d.]+|null|true|false)(?:,\s*(?:-?[\d.]+|null|true|false))*)\s*\]",
-        lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]",
-        text,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -883,7 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["ratios"] = compute_ratios(results)
     results["targets"] = evaluate_targets(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(_dump(results) + "\n", encoding="utf-8")
+    args.output.write_text(dump(results) + "\n", encoding="utf-8")
     print(render(results))
     log(f"results written to {args.output}")
     return results

@@ -186,11 +186,11 @@ def _import_rewritten(name: str, path: str) -> None:
 def warm_up() -> None:
     """Build what every run would otherwise build again: the spec schema's validator."""
     try:
-        from connector_watch.simulator import spec
+        from connector_watch.simulator import spec_schema
 
-        spec._validator()
+        spec_schema.validator()
     except Exception as exc:
-        emit({"event": "preload_error", "module": "connector_watch.simulator.spec", "error": f"{type(exc).__name__}: {exc}"})
+        emit({"event": "preload_error", "module": "connector_watch.simulator.spec_schema", "error": f"{type(exc).__name__}: {exc}"})
 
 
 def run_child(root: str, command: dict[str, Any]) -> None:

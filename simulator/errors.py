@@ -1,8 +1,9 @@
-"""Errors the simulator raises, each saying where the problem is and what to do."""
+"""Errors the simulator raises, each saying where the problem is and what to do (and the "did you mean" of a name)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import requests
@@ -94,3 +95,12 @@ class NoMatchingInteraction(requests.RequestException, AssertionError):
 
 class SimulatorConfigError(ValueError):
     """The simulator was set up wrongly (bad mode, missing paths)."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the nearest candidate, ignoring case (``FILTER`` → ``filter``)."""
+    by_folded: dict[str, str] = {}
+    for candidate in candidates:
+        by_folded.setdefault(str(candidate).casefold(), str(candidate))
+    guess = difflib.get_close_matches(str(word).casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {by_folded[guess[0]]!r}?" if guess else ""

@@ -35,7 +35,8 @@ from connector_watch.simulator.live import LiveCall
 from connector_watch.simulator.locations import display_path
 from connector_watch.simulator.sampling import sample_interaction
 from connector_watch.simulator.scrub import Scrubber, body_fingerprint, scrub_query
-from connector_watch.simulator.validator import Validator, sample_url_of, write_report
+from connector_watch.simulator.validation_report import write_report
+from connector_watch.simulator.validator import Validator, sample_url_of
 
 if TYPE_CHECKING:
     from connector_watch.simulator.corpus import CorpusStore
@@ -278,7 +279,7 @@ def finish(sim: RecordingSession) -> RecordingResult:
 
 def _note_failure(validator: Validator, failure: Any) -> None:
     """A live call that never answered appears in the report as an error of its endpoint."""
-    from connector_watch.simulator.validator import Finding
+    from connector_watch.simulator.validation_report import Finding
 
     request = failure.request
     match = validator.spec.match(request.method, request.path)

@@ -8,7 +8,8 @@
 The file concatenates, in order: ``sources/parsing.py`` and
 ``sources/interface.py`` (the shared runtime), the source package's other
 modules (dependencies first), ``sources/<name>/<name>.py``, then the data
-source readers (``sources/spark/readers.py``: batch drains, partitions, streams, deletes;
+source readers (``sources/spark/readers.py``, after its parts ``problems.py``, ``read_options.py``
+and ``arrow.py``: batch drains, partitions, streams, deletes;
 :mod:`connector_watch.simulator.tools.datasource_template` where a workspace has none). Imports from this
 repository are removed (their definitions are in the file; ``import X as Y``
 becomes ``Y = X``), every other import is hoisted to the top once, and the
@@ -37,6 +38,8 @@ from connector_watch.simulator.layout import Layout
 INTERNAL_ROOTS = ("sources", "simulator", "tests", "daemon", "connector_watch")
 RUNTIME = ("sources/parsing.py", "sources/interface.py")
 TEMPLATE_MODULE = "sources/spark/readers.py"  # the Spark data source's readers (issue 8)
+#: The default template's own modules, merged before it (dependencies first).
+TEMPLATE_PARTS = ("sources/spark/problems.py", "sources/spark/read_options.py", "sources/spark/arrow.py")
 IMPL_MARKER = "# __LAKEFLOW_CONNECT_IMPL__"
 EXCLUDE_SUFFIXES = ("_test.py", "_tests.py", "_test_utils.py")
 #: Top-level names that may repeat across files (module plumbing, not definitions).
@@ -264,13 +267,16 @@ def merge(layout: Layout, name: str, template: Path | None = None) -> str:
     package = [f for f in package if f is not main] + [main]
     template_path = template or (root / TEMPLATE_MODULE)
     display = TEMPLATE_MODULE if template is None else str(template)
+    parts: list[SourceFile] = []
     if not template_path.is_file():  # a workspace without sources/spark: the small bundled template
         template_path = Path(__file__).with_name("datasource_template.py")
         display = "simulator/tools/datasource_template.py"
+    elif template is None:
+        parts = [_load(root, root / rel) for rel in TEMPLATE_PARTS if (root / rel).is_file()]
     template_source = _load(template_path.parent, template_path)
     template_source.display = display
     impl = connector_class(main)
-    files = [*runtime, *package, template_source]
+    files = [*runtime, *package, *parts, template_source]
 
     seen: dict[str, tuple[str, str]] = {}
     for source in files:

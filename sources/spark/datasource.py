@@ -46,8 +46,9 @@ Readers:
   support ``Trigger.AvailableNow``; a snapshot table streams its snapshot once.
 - **deletes**: ``isDeleteFlow=true`` reads ``read_table_deletes`` in either mode.
 
-The readers live in :mod:`connector_watch.sources.spark.readers` (self-contained, so a merged
-single-file connector can use them too); this module adds what needs the
+The readers live in :mod:`connector_watch.sources.spark.readers` (with ``problems``,
+``read_options`` and ``arrow``, free of the simulator, so a merged single-file connector can use
+them too); this module adds what needs the
 repository: the connector found by source name, and the simulator in every Spark
 process (:mod:`connector_watch.sources.spark.runtime`). Records become rows through
 :func:`connector_watch.sources.parsing.parse_record`, the one JSON→Spark conversion of the project. A value that does not fit raises an error naming the
@@ -60,8 +61,8 @@ from __future__ import annotations
 from typing import Any
 
 from connector_watch.sources.spark import runtime
+from connector_watch.sources.spark.read_options import FORMAT
 from connector_watch.sources.spark.readers import (
-    FORMAT,
     METADATA_TABLE,
     NAMESPACES_TABLE,
     TABLES_TABLE,

@@ -1,19 +1,22 @@
-"""The readers of the ``lakeflow_connect`` data source, in one self-contained module.
+"""The readers of the ``lakeflow_connect`` data source.
 
-This module holds everything a Spark read needs from a connector and nothing from
+This module and its parts hold everything a Spark read needs from a connector and nothing from
 connector-watch's simulator: batch reads that drain every batch, the connector's
 partitions, the simple and partitioned stream readers, deletes, virtual tables,
 and the conversion of raw records with errors that name the table, the field, the
-value and the record. It imports only the standard library, PySpark,
-:mod:`connector_watch.sources.interface` and :mod:`connector_watch.sources.parsing`, so it also serves as the
-template of a merged single-file connector (``merge_source``'s default template)::
+value and the record (``problems``: the problem markers; ``read_options``: option keys and
+offsets; ``arrow``: rows to Arrow batches). They import only the standard library, PySpark,
+pyarrow, :mod:`connector_watch.sources.interface`, :mod:`connector_watch.sources.parsing` and each
+other, so together they also serve as the template of a merged single-file connector
+(``merge_source``'s default template, its parts merged before it)::
 
     python -m connector_watch.simulator.tools.merge_source github
 
-(the merge replaces the ``LakeflowConnectImpl`` line with the connector's class;
-``register_lakeflow_source(spark)`` then registers the format). Inside this
-repository :mod:`connector_watch.sources.spark.datasource` extends :class:`ReadContext` to find the
-connector by source name and switch the simulator on in every Spark process.
+(the merge replaces the ``LakeflowConnectImpl`` line with the connector's class, which is why
+:class:`ReadContext` stays in this module; ``register_lakeflow_source(spark)`` then registers the
+format). Inside this repository :mod:`connector_watch.sources.spark.datasource` extends
+:class:`ReadContext` to find the connector by source name and switch the simulator on in every
+Spark process.
 """
 
 from __future__ import annotations
@@ -22,15 +25,36 @@ import contextlib
 import gc
 import json
 import sys
-import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timezone
-from itertools import islice
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import pyarrow as pa
 from connector_watch.sources.interface import LakeflowConnect
 from connector_watch.sources.parsing import ConversionError, parse_record
+from connector_watch.sources.spark.arrow import arrow_batches
+from connector_watch.sources.spark.problems import (
+    ConnectorProblem,
+    DataSourceOptionError,
+    dotted,
+    failure_problem,
+    short_repr,
+    shown_record,
+)
+from connector_watch.sources.spark.read_options import (
+    FORMAT,
+    OPT_CONNECTOR,
+    OPT_DELETE_FLOW,
+    OPT_MAX_BATCHES,
+    OPT_SOURCE,
+    OPT_TABLE,
+    OPT_TABLE_CONFIGS,
+    OPT_TABLE_NAME_LIST,
+    canonical_offset,
+    connector_options,
+    lower_options,
+    max_batches,
+    offset_settled,
+    table_is_partitioned,
+)
 from pyspark.errors import PySparkNotImplementedError
 from pyspark.sql.datasource import (
     DataSource,
@@ -42,59 +66,13 @@ from pyspark.sql.datasource import (
 from pyspark.sql.streaming.datasource import ReadAllAvailable, SupportsTriggerAvailableNow
 from pyspark.sql.types import (
     ArrayType,
-    BooleanType,
-    ByteType,
-    DataType,
-    DateType,
-    DoubleType,
-    FloatType,
-    IntegerType,
-    LongType,
-    ShortType,
     StringType,
     StructField,
     StructType,
-    TimestampNTZType,
-    TimestampType,
 )
 
 # A merged single-file connector names its class here (see the module docstring).
 LakeflowConnectImpl = LakeflowConnect  # __LAKEFLOW_CONNECT_IMPL__
-
-FORMAT = "lakeflow_connect"
-#: The data source's own option keys (lower case: Spark lower-cases option names).
-OPT_SOURCE = "source"
-OPT_CONNECTOR = "connector"
-OPT_TABLE = "tablename"
-OPT_DELETE_FLOW = "isdeleteflow"
-OPT_SIM_MODE = "simulatormode"
-OPT_SIM_SOURCE = "simulatorsource"
-OPT_SIM_SPECS = "simulatorspecsdir"
-OPT_SIM_CASSETTE = "simulatorcassette"
-OPT_SIM_TRACE = "simulatortracedir"
-OPT_MAX_BATCHES = "maxbatches"
-OPT_TABLE_NAME_LIST = "tablenamelist"
-OPT_TABLE_CONFIGS = "tableconfigs"
-FRAMEWORK_OPTIONS = frozenset(
-    {
-        OPT_SOURCE,
-        OPT_CONNECTOR,
-        OPT_TABLE,
-        OPT_DELETE_FLOW,
-        OPT_SIM_MODE,
-        OPT_SIM_SOURCE,
-        OPT_SIM_SPECS,
-        OPT_SIM_CASSETTE,
-        OPT_SIM_TRACE,
-        OPT_MAX_BATCHES,
-        OPT_TABLE_NAME_LIST,
-        OPT_TABLE_CONFIGS,
-        "path",
-    }
-)
-DEFAULT_MAX_BATCHES = 100_000
-PROBLEM_MARKER = "CONNECTOR_WATCH_PROBLEM"
-MAX_RECORD_CHARS = 4000
 
 METADATA_TABLE = "_community_table_metadata"
 NAMESPACES_TABLE = "_community_namespaces"
@@ -116,157 +94,6 @@ TABLES_SCHEMA = StructType(
 NAMESPACES_SCHEMA = StructType([StructField("namespace", ArrayType(StringType()), True)])
 
 
-# ---------------------------------------------------------------------------- errors
-
-
-class DataSourceOptionError(ValueError):
-    """A read whose options cannot work (missing source or table, bad simulator mode)."""
-
-
-class ConnectorProblem(RuntimeError):
-    """A failure inside a read, with a ``CONNECTOR_WATCH_PROBLEM {json}`` line for machines.
-
-    Spark wraps exceptions from Python workers in its own; the marker line survives
-    that, so a caller (the daemon's e2e stage) gets the facts without scraping prose.
-    """
-
-    def __init__(self, message: str, problem: dict[str, Any]) -> None:
-        self.problem = problem
-        payload = json.dumps(problem, default=str, ensure_ascii=False)
-        super().__init__(f"{message}\n{PROBLEM_MARKER} {payload}")
-
-
-def parse_problems(text: str) -> list[dict[str, Any]]:
-    """Every ``CONNECTOR_WATCH_PROBLEM {json}`` payload in ``text`` (an exception's message)."""
-    problems: list[dict[str, Any]] = []
-    decoder = json.JSONDecoder()
-    start = 0
-    while True:
-        at = text.find(PROBLEM_MARKER + " ", start)
-        if at < 0:
-            return problems
-        begin = at + len(PROBLEM_MARKER) + 1
-        try:
-            value, end = decoder.raw_decode(text, begin)
-        except ValueError:
-            start = begin
-            continue
-        if isinstance(value, dict) and value not in problems:
-            problems.append(value)
-        start = end
-
-
-def failure_problem(exc: BaseException, table: str | None, call: str) -> dict[str, Any]:
-    """Structured facts about an exception from connector code (for the problem marker)."""
-    frames = [
-        {"file": f.filename, "line": f.lineno, "function": f.name}
-        for f in traceback.extract_tb(exc.__traceback__)
-        if "/pyspark/" not in f.filename and "pyspark.zip" not in f.filename
-    ]
-    return {
-        "kind": "error",
-        "table": table,
-        "call": call,
-        "exception": type(exc).__name__,
-        "message": str(exc).split(f"\n{PROBLEM_MARKER} ")[0][:2000],
-        "frames": frames[-12:],
-    }
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def lower_options(options: Mapping[str, Any]) -> dict[str, str]:
-    """Spark hands options with lower-cased keys; make plain dicts agree."""
-    return {str(k).lower(): str(v) for k, v in options.items() if v is not None}
-
-
-class Options(dict):  # type: ignore[type-arg]
-    """Options as Spark hands them over: names are case-insensitive (Spark lower-cases them), so a
-    connector reading ``options["apiKey"]`` finds ``.option("apiKey", ...)``. A dict, so it still
-    serialises to JSON and copies like one."""
-
-    def __init__(self, items: Mapping[str, str] | None = None) -> None:
-        super().__init__({str(k).lower(): v for k, v in (items or {}).items()})
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def copy(self) -> Options:  # type: ignore[override]
-        return Options(self)
-
-
-def connector_options(options: Mapping[str, str]) -> Options:
-    """The read's options without the data source's own keys: what the connector sees."""
-    return Options({k: v for k, v in options.items() if k.lower() not in FRAMEWORK_OPTIONS})
-
-
-def canonical_offset(offset: Any) -> str:
-    return json.dumps(offset, sort_keys=True, default=str)
-
-
-def offset_settled(offset: Any, new_offset: Any) -> bool:
-    """The harness's rule: stop at ``None``, at the offset given, or at two empty offsets."""
-    return (
-        new_offset is None
-        or canonical_offset(new_offset) == canonical_offset(offset)
-        or (not offset and not new_offset)
-    )
-
-
-def table_is_partitioned(connector: Any, table: str) -> bool:
-    """Whether a batch read of ``table`` splits into the connector's partitions."""
-    methods = ("get_partitions", "read_partition")
-    if not all(callable(getattr(connector, name, None)) for name in methods):
-        return False
-    check = getattr(connector, "is_partitioned", None)
-    return bool(check(table)) if callable(check) else True
-
-
-def shown_record(record: Any, keep: Sequence[str] = ()) -> Any:
-    """The record as JSON-able data; a large one keeps its short fields and the ``keep`` ones.
-
-    Omitted fields are counted under ``"…"`` so a reader knows the record was cut.
-    """
-    data = json.loads(json.dumps(record, default=str, ensure_ascii=False))
-    if len(json.dumps(data, ensure_ascii=False)) <= MAX_RECORD_CHARS or not isinstance(data, dict):
-        return data
-    wanted = {path.split(".")[0].split("[")[0] for path in keep}
-    compact: dict[str, Any] = {}
-    omitted = 0
-    for key, value in data.items():
-        if key in wanted or len(json.dumps(value, ensure_ascii=False)) <= 120:
-            compact[key] = value
-        else:
-            omitted += 1
-    if omitted:
-        compact["…"] = f"{omitted} long field(s) omitted"
-    return compact
-
-
-def _dotted(record: Any, path: str) -> Any:
-    value = record
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 # ---------------------------------------------------------------------------- the read's context
 
 
@@ -285,7 +112,7 @@ class ReadContext:
         self.table_options = connector_options(self.options)
         source = self.options.get(OPT_SOURCE) or self.options.get(OPT_CONNECTOR) or "connector"
         self.label = f"{source}.{self.table}"
-        self.max_batches = _max_batches(self.options.get(OPT_MAX_BATCHES))
+        self.max_batches = max_batches(self.options.get(OPT_MAX_BATCHES))
         self._connector: Any = None
         self._metadata: dict[str, Any] | None = None
 
@@ -410,11 +237,11 @@ class ReadContext:
         keys: dict[str, Any] = {}
         with contextlib.suppress(Exception):  # the error being reported matters more than its keys
             for pk in self.metadata().get("primary_keys") or []:
-                keys[pk] = _dotted(record, pk)
+                keys[pk] = dotted(record, pk)
         spark_type = exc.data_type.simpleString() if exc.data_type is not None else None
         where = f"record #{position}" + (f" of batch {batch}" if batch is not None else "") + f" of {call}()"
         compact = shown_record(record, (exc.path, *keys))
-        headline = f"[{self.label}] cannot convert field '{exc.path}' = {_short_repr(exc.value)} to {spark_type}: {exc.reason}"
+        headline = f"[{self.label}] cannot convert field '{exc.path}' = {short_repr(exc.value)} to {spark_type}: {exc.reason}"
         message = (
             f"{headline}\n  {where}"
             + (f" (start offset {canonical_offset(offset)})" if offset is not None else "")
@@ -440,100 +267,6 @@ class ReadContext:
 # ---------------------------------------------------------------------------- Arrow
 
 GC_YOUNG_THRESHOLD = 50_000
-ARROW_BATCH_ROWS = 10_000  # Spark's spark.sql.execution.arrow.maxRecordsPerBatch default
-_PLAIN_TYPES = (
-    StringType,
-    LongType,
-    IntegerType,
-    ShortType,
-    ByteType,
-    DoubleType,
-    FloatType,
-    BooleanType,
-    DateType,
-    TimestampNTZType,
-)
-
-
-def _arrow_ready(data_type: DataType, top: bool = True) -> bool:
-    """Whether pyarrow turns the Python values of ``data_type`` into exactly what PySpark would.
-
-    Plain scalars, structs and arrays of them do; a top-level timestamp does once made
-    UTC-aware (as PySpark does). Anything else (maps, decimals, binary, variants,
-    nested timestamps, arrays without nulls) goes through PySpark's own converter.
-    """
-    if isinstance(data_type, _PLAIN_TYPES):
-        return True
-    if isinstance(data_type, TimestampType):
-        return top
-    if isinstance(data_type, StructType):
-        return all(_arrow_ready(f.dataType, False) for f in data_type.fields)
-    if isinstance(data_type, ArrayType):
-        return data_type.containsNull and _arrow_ready(data_type.elementType, False)
-    return False
-
-
-def _utc(value: Any) -> Any:
-    if value is None or value.tzinfo is timezone.utc:
-        return value
-    return value.astimezone(timezone.utc)  # PySpark's rule: a naive value is local time
-
-
-class ArrowBatcher:
-    """Rows (tuples in schema order) to Arrow record batches, column by column.
-
-    PySpark converts a Python data source's tuples value by value; building each column
-    with one ``pyarrow.array`` call is several times faster and gives the same batch.
-    A column pyarrow refuses falls back to PySpark's converter for that batch.
-    """
-
-    def __init__(self, schema: StructType) -> None:
-        from pyspark.sql.conversion import LocalDataToArrowConversion
-        from pyspark.sql.pandas.types import to_arrow_schema
-
-        self.schema = schema
-        self.arrow_schema = to_arrow_schema(schema, timezone="UTC")
-        self.slow = [LocalDataToArrowConversion._create_converter(f.dataType) for f in schema.fields]
-        self.fast: list[Callable[[Any], Any] | None] = []
-        for field in schema.fields:
-            if not _arrow_ready(field.dataType):
-                self.fast.append(self.slow[len(self.fast)])
-            elif isinstance(field.dataType, TimestampType):
-                self.fast.append(_utc)
-            else:
-                self.fast.append(None)
-
-    def batch(self, rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
-        columns = list(zip(*rows, strict=True))
-        arrays = []
-        for index, field in enumerate(self.arrow_schema):
-            values = columns[index]
-            convert = self.fast[index]
-            try:
-                arrays.append(
-                    pa.array(values if convert is None else [convert(v) for v in values], type=field.type)
-                )
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
-                slow = self.slow[index]
-                arrays.append(pa.array([slow(v) for v in values], type=field.type))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
-
-    def batches(self, rows: Iterator[tuple[Any, ...]]) -> Iterator[pa.RecordBatch]:
-        while True:
-            chunk = list(islice(rows, ARROW_BATCH_ROWS))
-            if not chunk:
-                return
-            yield self.batch(chunk)
-
-
-def arrow_batches(schema: StructType, rows: Iterator[tuple[Any, ...]]) -> Iterator[Any]:
-    """``rows`` as Arrow record batches, or as they are when PySpark's converters are unavailable."""
-    try:
-        batcher = ArrowBatcher(schema)
-    except (ImportError, AttributeError, TypeError):  # another PySpark: let it convert the tuples
-        yield from rows
-        return
-    yield from batcher.batches(rows)
 
 
 # ---------------------------------------------------------------------------- batch
@@ -599,18 +332,6 @@ def _json_option(ctx: ReadContext, key: str, kind: type) -> Any:
         raise DataSourceOptionError(f"option {key!r} must be JSON ({kind.__name__}); got {raw!r}: {exc}")
     if not isinstance(value, kind):
         raise DataSourceOptionError(f"option {key!r} must be a JSON {kind.__name__}; got {value!r}")
-    return value
-
-
-def _max_batches(raw: str | None) -> int:
-    if not raw:
-        return DEFAULT_MAX_BATCHES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise DataSourceOptionError(f"option 'maxBatches' must be a whole number of 1 or more; got {raw!r}")
     return value
 
 
@@ -847,7 +568,10 @@ def register_lakeflow_source(spark: Any) -> type[LakeflowSource]:
     shipped by value.
     """
     module = sys.modules.get(LakeflowSource.__module__)
-    if module is not None and LakeflowSource.__module__ not in ("__main__", "connector_watch.sources.spark.readers"):
+    if module is not None and LakeflowSource.__module__ not in (
+        "__main__",
+        "connector_watch.sources.spark.readers",
+    ):
         with contextlib.suppress(ImportError, ValueError):
             from pyspark import cloudpickle
 

@@ -16,8 +16,8 @@ in the read's options, and this module turns those options into:
 - **fresh code**: Spark reuses its Python workers; :func:`refresh` re-imports a
   connector package whose files changed since the worker imported it.
 
-The readers themselves, and the problem markers their errors carry, are in
-:mod:`connector_watch.sources.spark.readers`.
+The readers themselves are in :mod:`connector_watch.sources.spark.readers`, the problem markers
+their errors carry in :mod:`connector_watch.sources.spark.problems`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connector_watch.sources.spark.readers import (
+from connector_watch.sources.spark.problems import (
+    PROBLEM_MARKER,
+    ConnectorProblem,
+    DataSourceOptionError,
+    parse_problems,
+    shown_record,
+)
+from connector_watch.sources.spark.read_options import (
     FRAMEWORK_OPTIONS,
     OPT_CONNECTOR,
     OPT_SIM_CASSETTE,
@@ -46,14 +53,9 @@ from connector_watch.sources.spark.readers import (
     OPT_SIM_SPECS,
     OPT_SIM_TRACE,
     OPT_SOURCE,
-    PROBLEM_MARKER,
-    ConnectorProblem,
-    DataSourceOptionError,
     canonical_offset,
     connector_options,
     lower_options,
-    parse_problems,
-    shown_record,
     table_is_partitioned,
 )
 

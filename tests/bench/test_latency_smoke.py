@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import latency
+from bench import latency, latency_report
 from bench.edits import KINDS
 
 pytestmark = pytest.mark.slow
@@ -112,5 +112,5 @@ def test_a_quick_run_reports_every_metric(tmp_path: Path, monkeypatch: pytest.Mo
     assert all("run_finished_ms" in r for r in ratios["scaling"]["4_vs_2"].values())
     assert data["targets"] and all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
 
-    text = latency.render(data)
+    text = latency_report.render(data)
     assert "Targets (issue 5)" in text and "full pytest rerun" in text and "Memory" in text

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import requests
 import yaml
-from connector_watch.simulator import check_spec, pagination, spec
+from connector_watch.simulator import check_spec, pagination, spec_schema
 from connector_watch.simulator.pagination import encode_token
 from connector_watch.simulator.values import matches
 from connector_watch.tests.simulator.conftest import UPSTREAM_SPECS, write_spec
@@ -254,7 +254,7 @@ def test_real_specs_pass_both(path: Path) -> None:
 
 def test_schema_styles_are_the_registered_styles() -> None:
     enum = SCHEMA["$defs"]["response"]["properties"]["pagination_style"]["enum"]
-    assert spec.pagination_styles() == tuple(enum)
+    assert spec_schema.pagination_styles() == tuple(enum)
     assert set(enum) == set(pagination._REGISTRY)  # the built-in styles, no more, no fewer
     for name in enum:
         assert pagination.get_style(name).name == name
@@ -295,7 +295,7 @@ ROLE_CASES = {
 
 def test_role_cases_cover_the_schema() -> None:
     assert set(ROLE_CASES) == set(SCHEMA["$defs"]["param"]["properties"]["role"]["enum"])
-    assert set(spec.REPEATABLE_ROLES) <= set(ROLE_CASES)
+    assert set(spec_schema.REPEATABLE_ROLES) <= set(ROLE_CASES)
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_CASES))
@@ -319,7 +319,7 @@ def test_every_schema_role_is_implemented(simulate, role: str) -> None:
 
 def test_every_computed_name_is_computed(simulate) -> None:
     names = SCHEMA["$defs"]["computed_names"]["enum"]
-    assert spec.computed_names() == tuple(names)
+    assert spec_schema.computed_names() == tuple(names)
     extras = ", ".join(f"{n}: {{computed: {n}}}" for n in names)
     text = f"""
     endpoints:

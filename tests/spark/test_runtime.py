@@ -323,7 +323,7 @@ def test_arrow_batches_equal_what_pyspark_builds_for_every_example_table() -> No
     """The column-wise Arrow conversion gives PySpark's own batches, value for value."""
     import pyarrow as pa
     from connector_watch.sources.parsing import parse_record
-    from connector_watch.sources.spark.readers import ArrowBatcher
+    from connector_watch.sources.spark.arrow import ArrowBatcher
     from connector_watch.tests.spark.conftest import example_tables, plain_drain
     from pyspark.sql.worker.plan_data_source_read import records_to_arrow_batches
 
@@ -348,7 +348,7 @@ def test_arrow_batches_equal_what_pyspark_builds_for_every_example_table() -> No
 def test_a_column_pyarrow_refuses_falls_back_to_pysparks_converter() -> None:
     from decimal import Decimal
 
-    from connector_watch.sources.spark.readers import ArrowBatcher
+    from connector_watch.sources.spark.arrow import ArrowBatcher
     from pyspark.sql.types import DecimalType, MapType, StringType, StructField, StructType, TimestampType
 
     schema = StructType(

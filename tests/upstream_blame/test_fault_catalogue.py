@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from bench.upstream_faults import CATALOGUE, CI_SAMPLE, make_venv, prepare_copy, run_catalogue, upstream_repo
+from bench.upstream_fault_catalogue import CATALOGUE, CI_SAMPLE
+from bench.upstream_faults import make_venv, prepare_copy, run_catalogue, upstream_repo
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 
