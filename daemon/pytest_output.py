@@ -76,6 +76,8 @@ def pytest_stopped_message(output: str, status: int | None, root: str) -> str:
 # ---------------------------------------------------------------------------- stack dumps
 
 _DUMP_HEADER = re.compile(r"^(?:(?:Current thread|Thread) (?P<ident>0x[0-9a-fA-F]+)|Stack) \(most recent call first\):")
+#: The os._exit wrapper that writes a dump before the process ends: its own frame is not the culprit.
+_EXIT_WRAPPER = "daemon/stack_dumps.py"
 _DUMP_FRAME = re.compile(r'^\s+File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<function>.+)$')
 _DUMP_REASON = re.compile(r"^(?:Fatal Python error: .+|os\._exit\(-?\d+\) called)$")
 
@@ -111,8 +113,8 @@ def stack_dump_frames(text: str, root: str) -> tuple[str | None, list[dict[str, 
     chosen = next((b for b in reversed(blocks) if main is not None and b[0] == main), None)
     chosen = chosen or next((b for b in reversed(blocks) if b[1]), None) or (blocks[-1] if blocks else None)
     frames = list(reversed(chosen[2])) if chosen else []
-    if frames and frames[-1]["function"] == "_exit" and frames[-1]["file"].endswith("daemon/plugin.py"):
-        frames.pop()  # the plugin's os._exit wrapper that wrote the dump
+    if frames and frames[-1]["function"] == "_exit" and frames[-1]["file"].endswith(_EXIT_WRAPPER):
+        frames.pop()  # the os._exit wrapper that wrote the dump (daemon/stack_dumps.py)
     return reason, frames
 
 

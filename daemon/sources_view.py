@@ -29,26 +29,29 @@ class SourceView(Protocol):
 
 
 class FileView:
-    """Reads workspace files relative to ``root``; remembers the last content by mtime."""
+    """Reads workspace files relative to ``root``; remembers the last content by its stamp
+    (modification time in ns, size and inode: two saves in one coarse clock tick differ in size or,
+    written through a rename, in inode)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._cache: dict[str, tuple[float, str]] = {}
+        self._cache: dict[str, tuple[tuple[int, int, int], str]] = {}
 
     def text(self, path: str) -> str | None:
         full = self.root / path
         try:
-            mtime = full.stat().st_mtime
+            status = full.stat()
         except OSError:
             return None
+        stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
         cached = self._cache.get(path)
-        if cached and cached[0] == mtime:
+        if cached and cached[0] == stamp:
             return cached[1]
         try:
             text = full.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        self._cache[path] = (mtime, text)
+        self._cache[path] = (stamp, text)
         return text
 
     def python_files(self, directory: str) -> list[str]:
