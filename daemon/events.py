@@ -13,19 +13,25 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connector_watch.daemon.diagnostics import Diagnostic
+from connector_watch.daemon.utf16 import Utf16Positions
 
 
 @dataclass(frozen=True)
 class Wire:
-    """How events are rendered on the wire: diagnostics as LSP ``Diagnostic`` objects with URIs."""
+    """How events are rendered on the wire: diagnostics as LSP ``Diagnostic`` objects with URIs,
+    their columns (and their fixes' edits') in UTF-16 code units, as editors count them."""
 
     root: Path
+    positions: Utf16Positions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "positions", Utf16Positions(self.root))
 
     def uri(self, path: str) -> str:
         return (self.root / path).as_uri()
 
     def diagnostic(self, diagnostic: Diagnostic) -> dict[str, Any]:
-        return diagnostic.to_lsp(self.uri)
+        return self.positions.diagnostic(diagnostic).to_lsp(self.uri)
 
     def diagnostics(self, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
         return [self.diagnostic(d) for d in diagnostics]

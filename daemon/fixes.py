@@ -29,6 +29,7 @@ from connector_watch.daemon.blame.causality import TRIGGER_BLAME, TriggerEvidenc
 from connector_watch.daemon.blame.context import FailureInput
 from connector_watch.daemon.diagnostics import Diagnostic, Position, Range, TextEdit
 from connector_watch.daemon.sources_view import SourceView, json_data, json_span
+from connector_watch.daemon.utf16 import editor_lines
 from connector_watch.simulator.layout import Layout
 
 #: Kinds of trigger whose edit may be undone for the user (never the connector's code).
@@ -78,8 +79,8 @@ def candidates(
 
 def restore(trigger: TriggerEvidence, view: SourceView) -> CandidateFix:
     """The trigger hunk undone: its lines as they were at the base."""
-    old_lines = (trigger.before or "").splitlines(keepends=True)
-    new_lines = (trigger.after or "").splitlines(keepends=True)
+    old_lines = editor_lines(trigger.before or "", keepends=True)
+    new_lines = editor_lines(trigger.after or "", keepends=True)
     (old_start, old_end), (new_start, new_end) = trigger.old_span, trigger.new_span
     replacement = "".join(old_lines[old_start:old_end])
     edit = TextEdit(trigger.path, Range(Position(new_start, 0), Position(new_end, 0)), replacement)
@@ -115,7 +116,7 @@ def _spec_path(diagnostic: Diagnostic, failure: FailureInput, layout: Layout, vi
     text = view.text(location.path)
     if text is None or not location.path.endswith((".yaml", ".yml")):
         return None
-    lines = text.splitlines(keepends=True)
+    lines = editor_lines(text, keepends=True)
     line = lines[location.range.start.line] if location.range.start.line < len(lines) else ""
     match = re.search(r"path:\s*(\S+)", line)
     if not match:
@@ -150,7 +151,7 @@ def _corpus_value(diagnostic: Diagnostic, failure: FailureInput, layout: Layout,
     text = view.text(location.path)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = editor_lines(text)
     row = location.range.start.line
     line = lines[row] if row < len(lines) else ""
     match = re.match(r'(\s*"[^"]+"\s*:\s*)("(?:[^"\\]|\\.)*")(,?)\s*$', line)
@@ -215,7 +216,7 @@ def _duplicate_key(diagnostic: Diagnostic, failure: FailureInput, layout: Layout
     if not isinstance(data, list) or text is None:
         return None
     row = location.range.start.line
-    line = text.splitlines()[row]
+    line = editor_lines(text)[row]
     match = re.match(r'(\s*"([^"]+)"\s*:\s*)(-?\d+|"(?:[^"\\]|\\.)*")', line)
     if not match:
         return None
@@ -252,7 +253,7 @@ def _replay_option(diagnostic: Diagnostic, failure: FailureInput, layout: Layout
     text = view.text(failure.test_file)
     if text is None:
         return None
-    lines = text.splitlines(keepends=True)
+    lines = editor_lines(text, keepends=True)
     for row, line in enumerate(lines):
         match = re.match(r"(\s*)replay_config\s*=\s*\{\s*$", line)
         if match:
@@ -265,7 +266,7 @@ def _replay_option(diagnostic: Diagnostic, failure: FailureInput, layout: Layout
 
 def apply_edits(text: str, edits: list[TextEdit]) -> str:
     """``text`` with ``edits`` (all of one file) applied, last first so positions hold."""
-    lines = text.splitlines(keepends=True)
+    lines = editor_lines(text, keepends=True)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))

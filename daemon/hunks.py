@@ -10,6 +10,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from connector_watch.daemon.utf16 import editor_lines
+
 
 @dataclass(frozen=True)
 class Hunk:
@@ -36,7 +38,8 @@ class Hunk:
 
 
 def split_lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    """Lines with their breaks, numbered as editors number them."""
+    return editor_lines(text, keepends=True)
 
 
 def hunks(path: str, old: str, new: str, context: int = 0) -> list[Hunk]:

@@ -156,7 +156,8 @@ class LspFront:
         engine = self._engine()
         if diagnostics is None:
             diagnostics = engine.results.diagnostics_of(path, self.buffers)
-        params = lsp_render.publish_params(engine.workspace.uri(path), diagnostics, engine.workspace.uri)
+        in_utf16 = [engine.wire.positions.diagnostic(d) for d in diagnostics]  # as the client counts
+        params = lsp_render.publish_params(engine.workspace.uri(path), in_utf16, engine.workspace.uri)
         self.server.text_document_publish_diagnostics(
             _converter.structure(params, types.PublishDiagnosticsParams)
         )
@@ -274,7 +275,7 @@ class LspFront:
         named = {(d.range.start.line, d.range.start.character, d.message) for d in params.context.diagnostics}
         diagnostics = [
             d
-            for d in engine.results.diagnostics_of(path, self.buffers)
+            for d in map(engine.wire.positions.diagnostic, engine.results.diagnostics_of(path, self.buffers))
             if d.fixes
             and (
                 lsp_render.overlaps(d.location.range, wanted)

@@ -1,0 +1,98 @@
+"""Positions as editors count them: UTF-16 code units, lines broken only at ``\\r\\n``, ``\\r``, ``\\n``.
+
+The daemon computes columns in Python's unit (code points). LSP clients (by default) and VS Code
+count a line's characters in UTF-16 code units, so one character outside the Basic Multilingual
+Plane (an emoji in a corpus record) earlier on a line moves every later column by one: a diagnostic
+would underline the wrong text and, worse, a verified fix's edit would replace the wrong span and
+corrupt the file. Every position leaves the daemon through :class:`Utf16Positions` (the WebSocket
+wire and the language server), which reads the line it points into and converts the column; lines
+of plain ASCII, and column 0, need no reading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from connector_watch.daemon.diagnostics import Diagnostic, Location, Position, Range, Related, TextEdit
+
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+#: Files past this size are read for a conversion but not kept (a 50 MB corpus would stay in memory).
+_CACHED_BYTES = 4_000_000
+_CACHED_FILES = 256
+
+
+def editor_lines(text: str, keepends: bool = False) -> list[str]:
+    """**Pure**: ``text``'s lines as editors number them (not ``str.splitlines``, which also breaks
+    at form feeds, U+0085 and U+2028, characters a JSON string may hold). Without ``keepends`` a
+    text ending in a line break has an empty last line, as an editor shows it."""
+    pieces = _LINE_BREAK.split(text)
+    if not keepends:
+        return pieces[::2]
+    lines = [pieces[i] + pieces[i + 1] for i in range(0, len(pieces) - 1, 2)]
+    return [*lines, pieces[-1]] if pieces[-1] else lines
+
+
+def utf16_column(line: str, character: int) -> int:
+    """**Pure**: the UTF-16 column of code point ``character`` of ``line`` (past its end: as far past)."""
+    if line.isascii():
+        return character
+    prefix = line[:character]
+    return len(prefix.encode("utf-16-le")) // 2 + max(0, character - len(line))
+
+
+class Utf16Positions:
+    """Converts the ranges of diagnostics and edits of workspace files to UTF-16 columns."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._lines: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+
+    def diagnostic(self, diagnostic: Diagnostic) -> Diagnostic:
+        converted = replace(
+            diagnostic,
+            location=self.location(diagnostic.location),
+            related=[Related(self.location(r.location), r.message) for r in diagnostic.related],
+            fixes=[replace(f, edits=tuple(self.edit(e) for e in f.edits)) for f in diagnostic.fixes],
+        )
+        return converted
+
+    def location(self, location: Location) -> Location:
+        return Location(location.path, self.range(location.path, location.range))
+
+    def edit(self, edit: TextEdit) -> TextEdit:
+        return TextEdit(edit.path, self.range(edit.path, edit.range), edit.new_text)
+
+    def range(self, path: str, value: Range) -> Range:
+        start, end = self.position(path, value.start), self.position(path, value.end)
+        return value if (start, end) == (value.start, value.end) else Range(start, end)
+
+    def position(self, path: str, position: Position) -> Position:
+        if position.character <= 0:
+            return position
+        lines = self._file_lines(path)
+        if lines is None or not 0 <= position.line < len(lines):
+            return position
+        return Position(position.line, utf16_column(lines[position.line], position.character))
+
+    def _file_lines(self, path: str) -> list[str] | None:
+        full = self.root / path
+        try:
+            status = full.stat()
+        except (OSError, ValueError):
+            return None
+        stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+        cached = self._lines.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            text = full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        lines = editor_lines(text)
+        if status.st_size <= _CACHED_BYTES:
+            if len(self._lines) >= _CACHED_FILES:
+                self._lines.clear()
+            self._lines[path] = (stamp, lines)
+        return lines
