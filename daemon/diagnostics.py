@@ -7,6 +7,8 @@ terminal. Positions are zero-based (LSP); paths are relative to the workspace.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,13 +108,24 @@ class VerifiedFix:
     edits: tuple[TextEdit, ...]
     nodes: tuple[str, ...]  # the nodes that failed, and passed with the fix applied
     note: str = ""  # what ran: "2 tests passed with the fix applied (overlay rerun, 180 ms)"
+    #: (path, SHA-256 hex of its bytes) of every file the edits were verified against: an editor
+    #: applies the fix only to those contents (its ranges mean nothing in a file changed since).
+    against: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "edits": [e.to_dict() for e in self.edits],
-            "verified": {"nodeIds": list(self.nodes), "note": self.note},
-        }
+        verified: dict[str, Any] = {"nodeIds": list(self.nodes), "note": self.note}
+        if self.against:
+            verified["against"] = dict(self.against)
+        return {"title": self.title, "edits": [e.to_dict() for e in self.edits], "verified": verified}
+
+    def applies_to(self, read: Callable[[str], bytes | None]) -> bool:
+        """Whether every file it edits still holds what it was verified against."""
+        return all(content_digest(read(path)) == digest for path, digest in self.against)
+
+
+def content_digest(data: bytes | None) -> str:
+    """The digest a fix carries of a file's contents (SHA-256: editors compute it too)."""
+    return "" if data is None else hashlib.sha256(data).hexdigest()
 
 
 @dataclass

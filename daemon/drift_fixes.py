@@ -80,7 +80,10 @@ class DriftFixes:
             candidate.edits,
             tuple(nodes),
             f"{len(nodes)} test(s) pass with it, replaying the recording and simulating from the edited files",
+            replayed.against if replayed.against == simulated.against else (),
         )
+        if not fix.against:
+            return  # a file changed between the two reruns: the next report verifies it again
         current = self.results.drift.get(report_path, [])
         if not any(d is diagnostic for d in current):
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from connector_watch.daemon.diagnostics import VerifiedFix
+from connector_watch.daemon.diagnostics import VerifiedFix, content_digest
 from connector_watch.daemon.fixes import CandidateFix, apply_edits
 from connector_watch.daemon.overlay import Overlay
 from connector_watch.daemon.workspace import Workspace
@@ -28,11 +28,14 @@ async def verify(
     With ``skips_allowed`` (nodes that were not failing: a drift report's readers, some of which
     skip outside record mode) they may skip, as long as one of them passes."""
     contents: dict[str, bytes | None] = {}
+    against: list[tuple[str, str]] = []
     for path in sorted({e.path for e in candidate.edits}):
         try:
-            text = workspace.absolute(path).read_text(encoding="utf-8")
+            data = workspace.absolute(path).read_bytes()
+            text = data.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+        against.append((path, content_digest(data)))
         contents[path] = apply_edits(text, [e for e in candidate.edits if e.path == path]).encode("utf-8")
     started = time.monotonic()
     finished = await overlay.run(sorted(nodes), contents, env=env)
@@ -46,4 +49,5 @@ async def verify(
         candidate.edits,
         tuple(sorted(nodes)),
         f"{len(nodes)} test(s) pass with it applied (rerun on a private copy, {elapsed:.0f} ms)",
+        tuple(against),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -273,9 +274,21 @@ class LspFront:
         # Ours that overlap the range, or that the client names (Neovim sends the cursor's position
         # and the line's diagnostics): matched by place and message, never taken from the client.
         named = {(d.range.start.line, d.range.start.character, d.message) for d in params.context.diagnostics}
+        def on_disk(relative: str) -> bytes | None:
+            try:
+                return engine.workspace.absolute(relative).read_bytes()
+            except (OSError, ValueError):
+                return None
+
+        # A fix applies only to the contents it was verified against (once applied and saved, it
+        # stays published until the rerun: offered again, it would apply twice).
+        current = [
+            dataclasses.replace(d, fixes=[f for f in d.fixes if f.applies_to(on_disk)]) if d.fixes else d
+            for d in engine.results.diagnostics_of(path, self.buffers)
+        ]
         diagnostics = [
             d
-            for d in map(engine.wire.positions.diagnostic, engine.results.diagnostics_of(path, self.buffers))
+            for d in map(engine.wire.positions.diagnostic, current)
             if d.fixes
             and (
                 lsp_render.overlaps(d.location.range, wanted)

@@ -175,6 +175,12 @@ export interface VerifiedFix {
   verified: {
     nodeIds: string[];
     note: string;
+    /**
+     * workspace-relative path -> SHA-256 (hex) of the bytes of each file the fix was verified against: apply it only to those contents (its ranges mean nothing in a file changed since)
+     */
+    against?: {
+      [k: string]: string;
+    };
   };
 }
 export interface Node {

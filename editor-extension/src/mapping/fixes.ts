@@ -12,6 +12,8 @@ export interface FixEdit {
   path: string;
   range: Range;
   newText: string;
+  /** SHA-256 (hex) of the file's bytes the fix was verified against, when the daemon says. */
+  against?: string;
 }
 
 /** One Quick Fix: a verified fix, the edits to apply and the diagnostics (of type `D`) it resolves. */
@@ -59,7 +61,8 @@ export function fixEdits(fix: VerifiedFix): { edits: FixEdit[] } | { error: stri
     if (!path) return { error: `the fix edits ${JSON.stringify(e.path)}, which is not a path inside the workspace` };
     if (!validRange(e.range)) return { error: `the fix has an invalid range in ${path}` };
     if (typeof e.newText !== "string") return { error: `the fix has no new text for ${path}` };
-    edits.push({ path, range: e.range, newText: e.newText });
+    const against = fix.verified.against?.[e.path];
+    edits.push({ path, range: e.range, newText: e.newText, ...(typeof against === "string" ? { against } : {}) });
   }
   return { edits };
 }

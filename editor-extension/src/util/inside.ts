@@ -1,6 +1,7 @@
 // Where a workspace-relative path really leads: a file inside the workspace folder once symbolic links
 // are resolved, or why not. For edits the extension applies on the daemon's word (verified fixes).
-import { realpathSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
 import { workspaceRelative } from "../mapping/fixes";
 
@@ -22,4 +23,13 @@ export function fileInside(root: string, path: string): { file: string } | { err
   if (!real.startsWith(realRoot + sep)) return { error: `${relative} leads outside the workspace (${real})` };
   if (!statSync(real).isFile()) return { error: `${relative} is not a file` };
   return { file: real };
+}
+
+/** Whether `file` still holds the bytes whose SHA-256 (hex) is `sha256` (false when it cannot be read). */
+export function holds(file: string, sha256: string): boolean {
+  try {
+    return createHash("sha256").update(readFileSync(file)).digest("hex") === sha256;
+  } catch {
+    return false;
+  }
 }

@@ -2,11 +2,13 @@
 // Quick Fixes, and the apply step the panel's Apply button uses. The mapping (which fixes, titles,
 // checked paths) is src/mapping/fixes.ts; here the edits become a WorkspaceEdit on files that must
 // resolve inside the workspace folder (symbolic links included) and have no unsaved changes (a fix
-// was verified against the saved file: its ranges mean nothing in a buffer edited since).
+// was verified against the saved file: its ranges mean nothing in a buffer edited since), and still
+// hold the bytes the daemon verified the fix against (`verified.against`: a fix applied and saved
+// stays in the Problems until the rerun republishes; offered again, it would apply twice).
 import * as vscode from "vscode";
 import type { VerifiedFix } from "../generated/protocol";
 import { FixEdit, fixEdits, quickFixes } from "../mapping/fixes";
-import { fileInside } from "../util/inside";
+import { fileInside, holds } from "../util/inside";
 import { ProblemsView, toRange } from "./problems";
 
 export type Built = { edit: vscode.WorkspaceEdit; uris: vscode.Uri[] } | { error: string };
@@ -21,6 +23,9 @@ export function workspaceEdit(folder: vscode.Uri, edits: readonly FixEdit[]): Bu
     const uri = vscode.Uri.joinPath(folder, e.path);
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (open?.isDirty) return { error: `save ${e.path} first: the fix was verified against the saved file` };
+    // Saved since (this fix applied already, or another edit): its ranges point at other text.
+    if (e.against !== undefined && !holds(inside.file, e.against))
+      return { error: `${e.path} changed since the fix was verified: the daemon is checking it again` };
     edit.replace(uri, toRange(e.range), e.newText);
     if (!uris.some((u) => u.toString() === uri.toString())) uris.push(uri);
   }

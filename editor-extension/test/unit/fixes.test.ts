@@ -144,3 +144,18 @@ test("a file's identical diagnostics are shown once with the fixes of all of the
   assert.equal(mapped.length, 1);
   assert.deepEqual(mapped[0].fixes.map((f) => f.title), [fix.title, "other"]);
 });
+
+test("each edit carries the digest of the file the daemon verified the fix against, when it says", () => {
+  const base: VerifiedFix = {
+    title: "change `records_key: ticket` back to `records_key: tickets`",
+    edits: [{ path: SPEC, range: { start: { line: 26, character: 0 }, end: { line: 27, character: 0 } }, newText: "        records_key: tickets\n" }],
+    verified: { nodeIds: [TABLE], note: "1 test(s) pass with it applied" },
+  };
+  const without = fixEdits(base);
+  assert.ok("edits" in without);
+  assert.equal(without.edits[0].against, undefined);
+  const digest = "ab".repeat(32);
+  const withDigest = fixEdits({ ...base, verified: { ...base.verified, against: { [SPEC]: digest } } });
+  assert.ok("edits" in withDigest);
+  assert.equal(withDigest.edits[0].against, digest);
+});

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileInside } from "../../src/util/inside";
+import { createHash } from "node:crypto";
+import { fileInside, holds } from "../../src/util/inside";
 
 const base = mkdtempSync(join(tmpdir(), "cw-inside-"));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -24,4 +25,14 @@ test("a verified fix may only edit real files inside the workspace, symbolic lin
   assert.match((fileInside(root, "simulator/specs/x/missing.yaml") as { error: string }).error, /does not exist/);
   assert.match((fileInside(root, "simulator/specs") as { error: string }).error, /is not a file/);
   assert.match((fileInside(join(base, "nope"), "a.yaml") as { error: string }).error, /workspace folder .* is not there/);
+});
+
+test("a fix applies only to the bytes it was verified against: a save since (the fix itself) stops it", () => {
+  const file = join(base, "endpoints.yaml");
+  writeFileSync(file, "records_key: ticket\n");
+  const verifiedAgainst = createHash("sha256").update("records_key: ticket\n").digest("hex");
+  assert.equal(holds(file, verifiedAgainst), true);
+  writeFileSync(file, "records_key: tickets\n"); // applied and saved: offering it again would apply it twice
+  assert.equal(holds(file, verifiedAgainst), false);
+  assert.equal(holds(join(base, "gone.yaml"), verifiedAgainst), false);
 });
