@@ -35,6 +35,7 @@ from connector_watch.daemon.diagnostics import Diagnostic, Position, Range
 from connector_watch.daemon.engine import Engine
 from connector_watch.daemon.lsp_protocol import Protocol, RunProgress
 from connector_watch.daemon.options import engine_options
+from connector_watch.daemon.utf16 import code_point_column, editor_lines, utf16_column
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.lsp.server import LanguageServer
@@ -313,7 +314,10 @@ class LspFront:
             text = self.server.workspace.get_text_document(params.text_document.uri).source
         except OSError:
             return None
-        line, character = params.position.line, params.position.character
+        lines = editor_lines(text)
+        line = params.position.line
+        in_line = lines[line] if 0 <= line < len(lines) else ""
+        character = code_point_column(in_line, params.position.character)  # the client counts UTF-16
         if kind.kind == "spec":
             endpoint = lsp_hover.endpoint_at(text, path, line)
             if endpoint is None:
@@ -331,6 +335,10 @@ class LspFront:
             ]
             nodes, files = lsp_hover.corpus_readers(engine.index, path)
             hover = lsp_hover.record_hover(record, path, tables, nodes, files, self.hits.corpora.get(path))
+            for end in ("start", "end"):  # back in UTF-16, as the client counts
+                at = hover["range"][end]
+                if 0 <= at["line"] < len(lines):
+                    at["character"] = utf16_column(lines[at["line"]], at["character"])
         return _converter.structure(hover, types.Hover)
 
     def rerun(self, failed: bool) -> dict[str, Any]:

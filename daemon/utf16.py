@@ -42,6 +42,19 @@ def utf16_column(line: str, character: int) -> int:
     return len(prefix.encode("utf-16-le")) // 2 + max(0, character - len(line))
 
 
+def code_point_column(line: str, units: int) -> int:
+    """**Pure**: the code point column of UTF-16 column ``units`` of ``line`` (a client's position
+    coming in; one inside a surrogate pair is the character's own column)."""
+    if line.isascii():
+        return units
+    counted = 0
+    for index, character in enumerate(line):
+        if counted >= units:
+            return index
+        counted += 2 if ord(character) > 0xFFFF else 1
+    return len(line) + max(0, units - counted)
+
+
 class Utf16Positions:
     """Converts the ranges of diagnostics and edits of workspace files to UTF-16 columns."""
 

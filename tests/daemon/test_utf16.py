@@ -16,7 +16,7 @@ from connector_watch.daemon.diagnostics import (
 from connector_watch.daemon.events import Wire
 from connector_watch.daemon.fixes import apply_edits
 from connector_watch.daemon.hunks import split_lines
-from connector_watch.daemon.utf16 import Utf16Positions, editor_lines, utf16_column
+from connector_watch.daemon.utf16 import Utf16Positions, code_point_column, editor_lines, utf16_column
 
 CORPUS = "corpus/tickets.json"
 #: One record per line (as a minified corpus is): an emoji (two UTF-16 units) before the value.
@@ -71,3 +71,11 @@ def test_ascii_lines_column_zero_and_unknown_files_are_not_read(tmp_path: Path) 
     (tmp_path / "a.json").write_text("plain\n", encoding="utf-8")
     assert positions.position("a.json", Position(0, 4)) == Position(0, 4)
     assert positions.position("a.json", Position(9, 4)) == Position(9, 4)  # beyond the file
+
+
+def test_a_client_column_comes_in_as_the_code_point_it_counts_to() -> None:
+    at_id = LINE.index('"42"')
+    assert code_point_column(LINE, utf16_column(LINE, at_id)) == at_id
+    for column in range(len(LINE) + 3):
+        assert code_point_column(LINE, utf16_column(LINE, column)) == column
+    assert code_point_column("plain", 4) == 4
