@@ -168,19 +168,29 @@ class CausalScheduler:
                 self._stale -= {p.node_id for p in group}
                 if fresh:
                     self._on_verdict(fresh)
-                await self._try_fixes([p.node_id for p in group])
+                await self._fixes_or_requeue([p.node_id for p in group])
             self._working = {}
             if self._fix_queue:
                 nodes, self._fix_queue = sorted(self._fix_queue), set()
-                await self._try_fixes(nodes)
+                await self._fixes_or_requeue(nodes)
             while self._jobs and not self._queue:
                 job = self._jobs.pop(0)
                 try:
                     await job(await self._overlay())
                 except asyncio.CancelledError:
+                    self._jobs.insert(0, job)  # a newer save interrupted it: it runs again after
                     raise
                 except Exception as exc:
                     self._log("error", f"overlay work failed: {exc!r}")
+
+    async def _fixes_or_requeue(self, node_ids: list[str]) -> None:
+        """Try these nodes' fixes; interrupted by a newer save, they wait in the queue (a node that
+        runs again is forgotten there, like any other)."""
+        try:
+            await self._try_fixes(node_ids)
+        except asyncio.CancelledError:
+            self._fix_queue.update(node_ids)
+            raise
 
     async def _try_fixes(self, node_ids: list[str]) -> None:
         """Verify the candidate fixes of these nodes on the overlay; report the ones that hold."""
@@ -193,7 +203,11 @@ class CausalScheduler:
             return
         if not candidates:
             return
-        overlay = await self._overlay()
+        try:
+            overlay = await self._overlay()
+        except Exception as exc:
+            self._log("warning", f"verified fixes are unavailable: the overlay could not start ({exc!r})")
+            return
         for candidate, nodes in candidates:
             try:
                 fixed = await verify(overlay, self.workspace, candidate, nodes, env=self._env())

@@ -49,6 +49,8 @@ class Overlay:
         self._pool_factory = pool_factory
         self.pool: WorkerPool | None = None
         self._built = False
+        #: Saves made while the copy was being made (it may have read them half-written, or before).
+        self._unsynced: set[str] = set()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -58,6 +60,8 @@ class Overlay:
             return
         await asyncio.get_running_loop().run_in_executor(None, self._copy_workspace)
         self._built = True
+        self.sync(sorted(self._unsynced))  # before the workers preload anything
+        self._unsynced.clear()
         import_paths = [str(self.root / p) for p in self.workspace.layout.import_roots()]
         if self._pool_factory is not None:
             self.pool = self._pool_factory(self.root, import_paths)
@@ -98,8 +102,10 @@ class Overlay:
 
     # ------------------------------------------------------------------ keeping in step
     def sync(self, paths: list[str]) -> None:
-        """Copy these workspace files' current content (or their absence) into the overlay."""
+        """Copy these workspace files' current content (or their absence) into the overlay (while
+        the copy is being made: once it is made)."""
         if not self._built:
+            self._unsynced.update(paths)
             return
         for path in paths:
             self._write(path, _read(self.workspace.absolute(path)))
@@ -173,7 +179,8 @@ class SharedOverlay:
 
     def warm(self) -> None:
         if self._starting is None:
-            self._starting = asyncio.create_task(self._start())
+            self._overlay = Overlay(self._workspace, node_timeout=self._node_timeout, log_dir=self._log_dir)
+            self._starting = asyncio.create_task(self._start(self._overlay))
 
     async def ready(self) -> Overlay:
         self.warm()
@@ -181,7 +188,7 @@ class SharedOverlay:
         return await asyncio.shield(self._starting)
 
     def sync(self, paths: list[str]) -> None:
-        """Saves reach the copy (once it exists; the copy is made from the current files)."""
+        """Saves reach the copy (before it is warmed there is none: it will be made from them)."""
         if self._overlay is not None:
             self._overlay.sync(paths)
 
@@ -192,12 +199,11 @@ class SharedOverlay:
         if self._overlay is not None:
             await self._overlay.close()
 
-    async def _start(self) -> Overlay:
+    async def _start(self, overlay: Overlay) -> Overlay:
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        overlay = Overlay(self._workspace, node_timeout=self._node_timeout, log_dir=self._log_dir)
         await overlay.start()
-        self._overlay = overlay
         return overlay
+
 
 def _file_results(
     node_ids: list[str], finished: dict[str, dict[str, Any]], collect_errors: dict[str, dict[str, Any]]

@@ -163,6 +163,7 @@ class WorkerPool:
         self._tmp = tempfile.mkdtemp(prefix="connector-watch-")
         self.socket_path = os.path.join(self._tmp, "events.sock")
         self.log_dir = Path(log_dir) if log_dir else Path(self._tmp)
+        self.log_dir.mkdir(parents=True, exist_ok=True)  # a job whose log cannot be opened runs nothing
         self.stacks_dir = self.log_dir / "stacks"
         self.preloaded: list[str] = []
         self.import_ms = 0.0
@@ -297,6 +298,15 @@ class WorkerPool:
             self._zygote.stdin.write((json.dumps(command) + "\n").encode())
             await self._zygote.stdin.drain()
             await job.done.wait()
+        except asyncio.CancelledError:
+            # The caller gave up on it (a newer save made an overlay trial moot): its child must
+            # not run on, unwatched, using a core and writing bytecode while the next trial swaps
+            # files. Only this job: another may already be running in the same pool.
+            if not job.done.is_set():
+                job.cancelled = True
+                with contextlib.suppress(Exception):
+                    await self._signal(job, signal.SIGKILL)
+            raise
         finally:
             self._jobs.pop(job.id, None)
         return job
