@@ -260,10 +260,23 @@ class LspFront:
             self.publish(file)
 
     def _differs_from_disk(self, path: str, text: str) -> bool:
-        try:
-            return self._engine().workspace.absolute(path).read_text(encoding="utf-8") != text
-        except (OSError, UnicodeDecodeError):
+        try:  # bytes: reading text would turn \r\n into \n, and every CRLF file would differ
+            return self._engine().workspace.absolute(path).read_bytes() != text.encode("utf-8")
+        except (OSError, ValueError):
             return True
+
+    def _as_the_client_has_it(self, path: str) -> bytes | None:
+        """The bytes of ``path`` as the client holds it: its open buffer, else the file on disk."""
+        uri = self._uris.get(path)
+        if uri is not None:
+            try:
+                return self.server.workspace.get_text_document(uri).source.encode("utf-8")
+            except Exception:  # not open after all: the file on disk
+                pass
+        try:
+            return self._engine().workspace.absolute(path).read_bytes()
+        except (OSError, ValueError):
+            return None
 
     # ------------------------------------------------------------------ requests
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction] | None:
@@ -275,16 +288,13 @@ class LspFront:
         # Ours that overlap the range, or that the client names (Neovim sends the cursor's position
         # and the line's diagnostics): matched by place and message, never taken from the client.
         named = {(d.range.start.line, d.range.start.character, d.message) for d in params.context.diagnostics}
-        def on_disk(relative: str) -> bytes | None:
-            try:
-                return engine.workspace.absolute(relative).read_bytes()
-            except (OSError, ValueError):
-                return None
-
-        # A fix applies only to the contents it was verified against (once applied and saved, it
-        # stays published until the rerun: offered again, it would apply twice).
+        # A fix applies only to the contents it was verified against: not to a buffer with unsaved
+        # edits, nor to a file saved since (once applied and saved, it stays published until the
+        # rerun: offered again, it would apply twice).
         current = [
-            dataclasses.replace(d, fixes=[f for f in d.fixes if f.applies_to(on_disk)]) if d.fixes else d
+            dataclasses.replace(d, fixes=[f for f in d.fixes if f.applies_to(self._as_the_client_has_it)])
+            if d.fixes
+            else d
             for d in engine.results.diagnostics_of(path, self.buffers)
         ]
         diagnostics = [

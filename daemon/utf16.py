@@ -5,8 +5,9 @@ count a line's characters in UTF-16 code units, so one character outside the Bas
 Plane (an emoji in a corpus record) earlier on a line moves every later column by one: a diagnostic
 would underline the wrong text and, worse, a verified fix's edit would replace the wrong span and
 corrupt the file. Every position leaves the daemon through :class:`Utf16Positions` (the WebSocket
-wire and the language server), which reads the line it points into and converts the column; lines
-of plain ASCII, and column 0, need no reading.
+wire and the language server), which converts the column with the line it points into. Column 0
+needs no reading; a file is read once per version (modification time, size, inode), and only its
+lines outside ASCII are kept: a plain-ASCII corpus of any size costs one read and no memory.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from pathlib import Path
 from connector_watch.daemon.diagnostics import Diagnostic, Location, Position, Range, Related, TextEdit
 
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
-#: Files past this size are read for a conversion but not kept (a 50 MB corpus would stay in memory).
-_CACHED_BYTES = 4_000_000
 _CACHED_FILES = 256
 
 
@@ -60,7 +59,7 @@ class Utf16Positions:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._lines: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+        self._lines: dict[str, tuple[tuple[int, int, int], dict[int, str]]] = {}
 
     def diagnostic(self, diagnostic: Diagnostic) -> Diagnostic:
         converted = replace(
@@ -84,12 +83,15 @@ class Utf16Positions:
     def position(self, path: str, position: Position) -> Position:
         if position.character <= 0:
             return position
-        lines = self._file_lines(path)
-        if lines is None or not 0 <= position.line < len(lines):
+        wide = self._non_ascii_lines(path)
+        line = wide.get(position.line) if wide else None
+        if line is None:  # plain ASCII (or unknown): code points are UTF-16 units
             return position
-        return Position(position.line, utf16_column(lines[position.line], position.character))
+        return Position(position.line, utf16_column(line, position.character))
 
-    def _file_lines(self, path: str) -> list[str] | None:
+    def _non_ascii_lines(self, path: str) -> dict[int, str] | None:
+        """The file's lines that hold a character outside ASCII, by number (read once per version;
+        a corpus of plain ASCII keeps nothing)."""
         full = self.root / path
         try:
             status = full.stat()
@@ -103,9 +105,8 @@ class Utf16Positions:
             text = full.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        lines = editor_lines(text)
-        if status.st_size <= _CACHED_BYTES:
-            if len(self._lines) >= _CACHED_FILES:
-                self._lines.clear()
-            self._lines[path] = (stamp, lines)
-        return lines
+        wide = {} if text.isascii() else {n: line for n, line in enumerate(editor_lines(text)) if not line.isascii()}
+        if len(self._lines) >= _CACHED_FILES:
+            self._lines.clear()
+        self._lines[path] = (stamp, wide)
+        return wide

@@ -71,6 +71,19 @@ def test_ascii_lines_column_zero_and_unknown_files_are_not_read(tmp_path: Path) 
     (tmp_path / "a.json").write_text("plain\n", encoding="utf-8")
     assert positions.position("a.json", Position(0, 4)) == Position(0, 4)
     assert positions.position("a.json", Position(9, 4)) == Position(9, 4)  # beyond the file
+    assert positions._lines["a.json"][1] == {}  # an ASCII file keeps no line
+
+
+def test_only_the_lines_outside_ascii_are_kept_and_a_new_version_is_read_again(tmp_path: Path) -> None:
+    positions = Utf16Positions(tmp_path)
+    (tmp_path / CORPUS.split("/")[0]).mkdir()
+    (tmp_path / CORPUS).write_text(f"[\n{LINE},\n{{}}\n]\n", encoding="utf-8")
+    at_id = LINE.index('"42"')
+    assert positions.position(CORPUS, Position(1, at_id)) == Position(1, at_id + 1)
+    assert list(positions._lines[CORPUS][1]) == [1]
+    (tmp_path / CORPUS).write_text(f"[\n{{}},\n{LINE}\n]\n", encoding="utf-8")  # the record moved down
+    assert positions.position(CORPUS, Position(1, at_id)) == Position(1, at_id)
+    assert positions.position(CORPUS, Position(2, at_id)) == Position(2, at_id + 1)
 
 
 def test_a_client_column_comes_in_as_the_code_point_it_counts_to() -> None:

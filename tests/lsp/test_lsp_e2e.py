@@ -151,6 +151,18 @@ async def test_a_broken_corpus_record_is_a_located_blamed_diagnostic_and_clears_
     assert action.kind == t.CodeActionKind.QuickFix and action.is_preferred
     assert action.title.startswith("Verified: ") and action.title.endswith("(1 test passes)")
     assert corpus.read_text(encoding="utf-8") == broken  # offering it wrote nothing
+    # With unsaved edits in the client's buffer the fix's ranges mean nothing there: not offered.
+    document = uri(workspace, TICKETS)
+    client.text_document_did_open(
+        t.DidOpenTextDocumentParams(t.TextDocumentItem(document, "json", 1, "\n" + broken))
+    )
+    asked = t.CodeActionParams(
+        t.TextDocumentIdentifier(document),
+        diagnostic.range,
+        t.CodeActionContext(diagnostics=[diagnostic], only=[t.CodeActionKind.QuickFix]),
+    )
+    assert not await client.text_document_code_action_async(asked)
+    client.text_document_did_close(t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(document)))
     assert action.edit is not None and action.edit.changes is not None
     assert set(action.edit.changes) == {uri(workspace, TICKETS)}
     corpus.write_text(apply_edits(broken, action.edit.changes[uri(workspace, TICKETS)]), encoding="utf-8")
