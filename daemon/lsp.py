@@ -312,7 +312,7 @@ class LspFront:
         )
         return [_converter.structure(a, types.CodeAction) for a in actions] or None
 
-    def hover(self, params: types.HoverParams) -> types.Hover | None:
+    async def hover(self, params: types.HoverParams) -> types.Hover | None:
         path = self._path(params.text_document.uri)
         if path is None:
             return None
@@ -336,7 +336,9 @@ class LspFront:
             hit = self.hits.endpoints.get((path, endpoint.index))
             hover = lsp_hover.endpoint_hover(endpoint, path, nodes, files, hit)
         else:
-            record = lsp_hover.record_at(text, line, character)
+            # Parsed off the event loop: a corpus of megabytes takes seconds in pure Python, and
+            # the engine (runs, other requests) shares this loop.
+            record = await asyncio.to_thread(lsp_hover.record_at, text, line, character)
             if record is None:
                 return None
             tables = [
@@ -427,8 +429,8 @@ def _register(front: LspFront) -> None:
         return front.code_actions(params)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def hover(params: types.HoverParams) -> types.Hover | None:
-        return front.hover(params)
+    async def hover(params: types.HoverParams) -> types.Hover | None:
+        return await front.hover(params)
 
     @server.command(RERUN_ALL)
     def rerun_all(*args: Any) -> dict[str, Any]:
