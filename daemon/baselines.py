@@ -22,6 +22,9 @@ class Baseline:
     label: str  # how blame names it: "last pass", "git HEAD"
     passed: bool  # the node is known to have passed on these files
     before: dict[str, bytes | None]  # each changed file's content at the base (None: absent)
+    #: Files that changed since the base whose content then was too large to keep: reverting them
+    #: is impossible, so "fails with everything reverted" proves nothing.
+    unkept: tuple[str, ...] = ()
 
     def key(self) -> tuple[str, tuple[tuple[str, int], ...]]:
         """Nodes with equal keys can be investigated together."""
@@ -99,7 +102,8 @@ class Baselines:
                     for path, digest in digests.items()
                     if self.history.known(digest)
                 }
-                return Baseline("last pass", True, before)
+                unkept = tuple(sorted(path for path, digest in digests.items() if not self.history.known(digest)))
+                return Baseline("last pass", True, before, unkept)
         if self.git is not None and self.git.available:
             return Baseline(self.git.label, False, self.git.changes(tracked))
         return None

@@ -24,6 +24,7 @@ from connector_watch.daemon.counterfactual import (
     trial_outcomes,
 )
 from connector_watch.daemon.diagnostics import VerifiedFix
+from connector_watch.daemon.file_history import MAX_KEPT_BYTES
 from connector_watch.daemon.fix_check import verify
 from connector_watch.daemon.fixes import CandidateFix
 from connector_watch.daemon.overlay import Overlay
@@ -82,6 +83,8 @@ class CausalScheduler:
         baseline = self.baselines.for_node(node_id, self._tracked)
         if baseline is None:
             return CausalEvidence("no-history", "none", note=self.baselines.unavailable_reason()), None
+        if baseline.unkept and not baseline.before:
+            return self._unkept(baseline), None
         if not baseline.before:
             status = "not-caused" if baseline.passed else "pre-existing"
             return (
@@ -124,6 +127,16 @@ class CausalScheduler:
         if node_id in self._working:
             self._stale.add(node_id)
         self._fix_queue.discard(node_id)
+
+    @staticmethod
+    def _unkept(baseline: Baseline) -> CausalEvidence:
+        files = ", ".join(baseline.unkept)
+        return CausalEvidence(
+            "inconclusive",
+            baseline.label,
+            note=f"{files} changed since the {baseline.label}, and its content then was too large to keep "
+            f"(over {MAX_KEPT_BYTES // 2**20} MiB): the change cannot be reverted to test it",
+        )
 
     async def cancel(self) -> None:
         """A newer save: stop the trial in progress; its nodes wait in the queue for the next start."""
@@ -247,9 +260,15 @@ class CausalScheduler:
             return trial_outcomes(expected, finished)
 
         try:
-            return await find_triggers(
+            verdicts = await find_triggers(
                 changes, trial, sorted(expected), base=baseline.label, base_passed=baseline.passed
             )
+            if baseline.unkept:  # failing with the rest reverted proves nothing: those were not
+                verdicts = {
+                    node: self._unkept(baseline) if verdict.status in ("not-caused", "pre-existing") else verdict
+                    for node, verdict in verdicts.items()
+                }
+            return verdicts
         except asyncio.CancelledError:
             await overlay.cancel()
             raise

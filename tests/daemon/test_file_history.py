@@ -83,3 +83,26 @@ def test_without_git_there_is_no_history_and_it_says_why(tmp_path: Path) -> None
     assert Baselines(None, base).for_node("n", lambda p: True) is None
     git(tmp_path, "init", "-q")
     assert "no revision HEAD" in GitBase(tmp_path).reason
+
+
+def test_a_change_to_a_file_too_large_to_keep_makes_the_verdict_inconclusive(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from connector_watch.daemon import file_history
+    from connector_watch.daemon.causal import CausalScheduler
+    from connector_watch.daemon.workspace import Workspace
+
+    monkeypatch.setattr(file_history, "MAX_KEPT_BYTES", 8)  # "large" without writing 16 MiB
+    files = {"big.json": b"[1, 2, 3, 4, 5]", "small.json": b"[1]"}
+    history = FileHistory(lambda p: files.get(p))
+    history.seed(files)
+    history.passed(["n"], history.generation)
+    files["big.json"] = b"[1, 2, 3, 4, 5, 6]"
+    history.update("big.json")
+    baseline = Baselines(history, None).for_node("n", lambda p: True)
+    assert baseline is not None and baseline.unkept == ("big.json",) and baseline.before == {}
+    scheduler = CausalScheduler(Workspace(tmp_path), Baselines(history, None), None, lambda v: None, lambda *a: None)
+    evidence, to_investigate = scheduler.evidence_now("n")
+    assert to_investigate is None
+    assert evidence.status == "inconclusive", evidence  # not "not-caused": the change was not revertible
+    assert "big.json" in evidence.note and "too large to keep" in evidence.note
