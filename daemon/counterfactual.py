@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from connector_watch.daemon.blame.causality import CausalEvidence, TriggerEvidence
-from connector_watch.daemon.hunks import Hunk, apply, hunks
+from connector_watch.daemon.hunks import Hunk, apply, hunks, split_lines
 
 Outcome = Literal["fail", "pass", "unresolved"]
 
@@ -262,7 +262,8 @@ def _trigger_evidence(change: FileChange, hunk: Hunk | None) -> TriggerEvidence:
             (hunk.old_start, hunk.old_end),
             (hunk.new_start, hunk.new_end),
         )
-    last_line = max((after or "").count("\n") - 1, 0)
+    text = after or ""
+    last_line = max(len(split_lines(text)) - 1, 0)  # the file's last line, with or without a final break
     return TriggerEvidence(change.path, change.kind, 0, last_line, True, before, after)
 
 

@@ -28,6 +28,7 @@ from connector_watch.daemon.fix_check import verify
 from connector_watch.daemon.fixes import CandidateFix
 from connector_watch.daemon.overlay import Overlay
 from connector_watch.daemon.results import Results
+from connector_watch.daemon.utf16 import editor_lines
 from connector_watch.daemon.workspace import Workspace
 
 RESEED = ("drift.extra_field", "drift.missing_field", "drift.type_mismatch")
@@ -99,7 +100,7 @@ class DriftFixes:
         live_key = live.strip("'\"")
         path, row = diagnostic.location.path, diagnostic.location.range.start.line
         try:
-            line = self.workspace.absolute(path).read_text(encoding="utf-8").splitlines()[row]
+            line = editor_lines(self.workspace.absolute(path).read_text(encoding="utf-8"))[row]
         except (OSError, IndexError, UnicodeDecodeError):
             return None
         match = re.search(r"(records_key:\s*)([\w.$@-]+)", line)
