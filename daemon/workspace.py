@@ -178,7 +178,8 @@ class Workspace:
         return list(self._sources)
 
     def test_files(self) -> list[str]:
-        """Every connector test module under the tests root (``test_*.py`` in a source's dir)."""
+        """Every connector test module under the tests root (``test_*.py`` in a source's dir), and
+        the layout's other test modules (tests of shared code)."""
         if self._test_files is None:
             root = self.layout.tests_dir()
             files = []
@@ -187,15 +188,31 @@ class Workspace:
                     rel = self.relative(path)
                     if not self.ignored(rel):
                         files.append(rel)
-            self._test_files = files
+            self._test_files = files + self._extra_test_files(set(files))
         return list(self._test_files)
+
+    def _extra_test_files(self, known: set[str]) -> list[str]:
+        tests_root = self.layout.tests.rstrip("/") + "/"
+        found = []
+        for base, _ in self._pattern_folders(self.layout.extra_tests):
+            if not base.is_dir():
+                continue
+            for path in base.rglob("*.py"):
+                rel = self.relative(path)
+                if rel in known or rel.startswith(tests_root) or self.ignored(rel):
+                    continue
+                if self.layout.owner(rel) == (None, "test"):
+                    found.append(rel)
+                    known.add(rel)
+        return sorted(found)
 
     def test_files_of(self, source: str) -> list[str]:
         if self._tests_by_source is None:
             by_source: dict[str, list[str]] = {}
             prefix = self.layout.tests.rstrip("/") + "/"
             for file in self.test_files():
-                by_source.setdefault(file[len(prefix) :].split("/", 1)[0], []).append(file)
+                if file.startswith(prefix):  # not the tests of shared code (no source's)
+                    by_source.setdefault(file[len(prefix) :].split("/", 1)[0], []).append(file)
             self._tests_by_source = by_source
         return list(self._tests_by_source.get(source, []))
 
@@ -210,24 +227,32 @@ class Workspace:
         directory = self.layout.corpus_dir(source)
         return [self.relative(p) for p in sorted(directory.glob("*.json"))] if directory.is_dir() else []
 
-    def watch_roots(self) -> list[tuple[Path, bool]]:
-        """The folders to watch, each with whether to watch it recursively: the sources, specs and
-        tests roots, the folders of the library and shared patterns, and the root itself (flat)."""
-        roots: dict[Path, bool] = {}
-        for base in (self.layout.sources_dir(), self.layout.specs_dir(), self.layout.tests_dir()):
-            roots[base] = True
-        for pattern in (*self.layout.library, *self.layout.shared):
+    def _pattern_folders(self, patterns: tuple[str, ...]) -> list[tuple[Path, bool]]:
+        """The folder each pattern's files are in, with whether they may be in its subfolders."""
+        folders = []
+        for pattern in patterns:
             parts = pattern.split("/")
             fixed = []
             for part in parts:
                 if any(c in part for c in "*?["):
                     break
                 fixed.append(part)
-            if len(fixed) == len(parts):  # one file: watch its folder flat
-                folder, recursive = self.root.joinpath(*fixed[:-1]), False
+            if len(fixed) == len(parts):  # one file: its folder, flat
+                folders.append((self.root.joinpath(*fixed[:-1]), False))
             else:
                 rest = parts[len(fixed) :]
-                folder, recursive = self.root.joinpath(*fixed), len(rest) > 1 or "**" in rest[0]
+                folders.append((self.root.joinpath(*fixed), len(rest) > 1 or "**" in rest[0]))
+        return folders
+
+    def watch_roots(self) -> list[tuple[Path, bool]]:
+        """The folders to watch, each with whether to watch it recursively: the sources, specs and
+        tests roots, the folders of the library and shared patterns, and the root itself (flat)."""
+        roots: dict[Path, bool] = {}
+        for base in (self.layout.sources_dir(), self.layout.specs_dir(), self.layout.tests_dir()):
+            roots[base] = True
+        for folder, recursive in self._pattern_folders(
+            (*self.layout.library, *self.layout.shared, *self.layout.extra_tests)
+        ):
             roots[folder] = roots.get(folder, False) or recursive
         roots[self.root] = roots.get(self.root, False)
         existing = sorted((p, r) for p, r in roots.items() if p.is_dir())

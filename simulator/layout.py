@@ -136,6 +136,9 @@ def detect(root: Path) -> dict[str, object]:
             "sources": f"{rel_package}/sources",
             "specs": specs.relative_to(root).as_posix(),
             "tests": tests,
+            # The repository's own tests of its libraries, simulator and pipeline run with plain
+            # pytest too: every test module under pytest's ``testpaths``.
+            "extra_tests": _pytest_test_patterns(root),
             "library": (),
             "shared": (
                 *(f"{rel_package}/{p}" for p in PACKAGE_SHARED),
@@ -145,6 +148,25 @@ def detect(root: Path) -> dict[str, object]:
             ),
         }
     return {}
+
+
+def _pytest_test_patterns(root: Path) -> tuple[str, ...]:
+    """The test modules plain pytest collects in the checkout: ``testpaths`` (``tests`` when it names
+    none) × ``python_files`` (pytest's default ``test_*.py *_test.py``), as layout patterns."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        data = {}
+    options = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    paths, files = options.get("testpaths"), options.get("python_files")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        paths = ["tests"]
+    if isinstance(files, str):
+        files = files.split()
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        files = ["test_*.py", "*_test.py"]
+    folders = [p.strip("/").removeprefix("./") for p in paths if p.strip("/") and ".." not in p]
+    return tuple(f"{folder}/**/{name}" for folder in folders for name in files)
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,9 @@ class Layout:
     library: tuple[str, ...] = TOOLKIT
     #: Code the tests of many sources import: a change reruns the tests that import it.
     shared: tuple[str, ...] = ()
+    #: Test modules outside the per-source tests root (patterns): tests of shared code, which
+    #: belong to no source (the public repository's ``tests/unit/libs``, ...).
+    extra_tests: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -173,7 +198,7 @@ class Layout:
             section = data.get("tool", {}).get("connector-watch", {})
             if isinstance(section, dict):
                 settings.update({k: str(v) for k, v in section.items() if k in SETTINGS})
-                for key in ("library", "shared"):
+                for key in ("library", "shared", "extra_tests"):
                     value = section.get(key)
                     if isinstance(value, str):
                         settings[key] = (value,)
@@ -311,6 +336,8 @@ class Layout:
                     return name, "test"
                 return name, "test_support"
             return name, "connector"
+        if self.extra_tests and rel.endswith(".py") and path_matches(rel, self.extra_tests):
+            return None, "test"
         return None, "other"
 
 

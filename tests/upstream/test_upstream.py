@@ -60,12 +60,28 @@ def _junit_outcomes(path: Path, root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What plain pytest collects and gives on the copy (single process, the workspace's config)."""
-    collected = upstream.pytest("--collect-only", "-qq", "--continue-on-collection-errors", TESTS)
-    nodes = {line.strip() for line in collected.stdout.splitlines() if line.startswith(TESTS) and "::" in line}
-    junit = tmp_path_factory.mktemp("reference") / "pytest.xml"
-    run = upstream.pytest("-q", "--continue-on-collection-errors", f"--junitxml={junit}", TESTS)
-    return {"nodes": nodes, "outcomes": _junit_outcomes(junit, upstream.root), "exit": run.returncode}
+    """What plain pytest collects and gives on the copy (the workspace's config): the connectors'
+    tests in one process, and the repository's own tests of its libraries, simulator and pipeline
+    (the rest of ``testpaths``), each folder or module in a process of its own: run together, their
+    outcomes depend on the import order (three modules that pass alone error in one batch)."""
+    folder = tmp_path_factory.mktemp("reference")
+    nodes: set[str] = set()
+    outcomes: dict[str, str] = {}
+    exits = []
+    unit = upstream.path("tests/unit")
+    shared = sorted(
+        p.relative_to(upstream.root).as_posix()
+        for p in unit.iterdir()
+        if p.name not in ("sources", "__pycache__", "__init__.py") and (p.is_dir() or p.suffix == ".py")
+    )
+    for name, selection in (("sources", [TESTS]), *((f"shared{i}", [path]) for i, path in enumerate(shared))):
+        collected = upstream.pytest("--collect-only", "-qq", "--continue-on-collection-errors", *selection)
+        nodes |= {line.strip() for line in collected.stdout.splitlines() if line.startswith("tests/") and "::" in line}
+        junit = folder / f"{name}.xml"
+        run = upstream.pytest("-q", "--continue-on-collection-errors", f"--junitxml={junit}", *selection)
+        outcomes.update(_junit_outcomes(junit, upstream.root))
+        exits.append(run.returncode)
+    return {"nodes": nodes, "outcomes": outcomes, "exit": exits[0]}
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +126,7 @@ def test_a_full_run_reports_a_result_for_every_node_pytest_collects(full_run, re
     missing = reference["nodes"] - set(results)
     assert not missing, f"{len(missing)} collected node(s) without a result, e.g. {sorted(missing)[:5]}"
     assert len(reference["nodes"]) > 500
+    assert any(n.startswith("tests/unit/libs/") for n in reference["nodes"])  # all of testpaths
 
 
 def test_every_outcome_is_the_one_plain_pytest_gives_node_for_node(full_run, reference) -> None:
@@ -219,8 +236,10 @@ def test_a_spec_endpoint_edit_selects_the_tests_whose_requests_land_on_it(upstre
 
 def test_an_edit_of_the_shared_libs_selects_every_sources_tests(upstream: Upstream, full_run) -> None:
     selected = _impact(upstream, f"{PACKAGE}/libs/utils.py")
-    sources = {n.split("/")[3] for n in selected}
+    sources = {n.split("/")[3] for n in selected if n.startswith(f"{TESTS}/")}
     assert sources == set(upstream.sources)
+    # The repository's own tests of the module are tests too (pytest's testpaths), and rerun.
+    assert any(n.startswith("tests/unit/libs/test_utils.py::") for n in selected), sorted(selected)[:5]
     harness = {n for n in selected if n.endswith("::test_read_table")}
     assert len(harness) >= len(upstream.sources) - 1  # every harness class
 
