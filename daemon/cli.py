@@ -43,6 +43,7 @@ from connector_watch.daemon.static_checks import (
     read_for_check,
 )
 from connector_watch.daemon.workspace import Workspace
+from connector_watch.simulator.layout import Layout
 
 
 class PathOutsideWorkspace(Exception):
@@ -58,16 +59,38 @@ class Interrupted(Exception):
 
 
 def workspace_paths(workspace: Workspace, raw_paths: list[str]) -> list[str]:
-    """Path arguments as workspace paths (a relative one is taken from the workspace's root)."""
+    """Path arguments as workspace paths: a relative one is taken from the workspace's root, or,
+    when only the current directory has it (run from a folder inside the workspace), from there."""
+
+    def as_given(raw: str) -> str:
+        path = Path(raw)
+        if path.is_absolute() or (workspace.root / path).exists() or not path.exists():
+            return raw
+        return str(path.resolve())
+
     try:
-        return [workspace.inside(raw) for raw in raw_paths]
+        return [workspace.inside(as_given(raw)) for raw in raw_paths]
     except ValueError as exc:
         raise PathOutsideWorkspace(str(exc)) from None
 
 
+def _discovered_workspace() -> str:
+    """The current directory, or, run from inside a workspace's folder (a source's tests), the
+    nearest folder above it that holds the connectors and specs (said on stderr)."""
+    here = Path.cwd().resolve()
+    found = Layout.discover(here).root
+    if found != here and found in here.parents:
+        print(f"connector-watch: workspace {found} (found above the current directory)", file=sys.stderr)
+        return str(found)
+    return str(here)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--workspace", default=".", help="the workspace to watch (default: current directory)"
+        "--workspace",
+        default=None,
+        help="the workspace (default: the current directory, or the nearest one above it that holds the "
+        "connectors and their specs, as pytest finds its rootdir)",
     )
     parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
     parser.add_argument(
@@ -125,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
 
     check = commands.add_parser("check", help="static checks only (specs, corpora, Python syntax)")
-    check.add_argument("--workspace", default=".")
+    check.add_argument("--workspace", default=None)
     check.add_argument("--json", action="store_true")
     check.add_argument(
         "--no-learn",
@@ -135,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", metavar="PATH")
 
     impact = commands.add_parser("impact", help="which test nodes a change to these files would rerun")
-    impact.add_argument("--workspace", default=".")
+    impact.add_argument("--workspace", default=None)
     impact.add_argument("paths", nargs="+", metavar="PATH")
 
     serve = commands.add_parser(
@@ -159,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.workspace is not None:  # ``lsp`` may learn it from the editor
+    if args.workspace is None and args.command != "lsp":  # ``lsp`` may learn it from the editor
+        args.workspace = _discovered_workspace()
+    if args.workspace is not None:
         workspace = Path(args.workspace).resolve()
         if not workspace.is_dir():
             print(f"connector-watch: workspace {workspace} is not a directory", file=sys.stderr)
@@ -228,6 +253,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.changed and not Workspace(args.workspace).test_files():
+        # Nothing to run is not green: most likely the wrong folder (pytest says "no tests ran").
+        layout = Workspace(args.workspace).layout
+        print(
+            f"connector-watch run: no test files under {layout.tests_dir()}: is {args.workspace} the "
+            "workspace (the folder with the connectors, their specs and tests)? Use --workspace.",
+            file=sys.stderr,
+        )
+        return 5
     report = asyncio.run(_run_once(args))
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")

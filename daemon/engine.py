@@ -51,6 +51,7 @@ from connector_watch.daemon.run_state import (
 from connector_watch.daemon.schema_probe import reports_schemas
 from connector_watch.daemon.snapshot import build_snapshot
 from connector_watch.daemon.sources_view import FileView
+from connector_watch.daemon.state_dir import state_dir
 from connector_watch.daemon.static_checks import StaticResult, check_file
 from connector_watch.daemon.static_fixes import StaticFixes
 from connector_watch.daemon.static_service import StaticService
@@ -79,9 +80,7 @@ class Engine:
         self.index = Index()
         self.view = FileView(self.workspace.root)
         self.log_dir = (
-            Path(self.options.log_dir)
-            if self.options.log_dir
-            else self.workspace.root / ".connector-watch" / "logs"
+            Path(self.options.log_dir) if self.options.log_dir else state_dir(self.workspace.root) / "logs"
         )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pool = (

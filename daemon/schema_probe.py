@@ -134,9 +134,11 @@ def load_cache(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def save_cache(root: Path, sources: dict[str, dict[str, Any]]) -> None:
+    from connector_watch.daemon.state_dir import state_dir  # (this module also runs as the probe child)
+
     path = root / CACHE_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        state_dir(root)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"version": CACHE_VERSION, "sources": sources}, indent=1), encoding="utf-8")
         tmp.replace(path)
