@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree import ElementTree
 
@@ -83,7 +83,13 @@ class RunReport:
         seen: dict[tuple[Any, ...], Diagnostic] = {}
         for result in self.results:
             for d in result.diagnostics:
-                seen.setdefault(d.key(), d)
+                kept = seen.get(d.key())
+                if kept is None:
+                    seen[d.key()] = d
+                else:  # the same problem in several tests: told once, with every test it fails
+                    more = [n for n in (d.node_ids or [result.node_id]) if n not in kept.node_ids]
+                    if more:
+                        seen[d.key()] = replace(kept, node_ids=[*kept.node_ids, *more])
         # A static finding a failing test already reports at the same place (with its nodes and
         # fix) is the same problem told twice.
         places = {(d.blame, d.location.path, d.location.range.start.line) for d in seen.values()}

@@ -27,3 +27,18 @@ def test_a_static_finding_a_failing_test_reports_at_the_same_place_is_listed_onc
     # Test results and static findings are counted apart.
     assert summary["byBlame"]["corpus"] == 1 and summary["staticByBlame"]["corpus"] == 2
     assert summary["staticErrors"] == 2 and summary["staticWarnings"] == 0
+
+
+def test_one_problem_failing_several_tests_is_told_once_with_every_test() -> None:
+    first, second = f"{NODE}[a]", f"{NODE}[b]"
+    in_first = Diagnostic("spec", "unknown path", Location(TICKETS, Range.lines(3, 1)), node_ids=[first])
+    in_second = Diagnostic("spec", "unknown path", Location(TICKETS, Range.lines(3, 1)), node_ids=[second])
+    report = RunReport(
+        [NodeResult(first, "failed", 1.0, [in_first]), NodeResult(second, "failed", 1.0, [in_second])], [], 2.0
+    )
+    (told,) = report.all_diagnostics()
+    assert told.node_ids == [first, second]
+    assert in_first.node_ids == [first]  # the node's own diagnostic is not changed
+    text = render_text(report)
+    assert text.count("unknown path") == 1
+    assert first.split("::", 1)[-1] in text and second.split("::", 1)[-1] in text
