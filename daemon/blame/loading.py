@@ -29,7 +29,7 @@ def spec_error(ctx: Context) -> list[Diagnostic] | None:
                 issue_location(issue),
                 0.95,
                 code=f"spec.{issue.get('code', 'invalid')}",
-                fix=_fix_from_message(issue["message"]) or "fix the spec so it loads (see simulator/SPEC.md)",
+                fix=_fix_from_message(issue["message"]) or "fix the spec so it loads (the endpoints.yaml format: simulator/SPEC.md in connector-watch)",
                 evidence=["the spec did not load, so no test of this source could run"],
             )
         )
