@@ -87,7 +87,8 @@ def restore(trigger: TriggerEvidence, view: SourceView) -> CandidateFix:
     removed = [line.strip() for line in new_lines[new_start:new_end]]
     restored = [line.strip() for line in old_lines[old_start:old_end]]
     if len(removed) == 1 and len(restored) == 1:
-        title = f"change `{_short(removed[0])}` back to `{_short(restored[0])}`"
+        now, then = _around_the_difference(removed[0], restored[0])
+        title = f"change `{now}` back to `{then}`"
     elif not removed:
         title = f"restore {len(restored)} line(s) removed from {trigger.path}"
     elif not restored:
@@ -99,6 +100,26 @@ def restore(trigger: TriggerEvidence, view: SourceView) -> CandidateFix:
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _common_start(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def _around_the_difference(now: str, then: str, limit: int = 60, context: int = 16) -> tuple[str, str]:
+    """**Pure**: two versions of a line, cut to what differs with a little context either side (a
+    long YAML flow mapping would otherwise show only its unchanged start)."""
+    if len(now) <= limit and len(then) <= limit:
+        return now, then
+    same_start = _common_start(now, then)
+    same_end = _common_start(now[same_start:][::-1], then[same_start:][::-1])
+    start = max(0, same_start - context)
+
+    def cut(text: str) -> str:
+        end = len(text) - max(0, same_end - context)
+        return ("…" if start else "") + _short(text[start:end], limit) + ("…" if end < len(text) else "")
+
+    return cut(now), cut(then)
 
 
 # ---------------------------------------------------------------------------- spec

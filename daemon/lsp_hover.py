@@ -260,7 +260,11 @@ def record_hover(
     served = (
         "Served as " + ", ".join(f"table `{t}`" + (f" ({s})" if s else "") for s, t, _ in tables) + "."
         if tables
-        else "No table is known to be served from this file yet (its tests have not run)."
+        else (
+            "Which table it serves is not known: its readers report no table (another harness)."
+            if nodes or files
+            else "No table is known to be served from this file yet (its tests have not run)."
+        )
     )
     lines = [
         f"**corpus record {number}** of `{corpus}`{identity}  ",

@@ -89,3 +89,17 @@ def test_edits_apply_from_the_end_so_positions_hold() -> None:
         TextEdit("f", Range(Position(2, 0), Position(2, 0)), "new\n"),
     ]
     assert apply_edits(text, edits) == "Xbc\ndYY\nnew\n"
+
+
+def test_a_long_lines_fix_title_shows_the_part_that_changed() -> None:
+    from connector_watch.daemon.fixes import _around_the_difference
+
+    now = "response: {pagination_style: none, wrapper: {records_key: items, next_key: meta.next_page_url, extra: 1}}"
+    then = now.replace("records_key: items", "records_key: results")
+    shown_now, shown_then = _around_the_difference(now, then)
+    assert "records_key: items" in shown_now and "records_key: results" in shown_then
+    assert shown_now.startswith("…") and len(shown_now) <= 64
+    assert _around_the_difference("records_key: ticket", "records_key: tickets") == (
+        "records_key: ticket",
+        "records_key: tickets",
+    )

@@ -247,6 +247,10 @@ def test_the_corpus_record_under_the_cursor_with_its_key_and_readers() -> None:
     assert "Served as table `tickets` (zendesk)." in value
     assert "**2 tests** read this corpus file: 1 failed, 1 passed" in value
     assert hover["range"]["start"]["line"] < line < hover["range"]["end"]["line"]
+    # Read by tests that report no table (the public harness): it says so, not "not run yet".
+    unknown = record_hover(record, TICKETS, [], nodes, files, None)["contents"]["value"]
+    assert "its readers report no table" in unknown and "have not run" not in unknown
+    assert "have not run" in record_hover(record, TICKETS, [], [], [], None)["contents"]["value"]
 
 
 def test_a_record_of_a_wrapped_corpus_and_of_a_broken_one() -> None:
