@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from connector_watch.daemon.blame.causality import TRIGGER_BLAME, TriggerEvidence
+from connector_watch.daemon.blame.causality import TriggerEvidence, trigger_blame
 from connector_watch.daemon.blame.context import FailureInput
 from connector_watch.daemon.diagnostics import Diagnostic, Position, Range, TextEdit
 from connector_watch.daemon.sources_view import SourceView, json_data, json_span
@@ -58,7 +58,7 @@ def candidates(
         for trigger in causal.triggers:
             if (
                 trigger.kind in RESTORABLE
-                and TRIGGER_BLAME.get(trigger.kind) == diagnostic.blame
+                and trigger_blame(trigger) == diagnostic.blame
                 and not trigger.whole_file
                 and trigger.before is not None
                 and trigger.after is not None

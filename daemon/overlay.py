@@ -71,6 +71,7 @@ class Overlay:
                 node_timeout=self._node_timeout,
                 log_dir=self._log_dir,
                 import_paths=import_paths,
+                preload_shared=False,  # trials swap shared files: each child imports them as written
             )
         await self.pool.start()
 

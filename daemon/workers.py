@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector_watch.daemon.zygote import NO_SHARED_PRELOAD
+
 #: One event is one line; a collection of hundreds of tests or a long trace is a long line.
 EVENT_LINE_LIMIT = 1 << 28
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -153,8 +155,13 @@ class WorkerPool:
         python: str = sys.executable,
         log_dir: str | Path | None = None,
         import_paths: list[str] | None = None,
+        preload_shared: bool = True,
     ) -> None:
         self.root = str(Path(root).resolve())
+        #: Import the workspace's shared code in the zygote (its jobs then only import what they
+        #: test). Off for an overlay: its trials swap those very files, and a module the zygote
+        #: imported would stay the version it imported, whatever a trial writes.
+        self.preload_shared = preload_shared
         #: Put before the root on the workers' Python path (an overlay's ``src/``, say).
         self.import_paths = list(import_paths or [])
         self.node_timeout = node_timeout
@@ -201,6 +208,8 @@ class WorkerPool:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join([*self.import_paths, self.root, env.get("PYTHONPATH", "")])
             env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            if not self.preload_shared:
+                env[NO_SHARED_PRELOAD] = "1"
             self._zygote = await asyncio.create_subprocess_exec(
                 self.python,
                 "-m",

@@ -107,7 +107,8 @@ def preload(root: str) -> tuple[list[str], float]:
             importlib.import_module(name)
         except Exception as exc:  # a broken workspace library must not kill the pool
             emit({"event": "preload_error", "module": name, "error": f"{type(exc).__name__}: {exc}"})
-    preload_shared(root)
+    if os.environ.pop(NO_SHARED_PRELOAD, "") != "1":
+        preload_shared(root)
     warm_up()
     files = set()
     prefix = os.path.abspath(root) + os.sep
@@ -124,6 +125,8 @@ def preload(root: str) -> tuple[list[str], float]:
     return sorted(files), (time.perf_counter() - started) * 1000
 
 
+#: Set by a pool whose jobs must import the workspace's shared code themselves (an overlay).
+NO_SHARED_PRELOAD = "CONNECTOR_WATCH_NO_SHARED_PRELOAD"
 #: Test-module names pytest rewrites the asserts of (its default ``python_files``).
 TEST_MODULE_PATTERNS = ("test_*.py", "*_test.py")
 

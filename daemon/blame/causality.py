@@ -38,6 +38,18 @@ TRIGGER_BLAME = {
     "test_support": "test",
     "table_config": "test",
 }
+
+
+def trigger_blame(trigger: TriggerEvidence) -> str | None:
+    """**Pure**: whose fault a proven trigger is. Shared code (the public repository's ``libs/``,
+    its simulator, its harness files) is the connectors' code, or the tests' when it lives among
+    them: a change there that breaks tests is the culprit, at its line, not the harness line that
+    noticed. Toolkit files and anything else outside the workspace's parts: None (keep the merits)."""
+    if trigger.kind == "shared" and trigger.path.endswith(".py"):
+        return "test" if "/tests/" in "/" + trigger.path else "connector"
+    return TRIGGER_BLAME.get(trigger.kind)
+
+
 #: Blames the merits may reach that a revealing corpus edit hands to the connector.
 REVEALED = ("connector",)
 #: Merits codes that are decisive whatever the changes (a crash, a missing dependency, data that
@@ -171,14 +183,14 @@ def _with_trigger(
     recording_agrees_with_spec: bool,
 ) -> list[Diagnostic]:
     triggers = causal.triggers
-    by_blame = {TRIGGER_BLAME.get(t.kind): t for t in reversed(triggers) if TRIGGER_BLAME.get(t.kind)}
-    if not by_blame:  # shared code, a library, something outside the sources: keep the merits
+    by_blame = {trigger_blame(t): t for t in reversed(triggers) if trigger_blame(t)}
+    if not by_blame:  # a toolkit file, something outside the workspace's parts: keep the merits
         return [_annotate(primary, causal, note=causal.note, boost=0.05), *rest]
     # Several kinds of files changed together: the merits choose among the triggers.
     trigger = by_blame.get(primary.blame) or next(
         by_blame[b] for b in ("connector", "spec", "test", "corpus") if b in by_blame
     )
-    blame = TRIGGER_BLAME[trigger.kind]
+    blame = trigger_blame(trigger) or primary.blame
     evidence = [f"trigger: {causal.note} ({causal.trials} trial run(s))"]
     if blame == "corpus" and primary.blame in REVEALED and _only_adds_valid_records(trigger, static):
         location = primary.location if primary.blame == "connector" else (connector_location or primary.location)
@@ -212,7 +224,7 @@ def _with_trigger(
             ),
             *rest,
         ]
-    what = {
+    what = "shared code change" if trigger.kind == "shared" else {
         "connector": "connector change",
         "spec": "spec change",
         "corpus": "corpus edit",

@@ -119,3 +119,17 @@ def test_a_spec_edit_the_recorded_api_agrees_with_blames_the_connectors_request(
     with_recording = judged({**files, cassette: json.dumps(recorded)})
     assert (with_recording.blame, with_recording.location.path) == ("connector", connector)
     assert "matches the recorded live API" in with_recording.message
+
+
+def test_a_shared_code_trigger_is_the_culprit_at_its_line_not_the_harness_that_noticed() -> None:
+    harness = Location("tests/unit/sources/test_write_back_suite.py", Range.lines(89, 0))
+    libs = "src/databricks/labs/community_connector/libs/simulated_source/store.py"
+    [d] = revise(merits("test", "public.assertion", at=harness), trigger(libs, "shared", 78, 78))
+    assert (d.blame, d.location.path, d.location.range.start.line) == ("connector", libs, 78)
+    assert "shared code change" in d.message
+    assert any(r.location == harness for r in d.related)  # where it surfaced is still said
+    suite = "tests/unit/sources/test_suite.py"
+    [d] = revise(merits("connector", at=HELPER), trigger(suite, "shared", 5, 5))
+    assert (d.blame, d.location.path) == ("test", suite)
+    [d] = revise(merits("test", at=harness), trigger("simulator/specs/shop/notes.md", "shared", 1, 1))
+    assert d.blame == "test" and d.location == harness  # not code: the merits stand

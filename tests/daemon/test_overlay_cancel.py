@@ -115,3 +115,33 @@ def test_a_fix_check_interrupted_by_a_save_runs_again(tmp_path: Path) -> None:
     asyncio.run(scenario())
     assert [fix.title for fix in verified] == ["write 'fixed'"]
     assert (root / VALUE).read_text() == "broken\n"  # verified on the copy, never applied
+
+
+def test_a_trial_runs_the_shared_code_it_swaps_in_not_what_the_workers_imported(tmp_path: Path) -> None:
+    """Shared code (imported once by the main pool's zygote) must be imported by each trial as the
+    trial wrote it: the overlay's zygote holding the version it found made every revert of a shared
+    module a no-op ("fails with every change reverted", on the public repository's libs/)."""
+    root = copy_examples(tmp_path / "workspace", sources=("github",))
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write("\n[tool.connector-watch]\nshared = [\"shared_libs/**\"]\n")
+    (root / "shared_libs").mkdir()
+    (root / "shared_libs/__init__.py").write_text("", encoding="utf-8")
+    (root / "shared_libs/answer.py").write_text("VALUE = 'broken'\n", encoding="utf-8")
+    (root / "tests/unit/test_shared_trial.py").write_text(
+        "from shared_libs.answer import VALUE\n\n\ndef test_value():\n    assert VALUE == 'good'\n",
+        encoding="utf-8",
+    )
+    assert Workspace(root).classify("shared_libs/answer.py").kind == "shared"
+    node = "tests/unit/test_shared_trial.py::test_value"
+
+    async def scenario() -> tuple[str, str]:
+        overlay = Overlay(Workspace(root), node_timeout=30, log_dir=tmp_path / "logs")
+        await overlay.start()
+        try:
+            reverted = await overlay.run([node], {"shared_libs/answer.py": b"VALUE = 'good'\n"})
+            current = await overlay.run([node], {})
+            return reverted[node]["outcome"], current[node]["outcome"]
+        finally:
+            await overlay.close()
+
+    assert asyncio.run(scenario()) == ("passed", "failed")
