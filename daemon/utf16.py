@@ -62,13 +62,14 @@ class Utf16Positions:
         self._lines: dict[str, tuple[tuple[int, int, int], dict[int, str]]] = {}
 
     def diagnostic(self, diagnostic: Diagnostic) -> Diagnostic:
-        converted = replace(
-            diagnostic,
-            location=self.location(diagnostic.location),
-            related=[Related(self.location(r.location), r.message) for r in diagnostic.related],
-            fixes=[replace(f, edits=tuple(self.edit(e) for e in f.edits)) for f in diagnostic.fixes],
-        )
-        return converted
+        """The diagnostic in UTF-16 columns: itself when no column moves (the common case, ASCII
+        lines or whole-line ranges; no copy on the save-to-diagnostic path)."""
+        location = self.location(diagnostic.location)
+        related = [Related(self.location(r.location), r.message) for r in diagnostic.related]
+        fixes = [replace(f, edits=tuple(self.edit(e) for e in f.edits)) for f in diagnostic.fixes]
+        if location == diagnostic.location and related == diagnostic.related and fixes == diagnostic.fixes:
+            return diagnostic
+        return replace(diagnostic, location=location, related=related, fixes=fixes)
 
     def location(self, location: Location) -> Location:
         return Location(location.path, self.range(location.path, location.range))
